@@ -1,0 +1,33 @@
+# Two commands do all set-up from a fresh clone: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test lint demo bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests bench *.py
+	$(BIN)/python -m pytest tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench *.py
+	$(BIN)/ruff format --check src tests bench *.py
+	$(BIN)/mypy src
+
+demo: $(STAMP)
+	$(BIN)/python -m dynamo_continuous_backup.demo
+
+bench: $(STAMP)
+	$(BIN)/python bench/forwarder.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .dcb-cache

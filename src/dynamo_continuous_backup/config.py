@@ -1,0 +1,196 @@
+"""Configuration: one hjson file validated into a frozen dataclass.
+
+Keys keep the original tool's names and meanings; new keys use the same camelCase style.
+Precedence is explicit: command-line flag > file > environment > default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import hjson
+
+from .errors import ConfigError
+
+ENV_CONFIG = "DCB_CONFIG"  # the Lambda functions receive their config as JSON in this variable
+COMPRESSIONS = ("GZIP", "UNCOMPRESSED", "ZIP", "Snappy", "HADOOP_SNAPPY")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Validated settings; field names are the snake_case of the file's camelCase keys."""
+
+    firehose_delivery_bucket: str
+    region: str | None = None
+    firehose_delivery_prefix: str = "dynamodb-backups"
+    firehose_delivery_role_arn: str | None = None
+    firehose_delivery_size_mb: int = 64
+    firehose_delivery_interval_seconds: int = 60
+    firehose_compression: str = "GZIP"
+    lambda_exec_role_arn: str | None = None
+    provisioner_role_arn: str | None = None
+    cloud_watch_role_arn: str | None = None
+    streams_max_records_batch: int = 1000
+    maximum_retry_attempts: int = -1
+    table_name_match_regex: str = ".*"
+    table_name_exclude_regex: str | None = None
+    opt_in_hook: str | None = None
+    kms_key_arn: str | None = None
+    resource_prefix: str = "dynamo-backup"
+    reconcile_schedule: str = "rate(1 hour)"
+    snapshot_on_enable: bool = True
+    snapshot_max_items: int = 10000
+    log_item_data: bool = False
+    wait_timeout_seconds: int = 300
+    drain_seconds: int = 120
+
+    @property
+    def prefix(self) -> str:
+        return self.firehose_delivery_prefix.strip("/")
+
+    @property
+    def forwarder_function_name(self) -> str:
+        return f"{self.resource_prefix}-forwarder"
+
+    @property
+    def ensure_function_name(self) -> str:
+        return f"{self.resource_prefix}-ensure"
+
+    def to_json(self) -> str:
+        """The camelCase JSON form, as read back by `config_from_env`."""
+        out = {_camel(f.name): getattr(self, f.name) for f in dataclasses.fields(self)}
+        return json.dumps({k: v for k, v in out.items() if v is not None}, sort_keys=True)
+
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    kind: type | tuple[type, ...]
+    low: int | None = None
+    high: int | None = None
+    choices: tuple[str, ...] = field(default=())
+
+
+_RULES: dict[str, _Rule] = {
+    "firehose_delivery_size_mb": _Rule(int, 1, 128),
+    "firehose_delivery_interval_seconds": _Rule(int, 0, 900),
+    "streams_max_records_batch": _Rule(int, 1, 10000),
+    "maximum_retry_attempts": _Rule(int, -1, 10000),
+    "snapshot_max_items": _Rule(int, 0, 10_000_000),
+    "wait_timeout_seconds": _Rule(int, 1, 3600),
+    "drain_seconds": _Rule(int, 0, 86400),
+    "firehose_compression": _Rule(str, choices=COMPRESSIONS),
+}
+
+
+def _camel(snake: str) -> str:
+    head, *rest = snake.split("_")
+    special = {"mb": "MB", "arn": "Arn"}
+    return head + "".join(special.get(p, p.capitalize()) for p in rest)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+_KEYS = {_camel(name): name for name in _FIELDS}
+
+
+def _expected_type(name: str) -> type:
+    annotation = str(_FIELDS[name].type)
+    if annotation.startswith("int"):
+        return int
+    if annotation.startswith("bool"):
+        return bool
+    return str
+
+
+def config_from_mapping(data: Mapping[str, Any], source: str = "config") -> Config:
+    """Validate a mapping of camelCase keys; raise ConfigError naming the key and the fix."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: expected an object of settings at the top level")
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        name = _KEYS.get(key)
+        if name is None:
+            close = difflib.get_close_matches(key, list(_KEYS), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(sorted(_KEYS))}"
+            raise ConfigError(f"{source}: unknown key '{key}'{hint}")
+        if value is None:
+            continue
+        want = _expected_type(name)
+        # bool is a subclass of int: reject true/false where a number is expected.
+        if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+            raise ConfigError(f"{source}: key '{key}' must be {want.__name__}, got {type(value).__name__} {value!r}")
+        rule = _RULES.get(name)
+        if rule and rule.low is not None and not (rule.low <= value <= (rule.high or value)):
+            raise ConfigError(f"{source}: key '{key}' must be between {rule.low} and {rule.high}, got {value}")
+        if rule and rule.choices and value not in rule.choices:
+            raise ConfigError(f"{source}: key '{key}' must be one of {', '.join(rule.choices)}, got {value!r}")
+        values[name] = value
+    if not values.get("firehose_delivery_bucket"):
+        raise ConfigError(f"{source}: key 'firehoseDeliveryBucket' is required (the S3 bucket for backups)")
+    for key in ("tableNameMatchRegex", "tableNameExcludeRegex"):
+        pattern = values.get(_KEYS[key])
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(f"{source}: key '{key}' is not a valid regex ({exc}): {pattern!r}") from None
+    if values.get("opt_in_hook"):
+        load_hook(values["opt_in_hook"], source)
+    return Config(**values)
+
+
+def load_hook(spec: str, source: str = "config") -> Callable[[str], bool]:
+    """Import an optInHook given as 'module:function'."""
+    module_name, sep, func_name = spec.partition(":")
+    if not sep or not module_name or not func_name:
+        raise ConfigError(f"{source}: key 'optInHook' must look like 'module:function', got {spec!r}")
+    try:
+        func = getattr(importlib.import_module(module_name), func_name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(
+            f"{source}: key 'optInHook' cannot be imported ({exc}); put the module on PYTHONPATH"
+        ) from None
+    if not callable(func):
+        raise ConfigError(f"{source}: key 'optInHook' names {spec!r}, which is not callable")
+    return func  # type: ignore[no-any-return]
+
+
+def read_hjson(path: str | Path, what: str = "config") -> Any:
+    """Parse an hjson file; malformed input becomes a ConfigError with its line number."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{what} file {path}: cannot read it ({exc.strerror})") from None
+    try:
+        return hjson.loads(text)
+    except hjson.HjsonDecodeError as exc:
+        raise ConfigError(f"{what} file {path}: malformed hjson at line {exc.lineno}: {exc.msg}") from None
+
+
+def load_config(path: str | Path, region: str | None = None) -> Config:
+    """Load and validate a config file; `region` (a flag) wins over the file and environment."""
+    data = read_hjson(path)
+    config = config_from_mapping(data, str(path))
+    resolved = region or config.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    return config.replace(region=resolved)
+
+
+def config_from_env(environ: Mapping[str, str] | None = None) -> Config:
+    """The config a deployed Lambda function carries in its environment."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get(ENV_CONFIG)
+    if not raw:
+        raise ConfigError(f"environment variable {ENV_CONFIG} is not set; redeploy with deploy.py")
+    config = config_from_mapping(json.loads(raw), ENV_CONFIG)
+    return config if config.region else config.replace(region=environ.get("AWS_REGION"))

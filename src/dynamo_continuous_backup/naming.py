@@ -1,0 +1,68 @@
+"""Deterministic names: delivery streams, S3 prefixes, ownership tags, ARN parsing."""
+
+from __future__ import annotations
+
+import hashlib
+
+MAX_DELIVERY_STREAM_NAME = 64
+HASH_CHARS = 10
+TAG_TABLE = "dynamo-continuous-backup:table"
+TAG_OWNER = "dynamo-continuous-backup:managed-by"
+OWNER = "dynamo-continuous-backup"
+TAG_DRAINING = "dynamo-continuous-backup:draining-since"
+# '@' never occurs in a DynamoDB table name, so these prefixes cannot collide with a table's.
+SNAPSHOTS = "@snapshots"
+SCHEMAS = "@schemas"
+OVERSIZE = "@oversize"
+ERRORS = "@errors"
+
+
+def delivery_stream_name(table: str) -> str:
+    """The table name when it fits; else a prefix plus a hash of the full name."""
+    if len(table) <= MAX_DELIVERY_STREAM_NAME:
+        return table
+    digest = hashlib.sha256(table.encode()).hexdigest()[:HASH_CHARS]
+    return f"{table[: MAX_DELIVERY_STREAM_NAME - HASH_CHARS - 1]}-{digest}"
+
+
+def table_from_arn(arn: str) -> str:
+    """Table name from a table or stream ARN (`...:table/NAME[/stream/LABEL]`)."""
+    _, sep, rest = arn.partition(":table/")
+    if not sep:
+        raise ValueError(f"not a DynamoDB table or stream ARN: {arn!r}")
+    return rest.split("/", 1)[0]
+
+
+def table_name(value: str) -> str:
+    """Accept a table name or a table ARN, as DynamoDB's APIs do."""
+    return table_from_arn(value) if value.startswith("arn:") else value
+
+
+def changes_prefix(prefix: str, table: str) -> str:
+    return f"{prefix}/{table}/"
+
+
+def errors_prefix(prefix: str, table: str) -> str:
+    return f"{prefix}/{ERRORS}/{table}/"
+
+
+def snapshots_prefix(prefix: str, table: str) -> str:
+    return f"{prefix}/{SNAPSHOTS}/{table}/"
+
+
+def schema_key(prefix: str, table: str) -> str:
+    return f"{prefix}/{SCHEMAS}/{table}/schema.json"
+
+
+def oversize_key(prefix: str, table: str, sequence_number: str, event_id: str) -> str:
+    return f"{prefix}/{OVERSIZE}/{table}/{sequence_number}-{event_id}.json"
+
+
+def ownership_tags(table: str) -> list[dict[str, str]]:
+    return [{"Key": TAG_TABLE, "Value": table}, {"Key": TAG_OWNER, "Value": OWNER}]
+
+
+def owned_table(tags: list[dict[str, str]]) -> str | None:
+    """The full table name a resource's tags say it belongs to, if the resource is ours."""
+    found = {t["Key"]: t["Value"] for t in tags}
+    return found.get(TAG_TABLE) if found.get(TAG_OWNER) == OWNER else None

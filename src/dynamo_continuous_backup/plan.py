@@ -1,0 +1,110 @@
+"""Pure decisions: given what a table looks like now, which steps make it protected or
+removed. No AWS calls here; the provisioner observes, plans, then executes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+WANTED_VIEW = "NEW_AND_OLD_IMAGES"
+
+
+@dataclass(frozen=True)
+class MappingState:
+    uuid: str
+    state: str  # Creating, Enabled, Disabled, Enabling, Disabling, Updating, Deleting
+    stream_arn: str
+    last_modified: float = 0.0
+
+
+@dataclass(frozen=True)
+class Observed:
+    """A snapshot of one table and the resources we own for it."""
+
+    table: str
+    table_status: str | None  # None: the table does not exist
+    stream_view_type: str | None = None  # None: no stream enabled
+    stream_arn: str | None = None
+    delivery_stream: str = ""
+    delivery_status: str | None = None  # None: no delivery stream of that name
+    delivery_owner: str | None = None  # full table name in its tags, None if not tagged ours
+    mappings: tuple[MappingState, ...] = ()  # ours (our forwarder), any stream of this table
+    draining_since: float | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: tuple[str, ...] = ()
+    status: str = "protected"  # protected | not_protectable | missing | draining | removed
+    reason: str = ""
+    drop_mappings: tuple[str, ...] = field(default=())
+
+
+def plan_ensure(obs: Observed) -> Plan:
+    """Steps that make the table protected, or why it cannot be without touching others."""
+    if obs.table_status is None:
+        return Plan(status="missing", reason="table does not exist")
+    if obs.stream_view_type not in (None, WANTED_VIEW):
+        return Plan(
+            status="not_protectable",
+            reason=f"table has a {obs.stream_view_type} stream another consumer may rely on; "
+            f"switch it to {WANTED_VIEW} yourself or exclude the table",
+        )
+    if obs.delivery_status is not None and obs.delivery_owner != obs.table:
+        return Plan(
+            status="not_protectable",
+            reason=f"delivery stream {obs.delivery_stream} exists and is not ours; delete or rename it, then run again",
+        )
+    steps: list[str] = []
+    if obs.stream_view_type is None:
+        steps.append("enable_stream")
+    if obs.delivery_status is None:
+        steps.append("create_delivery_stream")
+    if obs.draining_since is not None:
+        steps.append("cancel_draining")
+    current = (
+        [m for m in obs.mappings if obs.stream_arn and m.stream_arn == obs.stream_arn] if obs.stream_view_type else []
+    )
+    keep, drop = _dedupe(current)
+    if keep is None:
+        steps.append("create_mapping")
+    elif keep.state in ("Disabled", "Disabling"):
+        steps.append("enable_mapping")
+    if drop:
+        steps.append("delete_duplicate_mappings")
+    steps.append("save_schema")
+    return Plan(tuple(steps), drop_mappings=tuple(m.uuid for m in drop))
+
+
+def _dedupe(mappings: list[MappingState]) -> tuple[MappingState | None, list[MappingState]]:
+    """Concurrent ensures may each create a mapping; all converge on the oldest (then UUID)."""
+    if not mappings:
+        return None, []
+    ordered = sorted(mappings, key=lambda m: (m.last_modified, m.uuid))
+    return ordered[0], ordered[1:]
+
+
+def plan_remove(obs: Observed, now: float, drain_seconds: float, buffer_seconds: float) -> Plan:
+    """Drain first: mappings go after `drain_seconds`, the delivery stream after its buffer
+    has flushed too. S3 data is never touched."""
+    ours_delivery = obs.delivery_status is not None and obs.delivery_owner == obs.table
+    if not obs.mappings and not ours_delivery:
+        return Plan(status="removed")
+    if obs.draining_since is None:
+        if not ours_delivery:  # no marker to carry the clock: the mappings are all that is left
+            return Plan(("delete_mappings",), status="removed", drop_mappings=tuple(m.uuid for m in obs.mappings))
+        return Plan(("mark_draining",), status="draining", reason="waiting for the stream to drain")
+    waited = now - obs.draining_since
+    steps: list[str] = []
+    if obs.mappings:
+        if waited < drain_seconds:
+            return Plan(status="draining", reason=f"draining, {drain_seconds - waited:.0f}s left")
+        steps.append("delete_mappings")
+    if waited < drain_seconds + buffer_seconds:
+        return Plan(
+            tuple(steps),
+            status="draining",
+            drop_mappings=tuple(m.uuid for m in obs.mappings),
+            reason=f"flushing the delivery buffer, {drain_seconds + buffer_seconds - waited:.0f}s left",
+        )
+    steps.append("delete_delivery_stream")
+    return Plan(tuple(steps), status="removed", drop_mappings=tuple(m.uuid for m in obs.mappings))

@@ -1,0 +1,346 @@
+"""Provisioner: observe one table, plan (see plan.py), execute. Every step is idempotent and
+safe under concurrent callers: a Conflict / InUse answer means someone else did it, so we
+describe again instead of failing."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import naming
+from .aws import Clients, is_code, wait_until
+from .config import Config
+from .errors import AwsError, NotFoundError
+from .plan import WANTED_VIEW, MappingState, Observed, Plan, plan_ensure, plan_remove
+
+log = logging.getLogger(__name__)
+
+SCHEMA_FIELDS = (
+    "TableName",
+    "TableArn",
+    "KeySchema",
+    "AttributeDefinitions",
+    "BillingModeSummary",
+    "ProvisionedThroughput",
+    "GlobalSecondaryIndexes",
+    "LocalSecondaryIndexes",
+    "StreamSpecification",
+    "SSEDescription",
+    "TableClassSummary",
+    "DeletionProtectionEnabled",
+)
+
+
+@dataclass(frozen=True)
+class Result:
+    """What ensure/remove did for one table."""
+
+    table: str
+    status: str  # protected | not_protectable | missing | excluded | draining | removed | failed
+    actions: tuple[str, ...] = ()
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("protected", "removed", "excluded")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"table": self.table, "status": self.status, "actions": list(self.actions), "reason": self.reason}
+
+
+def resolve_firehose_role(clients: Clients, config: Config) -> str:
+    if config.firehose_delivery_role_arn:
+        return config.firehose_delivery_role_arn
+    name = f"{config.resource_prefix}-firehose"
+    try:
+        return str(clients.iam.get_role(RoleName=name)["Role"]["Arn"])
+    except Exception as exc:
+        if is_code(exc, "NoSuchEntity"):
+            raise NotFoundError(
+                f"IAM role {name} not found: run deploy.py first or set firehoseDeliveryRoleArn"
+            ) from None
+        raise
+
+
+class Provisioner:
+    def __init__(
+        self,
+        clients: Clients,
+        config: Config,
+        firehose_role_arn: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.clients = clients
+        self.config = config
+        self._firehose_role = firehose_role_arn
+        self.sleep = sleep
+        self.clock = clock
+
+    # -- observe ---------------------------------------------------------------------------
+    def observe(self, table: str) -> Observed:
+        """Describe the table (waiting out CREATING/UPDATING), its delivery stream and mappings."""
+        desc = self._describe_table(table)
+        if desc is None:
+            return Observed(
+                table,
+                None,
+                delivery_stream=naming.delivery_stream_name(table),
+                **self._observe_delivery(table),
+                mappings=self._mappings(table),
+            )
+        if desc["TableStatus"] in ("CREATING", "UPDATING"):
+            desc = self._wait_active(table)
+        spec = desc.get("StreamSpecification") or {}
+        view = spec.get("StreamViewType") if spec.get("StreamEnabled") else None
+        return Observed(
+            table,
+            desc["TableStatus"],
+            view,
+            desc.get("LatestStreamArn") if view else None,
+            delivery_stream=naming.delivery_stream_name(table),
+            **self._observe_delivery(table),
+            mappings=self._mappings(table),
+        )
+
+    def _describe_table(self, table: str) -> dict[str, Any] | None:
+        try:
+            return self.clients.dynamodb.describe_table(TableName=table)["Table"]  # type: ignore[no-any-return]
+        except Exception as exc:
+            if is_code(exc, "ResourceNotFoundException"):
+                return None
+            raise
+
+    def _wait_active(self, table: str) -> dict[str, Any]:
+        delay = 2
+        attempts = max(1, self.config.wait_timeout_seconds // delay)
+        try:
+            self.clients.dynamodb.get_waiter("table_exists").wait(
+                TableName=table, WaiterConfig={"Delay": delay, "MaxAttempts": attempts}
+            )
+        except Exception as exc:
+            raise AwsError(
+                f"table {table} did not become ACTIVE within {self.config.wait_timeout_seconds}s: {exc}"
+            ) from None
+        return self.clients.dynamodb.describe_table(TableName=table)["Table"]  # type: ignore[no-any-return]
+
+    def _observe_delivery(self, table: str) -> dict[str, Any]:
+        name = naming.delivery_stream_name(table)
+        try:
+            desc = self.clients.firehose.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
+        except Exception as exc:
+            if is_code(exc, "ResourceNotFoundException"):
+                return {"delivery_status": None}
+            raise
+        tags = self.clients.firehose.list_tags_for_delivery_stream(DeliveryStreamName=name).get("Tags", [])
+        draining = next((t["Value"] for t in tags if t["Key"] == naming.TAG_DRAINING), None)
+        return {
+            "delivery_status": desc["DeliveryStreamStatus"],
+            "delivery_owner": naming.owned_table(tags),
+            "draining_since": float(draining) if draining else None,
+        }
+
+    def _mappings(self, table: str) -> tuple[MappingState, ...]:
+        marker = f":table/{table}/stream/"
+        found = []
+        pages = self.clients.lambda_.get_paginator("list_event_source_mappings")
+        for page in pages.paginate(FunctionName=self.config.forwarder_function_name):
+            for m in page["EventSourceMappings"]:
+                if marker in m.get("EventSourceArn", ""):
+                    modified = m.get("LastModified")
+                    found.append(
+                        MappingState(
+                            m["UUID"],
+                            m["State"],
+                            m["EventSourceArn"],
+                            modified.timestamp() if hasattr(modified, "timestamp") else 0.0,
+                        )
+                    )
+        return tuple(found)
+
+    # -- ensure / remove ---------------------------------------------------------------------
+    def ensure(self, table: str, dry_run: bool = False) -> Result:
+        """Make the table protected; report what was done or why it cannot be."""
+        obs = self.observe(table)
+        plan = plan_ensure(obs)
+        if plan.status != "protected" or dry_run:
+            return Result(table, plan.status, plan.steps, plan.reason)
+        done: list[str] = []
+        for step in plan.steps:
+            if getattr(self, f"_{step}")(obs, plan):
+                done.append(step)
+            obs = self.observe(table) if step == "enable_stream" else obs
+        return Result(table, "protected", tuple(done))
+
+    def remove(self, table: str, dry_run: bool = False, wait: bool = False) -> Result:
+        """Drain, then remove our mapping and delivery stream; S3 data stays."""
+        buffer = self.config.firehose_delivery_interval_seconds + 60
+        deadline = self.clock() + self.config.drain_seconds + buffer + self.config.wait_timeout_seconds
+        done: list[str] = []
+        while True:
+            obs = self.observe(table)
+            plan = plan_remove(obs, self.clock(), self.config.drain_seconds, buffer)
+            if dry_run:
+                return Result(table, plan.status, plan.steps, plan.reason)
+            for step in plan.steps:
+                getattr(self, f"_{step}")(obs, plan)
+                done.append(step)
+            if plan.status == "removed" or not wait:
+                return Result(table, plan.status, tuple(done), plan.reason)
+            if self.clock() >= deadline:
+                return Result(table, "draining", tuple(done), "wait ran out; the hourly reconcile finishes it")
+            self.sleep(min(10.0, max(1.0, self.config.drain_seconds / 4)))
+
+    # -- steps (each returns True when it changed something) --------------------------------
+    def _enable_stream(self, obs: Observed, plan: Plan) -> bool:
+        try:
+            self.clients.dynamodb.update_table(
+                TableName=obs.table, StreamSpecification={"StreamEnabled": True, "StreamViewType": WANTED_VIEW}
+            )
+        except Exception as exc:
+            # AWS says ValidationException, moto ResourceInUseException: enabled meanwhile.
+            if not is_code(exc, "ValidationException", "ResourceInUseException"):
+                raise
+            return False
+        self._wait_active(obs.table)
+        return True
+
+    def _create_delivery_stream(self, obs: Observed, plan: Plan) -> bool:
+        c = self.config
+        dest: dict[str, Any] = {
+            "RoleARN": self._firehose_role or resolve_firehose_role(self.clients, c),
+            "BucketARN": f"arn:aws:s3:::{c.firehose_delivery_bucket}",
+            "Prefix": naming.changes_prefix(c.prefix, obs.table),
+            "ErrorOutputPrefix": naming.errors_prefix(c.prefix, obs.table),
+            "BufferingHints": {
+                "SizeInMBs": c.firehose_delivery_size_mb,
+                "IntervalInSeconds": c.firehose_delivery_interval_seconds,
+            },
+            "CompressionFormat": c.firehose_compression,
+        }
+        extra: dict[str, Any] = {}
+        if c.kms_key_arn:
+            dest["EncryptionConfiguration"] = {"KMSEncryptionConfig": {"AWSKMSKeyARN": c.kms_key_arn}}
+            extra["DeliveryStreamEncryptionConfigurationInput"] = {
+                "KeyType": "CUSTOMER_MANAGED_CMK",
+                "KeyARN": c.kms_key_arn,
+            }
+        try:
+            self.clients.firehose.create_delivery_stream(
+                DeliveryStreamName=obs.delivery_stream,
+                DeliveryStreamType="DirectPut",
+                ExtendedS3DestinationConfiguration=dest,
+                Tags=naming.ownership_tags(obs.table),
+                **extra,
+            )
+            created = True
+        except Exception as exc:
+            if not is_code(exc, "ResourceInUseException"):
+                raise
+            created = False
+        again = self._observe_delivery(obs.table)
+        if again["delivery_owner"] != obs.table:
+            raise AwsError(f"delivery stream {obs.delivery_stream} was created by someone else meanwhile")
+        wait_until(
+            lambda: self._observe_delivery(obs.table)["delivery_status"] == "ACTIVE",
+            f"delivery stream {obs.delivery_stream} to become ACTIVE",
+            self.config.wait_timeout_seconds,
+            2.0,
+            self.sleep,
+        )
+        return created
+
+    def _cancel_draining(self, obs: Observed, plan: Plan) -> bool:
+        self.clients.firehose.untag_delivery_stream(
+            DeliveryStreamName=obs.delivery_stream, TagKeys=[naming.TAG_DRAINING]
+        )
+        return True
+
+    def _create_mapping(self, obs: Observed, plan: Plan) -> bool:
+        c = self.config
+        try:
+            self.clients.lambda_.create_event_source_mapping(
+                EventSourceArn=obs.stream_arn,
+                FunctionName=c.forwarder_function_name,
+                StartingPosition="TRIM_HORIZON",
+                BatchSize=c.streams_max_records_batch,
+                FunctionResponseTypes=["ReportBatchItemFailures"],
+                BisectBatchOnFunctionError=True,
+                MaximumRetryAttempts=c.maximum_retry_attempts,
+                Enabled=True,
+            )
+        except Exception as exc:
+            if is_code(exc, "ResourceConflictException"):
+                return False
+            if is_code(exc, "ResourceNotFoundException"):
+                raise NotFoundError(
+                    f"forwarder function {c.forwarder_function_name} not found: run deploy.py"
+                ) from None
+            raise
+        # A concurrent ensure may have created one too: converge on the oldest.
+        again = self.observe_mappings_plan(obs.table)
+        if again.drop_mappings:
+            self._delete_duplicate_mappings(obs, again)
+        return True
+
+    def observe_mappings_plan(self, table: str) -> Plan:
+        return plan_ensure(self.observe(table))
+
+    def _enable_mapping(self, obs: Observed, plan: Plan) -> bool:
+        current = [m for m in obs.mappings if m.stream_arn == obs.stream_arn and m.uuid not in plan.drop_mappings]
+        for m in current:
+            self.clients.lambda_.update_event_source_mapping(UUID=m.uuid, Enabled=True)
+        return bool(current)
+
+    def _delete_duplicate_mappings(self, obs: Observed, plan: Plan) -> bool:
+        return self._delete_mappings(obs, plan)
+
+    def _delete_mappings(self, obs: Observed, plan: Plan) -> bool:
+        for uuid in plan.drop_mappings:
+            try:
+                self.clients.lambda_.delete_event_source_mapping(UUID=uuid)
+            except Exception as exc:
+                if not is_code(exc, "ResourceNotFoundException", "ResourceInUseException"):
+                    raise
+        return bool(plan.drop_mappings)
+
+    def _mark_draining(self, obs: Observed, plan: Plan) -> bool:
+        self.clients.firehose.tag_delivery_stream(
+            DeliveryStreamName=obs.delivery_stream, Tags=[{"Key": naming.TAG_DRAINING, "Value": f"{self.clock():.0f}"}]
+        )
+        return True
+
+    def _delete_delivery_stream(self, obs: Observed, plan: Plan) -> bool:
+        try:
+            self.clients.firehose.delete_delivery_stream(DeliveryStreamName=obs.delivery_stream)
+        except Exception as exc:
+            if not is_code(exc, "ResourceNotFoundException", "ResourceInUseException"):
+                raise
+        return True
+
+    def _save_schema(self, obs: Observed, plan: Plan) -> bool:
+        """Keep the table's schema beside its backups so restore can recreate a deleted table."""
+        desc = self._describe_table(obs.table)
+        if desc is None:
+            return False
+        schema = {k: desc[k] for k in SCHEMA_FIELDS if k in desc}
+        try:
+            ttl = self.clients.dynamodb.describe_time_to_live(TableName=obs.table)["TimeToLiveDescription"]
+            schema["TimeToLiveDescription"] = ttl
+        except Exception as exc:
+            log.warning("TTL of %s not read: %s", obs.table, exc)
+        body = json.dumps(schema, sort_keys=True, default=str).encode()
+        key = naming.schema_key(self.config.prefix, obs.table)
+        bucket = self.config.firehose_delivery_bucket
+        try:
+            if self.clients.s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body:
+                return False
+        except Exception as exc:
+            if not is_code(exc, "NoSuchKey", "404"):
+                raise
+        self.clients.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+        return True

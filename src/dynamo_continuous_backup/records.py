@@ -1,0 +1,68 @@
+"""The backup record format: one JSON object per line (NDJSON), DynamoDB-JSON typed values.
+
+Fields: Keys, NewImage (absent on REMOVE), OldImage (absent on INSERT), SequenceNumber
+(string, compare numerically), SizeBytes, eventName, ApproximateCreationDateTime (epoch s),
+eventID, tableName and userIdentity when the stream carries it. A record too large for
+Firehose is replaced by a pointer line whose `oversizeS3Key` names the full record.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from typing import Any
+
+try:  # orjson is ~3.5x faster than json on the forwarder's hot path; json is the fallback
+    import orjson
+
+    def dumps(obj: Any) -> bytes:
+        return orjson.dumps(obj)
+
+    loads = orjson.loads
+except ImportError:  # pragma: no cover - exercised where orjson has no wheel
+
+    def dumps(obj: Any) -> bytes:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+    loads = json.loads  # type: ignore[assignment]
+
+POINTER_FIELD = "oversizeS3Key"
+_COPIED = ("Keys", "NewImage", "OldImage", "SequenceNumber", "SizeBytes", "ApproximateCreationDateTime")
+
+
+def backup_record(stream_record: dict[str, Any], table: str) -> dict[str, Any]:
+    """Map one Lambda DynamoDB Streams record to the backup record."""
+    ddb = stream_record["dynamodb"]
+    out = {k: ddb[k] for k in _COPIED if k in ddb}
+    out["eventName"] = stream_record["eventName"]
+    out["eventID"] = stream_record["eventID"]
+    out["tableName"] = table
+    if "userIdentity" in stream_record:
+        out["userIdentity"] = stream_record["userIdentity"]
+    return out
+
+
+def pointer_record(record: dict[str, Any], key: str) -> dict[str, Any]:
+    """The line written to Firehose in place of an oversize record."""
+    out = {k: v for k, v in record.items() if k not in ("NewImage", "OldImage")}
+    out[POINTER_FIELD] = key
+    return out
+
+
+def encode_line(record: dict[str, Any]) -> bytes:
+    return dumps(record) + b"\n"
+
+
+def iter_lines(data: bytes) -> Iterator[dict[str, Any]]:
+    """Records in one backup object: gzip or plain NDJSON, as we or the original tool wrote it."""
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    for line in data.splitlines():
+        if line.strip():
+            yield loads(line)
+
+
+def sequence_key(sequence_number: str) -> tuple[int, str]:
+    """Numeric order for sequence numbers longer than 64 bits, without int parsing."""
+    return (len(sequence_number), sequence_number)

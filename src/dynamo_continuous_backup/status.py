@@ -1,0 +1,77 @@
+"""`status`: one row per table: opted in?, stream, delivery stream, mapping, last backup."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from . import naming
+from .aws import Clients
+from .config import Config
+from .fleet import list_tables, parallel_map
+from .optin import OptIn
+from .plan import WANTED_VIEW, plan_ensure
+from .provisioner import Provisioner
+
+
+@dataclass(frozen=True)
+class TableStatus:
+    table: str
+    opted_in: bool
+    stream_view_type: str | None
+    delivery_stream: str
+    delivery_status: str | None
+    mapping_state: str | None
+    last_backup: str | None
+    protected: bool
+    problem: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def last_backup_time(clients: Clients, config: Config, table: str) -> datetime | None:
+    """Newest change object's time, found by walking the YYYY/MM/DD/HH levels, not a full list."""
+    prefix = naming.changes_prefix(config.prefix, table)
+    for _ in range(4):
+        page = clients.s3.list_objects_v2(Bucket=config.firehose_delivery_bucket, Prefix=prefix, Delimiter="/")
+        levels = sorted(p["Prefix"] for p in page.get("CommonPrefixes", []) if p["Prefix"][len(prefix) : -1].isdigit())
+        if not levels:
+            return None
+        prefix = levels[-1]
+    newest: datetime | None = None
+    for page in clients.s3.get_paginator("list_objects_v2").paginate(
+        Bucket=config.firehose_delivery_bucket, Prefix=prefix
+    ):
+        for obj in page.get("Contents", []):
+            if newest is None or obj["LastModified"] > newest:
+                newest = obj["LastModified"]
+    return newest
+
+
+def table_status(provisioner: Provisioner, optin: OptIn, table: str) -> TableStatus:
+    obs = provisioner.observe(table)
+    plan = plan_ensure(obs)
+    current = [m for m in obs.mappings if m.stream_arn == obs.stream_arn]
+    opted = optin.covers(table)
+    missing = [s for s in plan.steps if s != "save_schema"]
+    problem = plan.reason or ("needs " + ", ".join(missing) if missing else "")
+    last = last_backup_time(provisioner.clients, provisioner.config, table)
+    return TableStatus(
+        table,
+        opted,
+        obs.stream_view_type,
+        obs.delivery_stream,
+        obs.delivery_status,
+        current[0].state if current else None,
+        last.astimezone(UTC).isoformat(timespec="seconds") if last else None,
+        not problem and obs.stream_view_type == WANTED_VIEW,
+        problem,
+    )
+
+
+def fleet_status(clients: Clients, config: Config, concurrency: int = 8) -> list[TableStatus]:
+    provisioner = Provisioner(clients, config, firehose_role_arn="-")  # observing needs no role
+    optin = OptIn.from_config(config)
+    return list(parallel_map(lambda t: table_status(provisioner, optin, t), sorted(list_tables(clients)), concurrency))

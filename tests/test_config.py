@@ -1,0 +1,71 @@
+from pathlib import Path
+
+import pytest
+
+from dynamo_continuous_backup.config import Config, config_from_env, load_config
+from dynamo_continuous_backup.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.hjson"
+    path.write_text(text)
+    return path
+
+
+def test_example_config_loads() -> None:
+    config = load_config(Path(__file__).parents[1] / "config" / "config.hjson")
+    assert config.firehose_delivery_bucket
+    assert config.firehose_compression == "GZIP"
+
+
+def test_original_tool_keys_keep_their_meaning(tmp_path: Path) -> None:
+    path = write(tmp_path, """{
+      region: "eu-west-1", firehoseDeliveryBucket: "b", firehoseDeliveryPrefix: "/p/",
+      firehoseDeliveryRoleArn: "arn:aws:iam::1:role/f", firehoseDeliverySizeMB: 128,
+      firehoseDeliveryIntervalSeconds: 0, lambdaExecRoleArn: "arn:aws:iam::1:role/l",
+      cloudWatchRoleArn: "arn:aws:iam::1:role/c", streamsMaxRecordsBatch: 500, tableNameMatchRegex: "prod-.*"
+    }""")
+    c = load_config(path)
+    assert (c.region, c.prefix, c.firehose_delivery_size_mb, c.firehose_delivery_interval_seconds) == (
+        "eu-west-1", "p", 128, 0)
+    assert c.streams_max_records_batch == 500 and c.table_name_match_regex == "prod-.*"
+    assert c.maximum_retry_attempts == -1  # retry until delivered
+
+
+def test_region_flag_beats_file(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, '{firehoseDeliveryBucket: "b", region: "eu-west-1"}'), "ap-south-1").region == \
+        "ap-south-1"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{firehoseDeliveryBucket: "b", firehoseDeliveryBuckt: "c"}', "unknown key 'firehoseDeliveryBuckt'; did you mean"),
+        ('{firehoseDeliveryBucket: "b", streamsMaxRecordsBatch: "ten"}', "'streamsMaxRecordsBatch' must be int"),
+        ('{firehoseDeliveryBucket: "b", streamsMaxRecordsBatch: true}', "'streamsMaxRecordsBatch' must be int"),
+        ('{firehoseDeliveryBucket: "b", firehoseDeliveryIntervalSeconds: 901}', "between 0 and 900"),
+        ('{firehoseDeliveryBucket: "b", firehoseDeliverySizeMB: 0}', "between 1 and 128"),
+        ('{firehoseDeliveryBucket: "b", firehoseCompression: "BZIP"}', "must be one of GZIP"),
+        ('{firehoseDeliveryBucket: "b", tableNameMatchRegex: "a(("}', "'tableNameMatchRegex' is not a valid regex"),
+        ('{firehoseDeliveryBucket: "b", optInHook: "no_such_module_x:f"}', "'optInHook' cannot be imported"),
+        ('{firehoseDeliveryBucket: "b", optInHook: "nocolon"}', "must look like 'module:function'"),
+        ('{region: "us-east-1"}', "'firehoseDeliveryBucket' is required"),
+        ('{firehoseDeliveryBucket: "b",\n  region: [}', "malformed hjson at line"),
+        ("[1, 2]", "expected an object"),
+    ],
+)
+def test_config_errors_name_the_key_and_fix(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        load_config(write(tmp_path, text))
+
+
+def test_missing_file_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read it"):
+        load_config(tmp_path / "nope.hjson")
+
+
+def test_lambda_environment_round_trip() -> None:
+    config = Config(firehose_delivery_bucket="b", region="eu-west-1", table_name_exclude_regex="tmp-.*")
+    assert config_from_env({"DCB_CONFIG": config.to_json()}) == config
+    with pytest.raises(ConfigError, match="DCB_CONFIG is not set"):
+        config_from_env({})
