@@ -1,0 +1,111 @@
+"""EnsureDynamoBackup handler: CloudTrail events and the reconcile schedule, on moto."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import pytest
+
+from dynamo_continuous_backup import ensure_backup
+from dynamo_continuous_backup.aws import Clients
+from dynamo_continuous_backup.config import Config
+from dynamo_continuous_backup.ensure_backup import handle, parse_event
+from dynamo_continuous_backup.optin import OptIn
+from dynamo_continuous_backup.provisioner import Provisioner
+
+from .conftest import load_event
+
+
+@pytest.mark.parametrize(
+    ("event", "action", "table"),
+    [
+        ("cloudtrail-create-table.json", "ensure", "orders"),
+        ("cloudtrail-delete-table.json", "remove", "orders"),
+        ("cloudtrail-update-table.json", "ensure", "orders"),
+        ("cloudtrail-restore-from-backup.json", "ensure", "orders-restored"),
+        ("cloudtrail-restore-to-pitr.json", "ensure", "orders-pitr"),
+        ("cloudtrail-import-table.json", "ensure", "orders-imported"),
+        ("scheduled.json", "reconcile", ""),
+        ("cloudtrail-create-table-failed.json", "ignore", ""),
+    ],
+)
+def test_table_name_comes_from_the_right_field(event: str, action: str, table: str) -> None:
+    parsed = parse_event(load_event(event))
+    assert (parsed.action, parsed.table) == (action, table)
+
+
+def test_table_arn_in_request_is_accepted() -> None:
+    event = load_event("cloudtrail-create-table.json")
+    event["detail"]["requestParameters"]["tableName"] = "arn:aws:dynamodb:us-east-1:1:table/orders"
+    assert parse_event(event).table == "orders"
+
+
+@pytest.mark.parametrize("event", [{}, {"detail-type": "Object Created"}, {"detail-type": "AWS API Call via CloudTrail",
+                                                                            "detail": {"eventSource": "s3.amazonaws.com"}}])
+def test_unknown_events_are_ignored_with_a_reason(event: dict) -> None:
+    assert parse_event(event).action == "ignore" and parse_event(event).reason
+
+
+def run(event: dict, aws: Clients, config: Config, clock: Callable[[], float] | None = None) -> dict:
+    provisioner = Provisioner(aws, config, clock=clock) if clock else Provisioner(aws, config)
+    return handle(event, provisioner, OptIn.from_config(config, strict=False), aws)
+
+
+def test_create_table_event_protects_an_opted_in_table(aws: Clients, config: Config,
+                                                       make_table: Callable[..., str]) -> None:
+    make_table("orders")
+    out = run(load_event("cloudtrail-create-table.json"), aws, config)
+    assert out["results"][0]["status"] == "protected"
+    assert aws.firehose.list_delivery_streams()["DeliveryStreamNames"] == ["orders"]
+
+
+def test_excluded_table_is_left_alone(aws: Clients, config: Config, make_table: Callable[..., str]) -> None:
+    make_table("orders")
+    out = run(load_event("cloudtrail-create-table.json"), aws, config.replace(table_name_exclude_regex="ord.*"))
+    assert out["results"][0]["status"] == "excluded"
+    assert aws.firehose.list_delivery_streams()["DeliveryStreamNames"] == []
+
+
+def test_ten_concurrent_create_events_end_in_one_setup(aws: Clients, config: Config,
+                                                       make_table: Callable[..., str]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    make_table("orders")
+    event = load_event("cloudtrail-create-table.json")
+    with ThreadPoolExecutor(10) as pool:
+        outs = list(pool.map(lambda _: run(copy.deepcopy(event), aws, config), range(10)))
+    assert {o["results"][0]["status"] for o in outs} == {"protected"}
+    assert len(aws.lambda_.list_event_source_mappings()["EventSourceMappings"]) == 1
+
+
+def test_reconcile_covers_missed_tables_and_finishes_removals(aws: Clients, config: Config,
+                                                              make_table: Callable[..., str]) -> None:
+    make_table("missed-1")
+    make_table("missed-2")
+    make_table("gone")
+    Provisioner(aws, config).ensure("gone")
+    aws.dynamodb.delete_table(TableName="gone")  # its DeleteTable event was lost
+    now = [1000.0]
+    out = run(load_event("scheduled.json"), aws, config, clock=lambda: now[0])
+    status = {r["table"]: r["status"] for r in out["results"]}
+    assert status == {"missed-1": "protected", "missed-2": "protected", "gone": "draining"}
+    assert "gone" in aws.firehose.list_delivery_streams()["DeliveryStreamNames"]  # drained first
+    now[0] += 3600  # the next hourly run
+    out = run(load_event("scheduled.json"), aws, config, clock=lambda: now[0])
+    assert {r["table"]: r["status"] for r in out["results"]}["gone"] == "removed"
+    assert sorted(aws.firehose.list_delivery_streams()["DeliveryStreamNames"]) == ["missed-1", "missed-2"]
+
+
+def test_handler_reads_its_config_from_the_environment(aws: Clients, config: Config, make_table: Callable[..., str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    make_table("orders")
+    monkeypatch.setenv("DCB_CONFIG", config.to_json())
+    out = ensure_backup.handler(load_event("cloudtrail-create-table.json"), None)
+    assert out["results"][0]["status"] == "protected"
+
+
+def test_broken_hook_fails_open_in_lambda(aws: Clients, config: Config, make_table: Callable[..., str]) -> None:
+    make_table("orders")
+    cfg = config.replace(opt_in_hook="tests.hooks_for_tests:broken")
+    assert run(load_event("cloudtrail-create-table.json"), aws, cfg)["results"][0]["status"] == "protected"

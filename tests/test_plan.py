@@ -1,0 +1,68 @@
+"""The pure planner: every stream / delivery / mapping situation, no AWS."""
+
+from dynamo_continuous_backup.plan import MappingState, Observed, plan_ensure, plan_remove
+
+ARN = "arn:aws:dynamodb:r:1:table/t/stream/L1"
+
+
+def obs(**kw: object) -> Observed:
+    base: dict[str, object] = {"table": "t", "table_status": "ACTIVE", "delivery_stream": "t"}
+    return Observed(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def test_fresh_table_needs_everything() -> None:
+    assert plan_ensure(obs()).steps == ("enable_stream", "create_delivery_stream", "create_mapping", "save_schema")
+
+
+def test_protected_table_needs_nothing_but_a_schema_check() -> None:
+    o = obs(stream_view_type="NEW_AND_OLD_IMAGES", stream_arn=ARN, delivery_status="ACTIVE", delivery_owner="t",
+            mappings=(MappingState("u1", "Enabled", ARN),))
+    assert plan_ensure(o).steps == ("save_schema",)
+
+
+def test_other_view_types_are_not_protectable_and_untouched() -> None:
+    for view in ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE"):
+        plan = plan_ensure(obs(stream_view_type=view, stream_arn=ARN))
+        assert plan.status == "not_protectable" and plan.steps == () and view in plan.reason
+
+
+def test_foreign_delivery_stream_is_not_touched() -> None:
+    plan = plan_ensure(obs(delivery_status="ACTIVE", delivery_owner=None))
+    assert plan.status == "not_protectable" and "not ours" in plan.reason
+
+
+def test_duplicate_mappings_converge_on_the_oldest() -> None:
+    maps = (MappingState("b", "Enabled", ARN, 2.0), MappingState("a", "Enabled", ARN, 1.0))
+    plan = plan_ensure(obs(stream_view_type="NEW_AND_OLD_IMAGES", stream_arn=ARN, delivery_status="ACTIVE",
+                           delivery_owner="t", mappings=maps))
+    assert "delete_duplicate_mappings" in plan.steps and plan.drop_mappings == ("b",)
+
+
+def test_disabled_mapping_is_enabled_and_stale_stream_mapping_replaced() -> None:
+    o = obs(stream_view_type="NEW_AND_OLD_IMAGES", stream_arn=ARN, delivery_status="ACTIVE", delivery_owner="t")
+    assert "enable_mapping" in plan_ensure(o.__class__(**{**o.__dict__, "mappings": (
+        MappingState("u", "Disabled", ARN),)})).steps
+    assert "create_mapping" in plan_ensure(o.__class__(**{**o.__dict__, "mappings": (
+        MappingState("u", "Enabled", ARN.replace("L1", "L0")),)})).steps
+
+
+def test_missing_table() -> None:
+    assert plan_ensure(obs(table_status=None)).status == "missing"
+
+
+def test_remove_drains_before_deleting() -> None:
+    maps = (MappingState("u", "Enabled", ARN),)
+    live = obs(delivery_status="ACTIVE", delivery_owner="t", mappings=maps)
+    assert plan_remove(live, now=100, drain_seconds=60, buffer_seconds=120).steps == ("mark_draining",)
+    draining = obs(delivery_status="ACTIVE", delivery_owner="t", mappings=maps, draining_since=100.0)
+    assert plan_remove(draining, 130, 60, 120).status == "draining"
+    mid = plan_remove(draining, 170, 60, 120)
+    assert mid.steps == ("delete_mappings",) and mid.status == "draining"
+    gone = obs(delivery_status="ACTIVE", delivery_owner="t", draining_since=100.0)
+    assert plan_remove(gone, 290, 60, 120).steps == ("delete_delivery_stream",)
+    assert plan_remove(obs(), 0, 60, 120).status == "removed"
+
+
+def test_remove_never_touches_a_foreign_delivery_stream() -> None:
+    plan = plan_remove(obs(delivery_status="ACTIVE", delivery_owner=None), 0, 0, 0)
+    assert plan.status == "removed" and plan.steps == ()
