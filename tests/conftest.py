@@ -65,8 +65,11 @@ def config(aws: Clients) -> Config:
         wait_timeout_seconds=10,
     )
     aws.lambda_.create_function(
-        FunctionName=cfg.forwarder_function_name, Runtime="python3.12", Role=fn_role,
-        Handler="noop.handler", Code={"ZipFile": dummy_zip()},
+        FunctionName=cfg.forwarder_function_name,
+        Runtime="python3.12",
+        Role=fn_role,
+        Handler="noop.handler",
+        Code={"ZipFile": dummy_zip()},
     )
     assert role
     return cfg
@@ -83,8 +86,9 @@ def make_table(aws: Clients) -> Callable[..., str]:
         extra: dict[str, Any] = {}
         if stream:
             extra["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream}
-        aws.dynamodb.create_table(TableName=name, KeySchema=keys, AttributeDefinitions=attrs,
-                                  BillingMode="PAY_PER_REQUEST", **extra)
+        aws.dynamodb.create_table(
+            TableName=name, KeySchema=keys, AttributeDefinitions=attrs, BillingMode="PAY_PER_REQUEST", **extra
+        )
         return name
 
     return make

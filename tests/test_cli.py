@@ -32,8 +32,9 @@ def cli(*args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def test_provision_whitelist_then_status(aws: Clients, config: Config, make_table: Callable[..., str],
-                                         tmp_path: Path) -> None:
+def test_provision_whitelist_then_status(
+    aws: Clients, config: Config, make_table: Callable[..., str], tmp_path: Path
+) -> None:
     for t in ("orders", "customers", "scratch"):
         make_table(t)
     wl, cfg = files(tmp_path, config, '{tableNames: ["orders", "customers"]}')
@@ -49,7 +50,8 @@ def test_provision_whitelist_then_status(aws: Clients, config: Config, make_tabl
 
 
 def test_provision_all_respects_the_filter_and_dry_run_changes_nothing(
-        aws: Clients, config: Config, make_table: Callable[..., str], tmp_path: Path) -> None:
+    aws: Clients, config: Config, make_table: Callable[..., str], tmp_path: Path
+) -> None:
     for t in ("prod-a", "prod-b", "dev-c"):
         make_table(t)
     wl, cfg = files(tmp_path, config, "{provisionAll: true}", tableNameMatchRegex="prod-.*")
@@ -63,8 +65,9 @@ def test_provision_all_respects_the_filter_and_dry_run_changes_nothing(
     assert code == 0  # dev-c is not opted in, so it does not count
 
 
-def test_unprotectable_or_missing_table_exits_non_zero(aws: Clients, config: Config, make_table: Callable[..., str],
-                                                       tmp_path: Path) -> None:
+def test_unprotectable_or_missing_table_exits_non_zero(
+    aws: Clients, config: Config, make_table: Callable[..., str], tmp_path: Path
+) -> None:
     make_table("keys", stream="KEYS_ONLY")
     wl, cfg = files(tmp_path, config, '{tableNames: ["keys", "nosuch"]}')
     code, out, _ = cli("provision", wl, "--config", cfg)
@@ -72,8 +75,9 @@ def test_unprotectable_or_missing_table_exits_non_zero(aws: Clients, config: Con
     assert "keys: not protectable" in out and "KEYS_ONLY" in out and "nosuch: missing" in out
 
 
-def test_deprovision_keeps_backups(aws: Clients, config: Config, make_table: Callable[..., str],
-                                   tmp_path: Path) -> None:
+def test_deprovision_keeps_backups(
+    aws: Clients, config: Config, make_table: Callable[..., str], tmp_path: Path
+) -> None:
     make_table("orders")
     wl, cfg = files(tmp_path, config, '{tableNames: ["orders"]}', firehoseDeliveryIntervalSeconds=0, drainSeconds=0)
     assert cli("provision", wl, "--config", cfg)[0] == 0
@@ -85,8 +89,12 @@ def test_deprovision_keeps_backups(aws: Clients, config: Config, make_table: Cal
 
 @pytest.mark.parametrize(
     ("whitelist", "message"),
-    [('{tables: ["a"]}', "unknown key 'tables'"), ('{provisionAll: "yes"}', "'provisionAll' must be true or false"),
-     ("{}", "lists no tables"), ("{tableNames: [a,", "malformed hjson at line")],
+    [
+        ('{tables: ["a"]}', "unknown key 'tables'"),
+        ('{provisionAll: "yes"}', "'provisionAll' must be true or false"),
+        ("{}", "lists no tables"),
+        ("{tableNames: [a,", "malformed hjson at line"),
+    ],
 )
 def test_bad_whitelist_is_one_line(config: Config, tmp_path: Path, whitelist: str, message: str) -> None:
     wl, cfg = files(tmp_path, config, whitelist)
@@ -104,6 +112,16 @@ def test_every_command_has_help() -> None:
 def test_top_level_script_runs_without_install(tmp_path: Path) -> None:
     (tmp_path / "c.hjson").write_text('{firehoseDeliveryBucket: "b", bogus: 1}')
     (tmp_path / "w.hjson").write_text('{tableNames: ["a"]}')
-    proc = subprocess.run([sys.executable, str(ROOT / "provision_tables.py"), str(tmp_path / "w.hjson"),
-                           "--config", str(tmp_path / "c.hjson")], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "provision_tables.py"),
+            str(tmp_path / "w.hjson"),
+            "--config",
+            str(tmp_path / "c.hjson"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "unknown key 'bogus'" in proc.stderr and "Traceback" not in proc.stderr

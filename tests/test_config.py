@@ -19,28 +19,40 @@ def test_example_config_loads() -> None:
 
 
 def test_original_tool_keys_keep_their_meaning(tmp_path: Path) -> None:
-    path = write(tmp_path, """{
+    path = write(
+        tmp_path,
+        """{
       region: "eu-west-1", firehoseDeliveryBucket: "b", firehoseDeliveryPrefix: "/p/",
       firehoseDeliveryRoleArn: "arn:aws:iam::1:role/f", firehoseDeliverySizeMB: 128,
       firehoseDeliveryIntervalSeconds: 0, lambdaExecRoleArn: "arn:aws:iam::1:role/l",
       cloudWatchRoleArn: "arn:aws:iam::1:role/c", streamsMaxRecordsBatch: 500, tableNameMatchRegex: "prod-.*"
-    }""")
+    }""",
+    )
     c = load_config(path)
     assert (c.region, c.prefix, c.firehose_delivery_size_mb, c.firehose_delivery_interval_seconds) == (
-        "eu-west-1", "p", 128, 0)
+        "eu-west-1",
+        "p",
+        128,
+        0,
+    )
     assert c.streams_max_records_batch == 500 and c.table_name_match_regex == "prod-.*"
     assert c.maximum_retry_attempts == -1  # retry until delivered
 
 
 def test_region_flag_beats_file(tmp_path: Path) -> None:
-    assert load_config(write(tmp_path, '{firehoseDeliveryBucket: "b", region: "eu-west-1"}'), "ap-south-1").region == \
-        "ap-south-1"
+    assert (
+        load_config(write(tmp_path, '{firehoseDeliveryBucket: "b", region: "eu-west-1"}'), "ap-south-1").region
+        == "ap-south-1"
+    )
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('{firehoseDeliveryBucket: "b", firehoseDeliveryBuckt: "c"}', "unknown key 'firehoseDeliveryBuckt'; did you mean"),
+        (
+            '{firehoseDeliveryBucket: "b", firehoseDeliveryBuckt: "c"}',
+            "unknown key 'firehoseDeliveryBuckt'; did you mean",
+        ),
         ('{firehoseDeliveryBucket: "b", streamsMaxRecordsBatch: "ten"}', "'streamsMaxRecordsBatch' must be int"),
         ('{firehoseDeliveryBucket: "b", streamsMaxRecordsBatch: true}', "'streamsMaxRecordsBatch' must be int"),
         ('{firehoseDeliveryBucket: "b", firehoseDeliveryIntervalSeconds: 901}', "between 0 and 900"),

@@ -41,8 +41,14 @@ def test_table_arn_in_request_is_accepted() -> None:
     assert parse_event(event).table == "orders"
 
 
-@pytest.mark.parametrize("event", [{}, {"detail-type": "Object Created"}, {"detail-type": "AWS API Call via CloudTrail",
-                                                                            "detail": {"eventSource": "s3.amazonaws.com"}}])
+@pytest.mark.parametrize(
+    "event",
+    [
+        {},
+        {"detail-type": "Object Created"},
+        {"detail-type": "AWS API Call via CloudTrail", "detail": {"eventSource": "s3.amazonaws.com"}},
+    ],
+)
 def test_unknown_events_are_ignored_with_a_reason(event: dict) -> None:
     assert parse_event(event).action == "ignore" and parse_event(event).reason
 
@@ -52,8 +58,9 @@ def run(event: dict, aws: Clients, config: Config, clock: Callable[[], float] | 
     return handle(event, provisioner, OptIn.from_config(config, strict=False), aws)
 
 
-def test_create_table_event_protects_an_opted_in_table(aws: Clients, config: Config,
-                                                       make_table: Callable[..., str]) -> None:
+def test_create_table_event_protects_an_opted_in_table(
+    aws: Clients, config: Config, make_table: Callable[..., str]
+) -> None:
     make_table("orders")
     out = run(load_event("cloudtrail-create-table.json"), aws, config)
     assert out["results"][0]["status"] == "protected"
@@ -67,8 +74,9 @@ def test_excluded_table_is_left_alone(aws: Clients, config: Config, make_table: 
     assert aws.firehose.list_delivery_streams()["DeliveryStreamNames"] == []
 
 
-def test_ten_concurrent_create_events_end_in_one_setup(aws: Clients, config: Config,
-                                                       make_table: Callable[..., str]) -> None:
+def test_ten_concurrent_create_events_end_in_one_setup(
+    aws: Clients, config: Config, make_table: Callable[..., str]
+) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     make_table("orders")
@@ -79,8 +87,9 @@ def test_ten_concurrent_create_events_end_in_one_setup(aws: Clients, config: Con
     assert len(aws.lambda_.list_event_source_mappings()["EventSourceMappings"]) == 1
 
 
-def test_reconcile_covers_missed_tables_and_finishes_removals(aws: Clients, config: Config,
-                                                              make_table: Callable[..., str]) -> None:
+def test_reconcile_covers_missed_tables_and_finishes_removals(
+    aws: Clients, config: Config, make_table: Callable[..., str]
+) -> None:
     make_table("missed-1")
     make_table("missed-2")
     make_table("gone")
@@ -97,8 +106,9 @@ def test_reconcile_covers_missed_tables_and_finishes_removals(aws: Clients, conf
     assert sorted(aws.firehose.list_delivery_streams()["DeliveryStreamNames"]) == ["missed-1", "missed-2"]
 
 
-def test_handler_reads_its_config_from_the_environment(aws: Clients, config: Config, make_table: Callable[..., str],
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_handler_reads_its_config_from_the_environment(
+    aws: Clients, config: Config, make_table: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     make_table("orders")
     monkeypatch.setenv("DCB_CONFIG", config.to_json())
     out = ensure_backup.handler(load_event("cloudtrail-create-table.json"), None)

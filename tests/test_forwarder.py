@@ -26,8 +26,12 @@ def delivery_stream(aws: Clients, config: Config, table: str) -> None:
     role = aws.iam.get_role(RoleName="dynamo-backup-firehose")["Role"]["Arn"]
     aws.firehose.create_delivery_stream(
         DeliveryStreamName=naming.delivery_stream_name(table),
-        ExtendedS3DestinationConfiguration={"RoleARN": role, "BucketARN": f"arn:aws:s3:::{BUCKET}",
-                                            "Prefix": naming.changes_prefix(config.prefix, table)})
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": role,
+            "BucketARN": f"arn:aws:s3:::{BUCKET}",
+            "Prefix": naming.changes_prefix(config.prefix, table),
+        },
+    )
 
 
 def make_forwarder(aws: Clients, config: Config, firehose: Any = None) -> Forwarder:
@@ -41,8 +45,13 @@ def stream_event(table: str, n: int, keys: int = 20, seed: int = 1, payload: int
         key = {"pk": {"S": f"k{rng.randrange(keys)}"}}
         image = {**key, "v": {"N": str(i)}, "blob": {"S": "x" * payload}}
         name = rng.choice(["INSERT", "MODIFY", "REMOVE"])
-        ddb: dict[str, Any] = {"Keys": key, "SequenceNumber": str(10**25 + i), "SizeBytes": 100,
-                               "ApproximateCreationDateTime": 1_700_000_000 + i, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+        ddb: dict[str, Any] = {
+            "Keys": key,
+            "SequenceNumber": str(10**25 + i),
+            "SizeBytes": 100,
+            "ApproximateCreationDateTime": 1_700_000_000 + i,
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        }
         if name != "REMOVE":
             ddb["NewImage"] = image
         if name != "INSERT":
@@ -59,7 +68,7 @@ def run_like_lambda(event: dict[str, Any], fwd: Forwarder, limit: int = 50) -> i
         if not failures:
             return invocation
         seq = failures[0]["itemIdentifier"]
-        records = records[next(i for i, r in enumerate(records) if r["dynamodb"]["SequenceNumber"] == seq):]
+        records = records[next(i for i, r in enumerate(records) if r["dynamodb"]["SequenceNumber"] == seq) :]
     raise AssertionError("never delivered")
 
 
@@ -118,8 +127,10 @@ class FlakyFirehose:
         self.accepted += [orjson.loads(r["Data"]) for r in kept]
         if kept:
             self.real.put_record_batch(DeliveryStreamName=DeliveryStreamName, Records=kept)
-        responses = [{"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "slow down"} if f
-                     else {"RecordId": "x"} for f in fail]
+        responses = [
+            {"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "slow down"} if f else {"RecordId": "x"}
+            for f in fail
+        ]
         return {"FailedPutCount": sum(fail), "RequestResponses": responses}
 
 
@@ -146,8 +157,14 @@ def test_outage_longer_than_an_invocation_reports_the_first_undelivered(aws: Cli
     delivery_stream(aws, config, "orders")
     event = stream_event("orders", 50)
     clock = iter(range(0, 10_000, 5))
-    fwd = Forwarder(FlakyFirehose(aws.firehose, call_failures=10**6), aws.s3, BUCKET, config.prefix,
-                    sleep=lambda s: None, clock=lambda: float(next(clock)))
+    fwd = Forwarder(
+        FlakyFirehose(aws.firehose, call_failures=10**6),
+        aws.s3,
+        BUCKET,
+        config.prefix,
+        sleep=lambda s: None,
+        clock=lambda: float(next(clock)),
+    )
     response = forwarder.handler(event, None, fwd)
     assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["dynamodb"]["SequenceNumber"]}]}
     # ... and once Firehose is back, Lambda's retry from there delivers everything.
@@ -173,8 +190,10 @@ def test_missing_delivery_stream_fails_the_batch_for_lambda_to_retry(aws: Client
     event = stream_event("nostream", 5)
     clock = iter(range(0, 10_000, 10))
     fwd = Forwarder(aws.firehose, aws.s3, BUCKET, config.prefix, sleep=lambda s: None, clock=lambda: float(next(clock)))
-    assert forwarder.handler(event, None, fwd)["batchItemFailures"][0]["itemIdentifier"] == \
-        event["Records"][0]["dynamodb"]["SequenceNumber"]
+    assert (
+        forwarder.handler(event, None, fwd)["batchItemFailures"][0]["itemIdentifier"]
+        == event["Records"][0]["dynamodb"]["SequenceNumber"]
+    )
 
 
 def test_long_table_name_routes_to_the_hashed_delivery_stream(aws: Clients, config: Config) -> None:

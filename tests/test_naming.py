@@ -27,7 +27,10 @@ def test_s3_prefixes_use_the_full_table_name() -> None:
 
 @pytest.mark.parametrize(
     "arn",
-    ["arn:aws:dynamodb:us-east-1:1:table/my.table-1/stream/2015-06-27T00:48:05.899", "arn:aws:dynamodb:r:1:table/my.table-1"],
+    [
+        "arn:aws:dynamodb:us-east-1:1:table/my.table-1/stream/2015-06-27T00:48:05.899",
+        "arn:aws:dynamodb:r:1:table/my.table-1",
+    ],
 )
 def test_table_from_arn(arn: str) -> None:
     assert naming.table_from_arn(arn) == "my.table-1"

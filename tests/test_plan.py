@@ -15,8 +15,13 @@ def test_fresh_table_needs_everything() -> None:
 
 
 def test_protected_table_needs_nothing_but_a_schema_check() -> None:
-    o = obs(stream_view_type="NEW_AND_OLD_IMAGES", stream_arn=ARN, delivery_status="ACTIVE", delivery_owner="t",
-            mappings=(MappingState("u1", "Enabled", ARN),))
+    o = obs(
+        stream_view_type="NEW_AND_OLD_IMAGES",
+        stream_arn=ARN,
+        delivery_status="ACTIVE",
+        delivery_owner="t",
+        mappings=(MappingState("u1", "Enabled", ARN),),
+    )
     assert plan_ensure(o).steps == ("save_schema",)
 
 
@@ -33,17 +38,30 @@ def test_foreign_delivery_stream_is_not_touched() -> None:
 
 def test_duplicate_mappings_converge_on_the_oldest() -> None:
     maps = (MappingState("b", "Enabled", ARN, 2.0), MappingState("a", "Enabled", ARN, 1.0))
-    plan = plan_ensure(obs(stream_view_type="NEW_AND_OLD_IMAGES", stream_arn=ARN, delivery_status="ACTIVE",
-                           delivery_owner="t", mappings=maps))
+    plan = plan_ensure(
+        obs(
+            stream_view_type="NEW_AND_OLD_IMAGES",
+            stream_arn=ARN,
+            delivery_status="ACTIVE",
+            delivery_owner="t",
+            mappings=maps,
+        )
+    )
     assert "delete_duplicate_mappings" in plan.steps and plan.drop_mappings == ("b",)
 
 
 def test_disabled_mapping_is_enabled_and_stale_stream_mapping_replaced() -> None:
     o = obs(stream_view_type="NEW_AND_OLD_IMAGES", stream_arn=ARN, delivery_status="ACTIVE", delivery_owner="t")
-    assert "enable_mapping" in plan_ensure(o.__class__(**{**o.__dict__, "mappings": (
-        MappingState("u", "Disabled", ARN),)})).steps
-    assert "create_mapping" in plan_ensure(o.__class__(**{**o.__dict__, "mappings": (
-        MappingState("u", "Enabled", ARN.replace("L1", "L0")),)})).steps
+    assert (
+        "enable_mapping"
+        in plan_ensure(o.__class__(**{**o.__dict__, "mappings": (MappingState("u", "Disabled", ARN),)})).steps
+    )
+    assert (
+        "create_mapping"
+        in plan_ensure(
+            o.__class__(**{**o.__dict__, "mappings": (MappingState("u", "Enabled", ARN.replace("L1", "L0")),)})
+        ).steps
+    )
 
 
 def test_missing_table() -> None:

@@ -28,7 +28,8 @@ def test_ensure_protects_a_fresh_table(aws: Clients, config: Config, make_table:
     table = aws.dynamodb.describe_table(TableName="orders")["Table"]
     assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     dest = aws.firehose.describe_delivery_stream(DeliveryStreamName="orders")["DeliveryStreamDescription"][
-        "Destinations"][0]["ExtendedS3DestinationDescription"]
+        "Destinations"
+    ][0]["ExtendedS3DestinationDescription"]
     assert dest["Prefix"] == "backups/orders/" and dest["CompressionFormat"] == "GZIP"
     assert dest["BufferingHints"] == {"SizeInMBs": 64, "IntervalInSeconds": 0}
     [m] = mappings(aws, config)
@@ -48,8 +49,9 @@ def test_ensure_twice_changes_nothing(aws: Clients, config: Config, make_table: 
     assert len(mappings(aws, config)) == 1
 
 
-def test_concurrent_ensures_leave_one_stream_and_one_mapping(aws: Clients, config: Config,
-                                                             make_table: Callable[..., str]) -> None:
+def test_concurrent_ensures_leave_one_stream_and_one_mapping(
+    aws: Clients, config: Config, make_table: Callable[..., str]
+) -> None:
     make_table("orders")
     results = []
     barrier = threading.Barrier(6)
@@ -68,16 +70,18 @@ def test_concurrent_ensures_leave_one_stream_and_one_mapping(aws: Clients, confi
     assert len(mappings(aws, config)) == 1
 
 
-def test_existing_new_and_old_images_stream_is_accepted(aws: Clients, config: Config,
-                                                         make_table: Callable[..., str]) -> None:
+def test_existing_new_and_old_images_stream_is_accepted(
+    aws: Clients, config: Config, make_table: Callable[..., str]
+) -> None:
     make_table("orders", stream="NEW_AND_OLD_IMAGES")
     result = Provisioner(aws, config).ensure("orders")
     assert result.status == "protected" and "enable_stream" not in result.actions
 
 
 @pytest.mark.parametrize("view", ["KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE"])
-def test_other_consumers_stream_is_left_alone(aws: Clients, config: Config, make_table: Callable[..., str],
-                                              view: str) -> None:
+def test_other_consumers_stream_is_left_alone(
+    aws: Clients, config: Config, make_table: Callable[..., str], view: str
+) -> None:
     make_table("orders", stream=view)
     result = Provisioner(aws, config).ensure("orders")
     assert result.status == "not_protectable" and view in result.reason
@@ -85,12 +89,15 @@ def test_other_consumers_stream_is_left_alone(aws: Clients, config: Config, make
     assert aws.firehose.list_delivery_streams()["DeliveryStreamNames"] == [] and mappings(aws, config) == []
 
 
-def test_foreign_delivery_stream_of_the_same_name_is_refused(aws: Clients, config: Config,
-                                                              make_table: Callable[..., str]) -> None:
+def test_foreign_delivery_stream_of_the_same_name_is_refused(
+    aws: Clients, config: Config, make_table: Callable[..., str]
+) -> None:
     make_table("orders")
     role = aws.iam.get_role(RoleName="dynamo-backup-firehose")["Role"]["Arn"]
-    aws.firehose.create_delivery_stream(DeliveryStreamName="orders", ExtendedS3DestinationConfiguration={
-        "RoleARN": role, "BucketARN": "arn:aws:s3:::someone-else"})
+    aws.firehose.create_delivery_stream(
+        DeliveryStreamName="orders",
+        ExtendedS3DestinationConfiguration={"RoleARN": role, "BucketARN": "arn:aws:s3:::someone-else"},
+    )
     result = Provisioner(aws, config).ensure("orders")
     assert result.status == "not_protectable" and "not ours" in result.reason
     removed = Provisioner(aws, config).remove("orders", wait=True)
@@ -98,8 +105,9 @@ def test_foreign_delivery_stream_of_the_same_name_is_refused(aws: Clients, confi
     assert aws.firehose.list_delivery_streams()["DeliveryStreamNames"] == ["orders"]  # still there
 
 
-def test_long_names_with_a_shared_prefix_get_their_own_streams(aws: Clients, config: Config,
-                                                                make_table: Callable[..., str]) -> None:
+def test_long_names_with_a_shared_prefix_get_their_own_streams(
+    aws: Clients, config: Config, make_table: Callable[..., str]
+) -> None:
     a, b = make_table("x" * 80 + "-a"), make_table("x" * 80 + "-b")
     p = Provisioner(aws, config)
     assert p.ensure(a).status == p.ensure(b).status == "protected"
@@ -118,8 +126,9 @@ def test_missing_forwarder_is_a_clear_error(aws: Clients, config: Config, make_t
         Provisioner(aws, config).ensure("orders")
 
 
-def test_remove_drains_then_deletes_ours_and_keeps_s3_data(aws: Clients, config: Config,
-                                                           make_table: Callable[..., str]) -> None:
+def test_remove_drains_then_deletes_ours_and_keeps_s3_data(
+    aws: Clients, config: Config, make_table: Callable[..., str]
+) -> None:
     make_table("orders")
     p = Provisioner(aws, config.replace(drain_seconds=30))
     p.ensure("orders")
