@@ -16,6 +16,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench *.py
+	$(BIN)/mypy src
 	$(BIN)/python -m pytest tests
 
 lint: $(STAMP)

@@ -60,8 +60,8 @@ def main() -> None:
     size = sum(len(orjson.dumps(backup_record(r, table))) for r in records) / n
     print(f"input: {n} records of ~{size:.0f} B ({EVENT.name})")
     print(f"forwarder (encode + pack + stubbed PutRecordBatch): {ours:,.0f} records/CPU-s")
-    print(f"ceiling, orjson encode only:                        {ceiling:,.0f} records/CPU-s  ratio {ours / ceiling:.2f}")
-    print(f"stdlib json encode only:                            {stdlib:,.0f} records/CPU-s  ours/stdlib {ours / stdlib:.2f}")
+    print(f"ceiling, orjson encode only: {ceiling:,.0f} records/CPU-s, ratio {ours / ceiling:.2f}")
+    print(f"stdlib json encode only: {stdlib:,.0f} records/CPU-s, ours/stdlib {ours / stdlib:.2f}")
     print(f"records per PutRecordBatch call: {per_call:.0f} (ideal 500), calls for 10,000 records: {len(stub.calls)}")
     print(f"target: >= 140,000 records/CPU-s -> {'met' if ours >= 140_000 else 'NOT met'}")
 

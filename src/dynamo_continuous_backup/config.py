@@ -131,7 +131,7 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "config") -> Conf
         if not isinstance(value, want) or (want is int and isinstance(value, bool)):
             raise ConfigError(f"{source}: key '{key}' must be {want.__name__}, got {type(value).__name__} {value!r}")
         rule = _RULES.get(name)
-        if rule and rule.low is not None and not (rule.low <= value <= (rule.high or value)):
+        if rule and rule.low is not None and rule.high is not None and not rule.low <= int(value) <= rule.high:  # type: ignore[call-overload]
             raise ConfigError(f"{source}: key '{key}' must be between {rule.low} and {rule.high}, got {value}")
         if rule and rule.choices and value not in rule.choices:
             raise ConfigError(f"{source}: key '{key}' must be one of {', '.join(rule.choices)}, got {value!r}")

@@ -77,10 +77,9 @@ class Forwarder:
         pending: list[int] = []
         for i in indices:
             record = backup_record(records[i], table)
-            line = encode_line(record)
-            if len(line) > MAX_RECORD_BYTES:
-                outcome.oversize += 1
-                line = self._store_oversize(table, record, line)
+            encoded = encode_line(record)
+            line = encoded if len(encoded) <= MAX_RECORD_BYTES else self._store_oversize(table, record, encoded)
+            outcome.oversize += len(encoded) > MAX_RECORD_BYTES
             if line:
                 lines[i] = line
                 pending.append(i)
