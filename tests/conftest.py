@@ -103,3 +103,29 @@ def s3_records(aws: Clients, prefix: str) -> list[dict[str, Any]]:
         for obj in sorted(page.get("Contents", []), key=lambda o: o["Key"]):
             out += iter_lines(aws.s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read())
     return out
+
+
+@pytest.fixture
+def deployed(aws: Clients, tmp_path: Path) -> Iterator[tuple[Config, Any]]:
+    """deploy.py run against the emulator, and a local runtime driving it (synchronously)."""
+    from dynamo_continuous_backup.cli import UI, main
+    from dynamo_continuous_backup.config import load_config
+    from dynamo_continuous_backup.local import LocalRuntime
+
+    path = tmp_path / "config.hjson"
+    path.write_text(
+        json.dumps(
+            {
+                "firehoseDeliveryBucket": BUCKET,
+                "firehoseDeliveryPrefix": "backups",
+                "firehoseDeliveryIntervalSeconds": 0,
+                "drainSeconds": 1,
+                "region": REGION,
+                "tableNameExcludeRegex": "scratch-.*",
+            }
+        )
+    )
+    out = io.StringIO()
+    assert main(["deploy", "--config", str(path)], UI(out, out)) == 0, out.getvalue()
+    runtime = LocalRuntime(aws)
+    yield load_config(path), runtime

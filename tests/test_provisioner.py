@@ -139,7 +139,7 @@ def test_remove_drains_then_deletes_ours_and_keeps_s3_data(
     assert first.status == "draining" and len(mappings(aws, config)) == 1  # nothing deleted yet
     now[0] += 31
     assert p.remove("orders").status == "draining" and mappings(aws, config) == []
-    now[0] += 61
+    now[0] += 6
     assert p.remove("orders").status == "removed"
     assert aws.firehose.list_delivery_streams()["DeliveryStreamNames"] == []
     assert aws.s3.list_objects_v2(Bucket=BUCKET, Prefix="backups/orders/")["KeyCount"] == 1

@@ -164,6 +164,39 @@ def cmd_status(args: argparse.Namespace, ui: UI) -> int:
     return 1 if unprotected else 0
 
 
+def _deploy_args(p: argparse.ArgumentParser) -> None:
+    _config_args(p)
+    p.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
+    p.add_argument("--template-out", metavar="FILE", help="also write an equivalent CloudFormation template")
+    p.add_argument("--remove", action="store_true", help="remove what deploy created (the bucket and data stay)")
+    p.add_argument("--force", action="store_true", help="with --remove: even while tables are still protected")
+
+
+@command("deploy", "install (or update) the product in an account", _deploy_args)
+def cmd_deploy(args: argparse.Namespace, ui: UI) -> int:
+    from .deployer import Deployer
+
+    config, clients = _load(args)
+    deployer = Deployer(clients, config)
+    changes = deployer.plan_remove(args.force) if args.remove else deployer.plan()
+    for warning in deployer.warnings:
+        ui.line(f"warning: {warning}")
+    for change in changes:
+        ui.line(f"{'would ' if args.dry_run else ''}{change}")
+    if not changes:
+        ui.line("nothing to change")
+    if not args.dry_run:
+        deployer.execute(changes)
+    if args.template_out and not args.remove:
+        from .template import write_template
+
+        where = write_template(deployer, args.template_out, upload=not args.dry_run)
+        ui.line(f"CloudFormation template written to {args.template_out} (code: {where})")
+    verb = "would change" if args.dry_run else ("removed" if args.remove else "deployed")
+    ui.line(f"{verb}: {len(changes)} change(s) in {clients.region}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dynamo-backup", description="Continuous DynamoDB backup to S3")
     parser.add_argument("--version", action="version", version=__version__)

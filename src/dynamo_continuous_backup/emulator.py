@@ -1,4 +1,5 @@
-"""The embedded AWS: moto server in this process, with moto's own Lambda delivery turned off.
+"""The embedded AWS: moto server in this process, adjusted where moto differs from AWS in a
+way that matters here (each adjustment says why).
 
 moto delivers stream records to mapped functions itself by running them in Docker, and on
 "success" it empties the shard, which breaks sequence numbers. The local runtime delivers
@@ -26,6 +27,66 @@ def _disable_moto_lambda_delivery() -> None:
     LambdaBackend.send_dynamodb_items = keep_records  # type: ignore[method-assign,assignment]
 
 
+def _keep_streams_of_deleted_tables() -> None:
+    """AWS keeps a deleted table's stream readable for 24 hours; moto drops it with the table.
+    Keep it, so mappings can drain what was written just before DeleteTable."""
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    if getattr(DynamoDBBackend, "_dcb_patched", False):
+        return
+    original_delete = DynamoDBBackend.delete_table
+    original_lookup = DynamoDBStreamsBackend._get_table_from_arn
+
+    def delete_table(self: Any, name: str) -> Any:
+        table = original_delete(self, name)
+        if getattr(table, "stream_shard", None) is not None:
+            _GRAVEYARD[(self.account_id, self.region_name, str(table.latest_stream_label))] = table
+        return table
+
+    def lookup(self: Any, arn: str) -> Any:
+        label = arn.rsplit("/stream/", 1)[-1]
+        try:
+            table = original_lookup(self, arn)
+            if "/stream/" not in arn or table.latest_stream_label == label:
+                return table
+        except Exception:
+            pass
+        found = _GRAVEYARD.get((self.account_id, self.region_name, label))
+        if found is None:
+            return original_lookup(self, arn)
+        return found
+
+    DynamoDBBackend.delete_table = delete_table  # type: ignore[method-assign]
+    DynamoDBStreamsBackend._get_table_from_arn = lookup  # type: ignore[method-assign]
+    DynamoDBBackend._dcb_patched = True  # type: ignore[attr-defined]
+
+
+_GRAVEYARD: dict[tuple[str, str, str], Any] = {}
+
+
+def _ignore_conditional_bucket_statements() -> None:
+    """moto evaluates bucket policies without their conditions, so the TLS-only Deny
+    (`aws:SecureTransport: false`) would deny every call to the plain-HTTP local endpoint.
+    Evaluate only the unconditional statements, which moto can judge correctly."""
+    import json
+
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        doc = json.loads(self.policy)
+        statements = doc.get("Statement", [])
+        kept = [st for st in (statements if isinstance(statements, list) else [statements]) if "Condition" not in st]
+        if not kept:
+            return PermissionResult.NEUTRAL
+        return IAMPolicy(json.dumps({**doc, "Statement": kept})).is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -39,6 +100,8 @@ class EmbeddedMoto:
         from moto.server import ThreadedMotoServer
 
         _disable_moto_lambda_delivery()
+        _keep_streams_of_deleted_tables()
+        _ignore_conditional_bucket_statements()
         self.port = port or free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
@@ -59,6 +122,7 @@ class EmbeddedMoto:
         import urllib.request
 
         urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")).read()
+        _GRAVEYARD.clear()
 
 
 def export(env: dict[str, str]) -> None:

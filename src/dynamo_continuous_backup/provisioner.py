@@ -178,7 +178,8 @@ class Provisioner:
 
     def remove(self, table: str, dry_run: bool = False, wait: bool = False) -> Result:
         """Drain, then remove our mapping and delivery stream; S3 data stays."""
-        buffer = self.config.firehose_delivery_interval_seconds + 60
+        interval = self.config.firehose_delivery_interval_seconds
+        buffer = interval + max(5, interval // 2)  # Firehose flushes within its interval, plus margin
         deadline = self.clock() + self.config.drain_seconds + buffer + self.config.wait_timeout_seconds
         done: list[str] = []
         while True:
@@ -310,7 +311,7 @@ class Provisioner:
 
     def _mark_draining(self, obs: Observed, plan: Plan) -> bool:
         self.clients.firehose.tag_delivery_stream(
-            DeliveryStreamName=obs.delivery_stream, Tags=[{"Key": naming.TAG_DRAINING, "Value": f"{self.clock():.0f}"}]
+            DeliveryStreamName=obs.delivery_stream, Tags=[{"Key": naming.TAG_DRAINING, "Value": f"{self.clock():.3f}"}]
         )
         return True
 

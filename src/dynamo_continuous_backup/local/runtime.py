@@ -1,0 +1,166 @@
+"""Run deployed handlers in-process, with each function's configured environment."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ..aws import Clients
+from .eventbridge import lifecycle_events, matches, rate_seconds, scheduled, table_states
+from .streams import MappingPoller
+
+log = logging.getLogger(__name__)
+
+
+class FunctionContext:
+    """The parts of Lambda's context object handlers use."""
+
+    def __init__(self, conf: dict[str, Any]) -> None:
+        self.function_name = conf["FunctionName"]
+        self.invoked_function_arn = conf["FunctionArn"]
+        self.memory_limit_in_mb = conf.get("MemorySize", 128)
+        self.aws_request_id = str(uuid.uuid4())
+        self._deadline = time.monotonic() + conf.get("Timeout", 3)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class LocalRuntime:
+    """EventBridge delivery, scheduled rules and stream polling for the functions deployed on
+    the emulated account. `settle()` drives it synchronously; `start()` runs it in threads."""
+
+    def __init__(self, clients: Clients | None = None, poll_interval: float = 0.2, speedup: float = 1.0) -> None:
+        self.clients = clients or Clients()
+        self.poll_interval = poll_interval
+        self.speedup = speedup
+        self.poller = MappingPoller(self.clients.streams, self.invoke)
+        self.invocations: list[tuple[str, str]] = []  # (function name, event kind), for tests and demo
+        self._tables = table_states(self.clients.dynamodb)
+        self._last_fired: dict[str, float] = {}
+        self._env_lock = threading.RLock()
+        self._step_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.account = self.clients.sts.get_caller_identity()["Account"]
+
+    # -- invoking --------------------------------------------------------------------------------
+    def invoke(self, function: str, event: dict[str, Any]) -> Any:
+        """Call the function's handler in-process, inside its configured environment."""
+        conf = self.clients.lambda_.get_function_configuration(FunctionName=function)
+        module_name, _, func_name = conf["Handler"].rpartition(".")
+        handler = getattr(importlib.import_module(module_name), func_name)
+        kind = event.get("detail-type") or ("stream batch" if "Records" in event else "event")
+        self.invocations.append((conf["FunctionName"], kind))
+        with self._environment(conf.get("Environment", {}).get("Variables", {})):
+            return handler(json.loads(json.dumps(event)), FunctionContext(conf))
+
+    @contextmanager
+    def _environment(self, variables: dict[str, str]) -> Iterator[None]:
+        with self._env_lock:
+            saved = {k: os.environ.get(k) for k in variables}
+            os.environ.update(variables)
+            try:
+                yield
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+
+    # -- EventBridge -----------------------------------------------------------------------------
+    def _rules(self) -> list[dict[str, Any]]:
+        rules: list[dict[str, Any]] = []
+        for page in self.clients.events.get_paginator("list_rules").paginate():
+            rules += [r for r in page["Rules"] if r.get("State") == "ENABLED"]
+        return rules
+
+    def dispatch(self, event: dict[str, Any], rules: list[dict[str, Any]] | None = None) -> int:
+        """Deliver an event to the targets of every rule whose pattern matches; return how many."""
+        delivered = 0
+        for rule in rules if rules is not None else self._rules():
+            if "EventPattern" in rule and matches(json.loads(rule["EventPattern"]), event):
+                delivered += self._to_targets(rule, event)
+        return delivered
+
+    def _to_targets(self, rule: dict[str, Any], event: dict[str, Any]) -> int:
+        n = 0
+        for target in self.clients.events.list_targets_by_rule(Rule=rule["Name"])["Targets"]:
+            if ":lambda:" in target["Arn"]:
+                try:
+                    self.invoke(target["Arn"], event)
+                except Exception:
+                    log.exception("target %s of rule %s failed", target["Arn"], rule["Name"])
+                n += 1
+        return n
+
+    def step_events(self) -> int:
+        """Turn table changes since the last step into CloudTrail events and dispatch them."""
+        now = table_states(self.clients.dynamodb)
+        events = lifecycle_events(self._tables, now, self.account, self.clients.region)
+        self._tables = now
+        return sum(self.dispatch(e) for e in events) if events else 0
+
+    def fire_schedules(self, force: bool = False) -> int:
+        """Fire scheduled rules that are due (all of them with force=True)."""
+        fired = 0
+        for rule in self._rules():
+            period = rate_seconds(rule.get("ScheduleExpression", "")) if "ScheduleExpression" in rule else None
+            if "ScheduleExpression" not in rule or (period is None and not force):
+                continue
+            last = self._last_fired.setdefault(rule["Name"], time.monotonic())
+            if force or (period is not None and (time.monotonic() - last) * self.speedup >= period):
+                self._last_fired[rule["Name"]] = time.monotonic()
+                fired += self._to_targets(rule, scheduled(rule["Arn"], self.account, self.clients.region))
+        return fired
+
+    # -- event source mappings -------------------------------------------------------------------
+    def step_streams(self) -> int:
+        delivered = 0
+        for page in self.clients.lambda_.get_paginator("list_event_source_mappings").paginate():
+            for mapping in page["EventSourceMappings"]:
+                if mapping.get("State") == "Enabled" and ":dynamodb:" in mapping.get("EventSourceArn", ""):
+                    delivered += self.poller.poll(mapping)
+        return delivered
+
+    # -- driving ---------------------------------------------------------------------------------
+    def step(self) -> int:
+        with self._step_lock:
+            return self.step_events() + self.step_streams() + self.fire_schedules()
+
+    def settle(self, timeout: float = 30.0, quiet_rounds: int = 2) -> None:
+        """Step until nothing happens for `quiet_rounds` rounds in a row (or `timeout`)."""
+        deadline, quiet = time.monotonic() + timeout, 0
+        while quiet < quiet_rounds:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"local runtime still busy after {timeout}s")
+            quiet = quiet + 1 if self.step() == 0 else 0
+
+    def start(self) -> LocalRuntime:
+        thread = threading.Thread(target=self._loop, name="dcb-local-runtime", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.step() == 0:
+                    self._stop.wait(self.poll_interval)
+            except Exception:
+                log.exception("local runtime step failed; continuing")
+                self._stop.wait(1.0)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)

@@ -1,0 +1,125 @@
+"""Event source mapping emulation for DynamoDB streams: poll, batch, invoke, checkpoint.
+
+Like Lambda: batches of up to BatchSize records from the mapping's starting position; a
+`batchItemFailures` answer resumes at the reported record; an exception retries the batch
+(halved when BisectBatchOnFunctionError) up to MaximumRetryAttempts (-1: forever)."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+Invoke = Callable[[str, dict[str, Any]], Any]
+
+
+@dataclass
+class Cursor:
+    """Where one mapping is in one shard."""
+
+    after: str | None = None  # last sequence number handled; None: the starting position
+    limit: int = 0  # current batch size (shrinks on bisect)
+    failures: int = 0
+
+
+@dataclass
+class MappingPoller:
+    streams: Any
+    invoke: Invoke
+    cursors: dict[tuple[str, str], Cursor] = field(default_factory=dict)
+
+    def poll(self, mapping: dict[str, Any]) -> int:
+        """One round for one mapping; returns the number of records delivered."""
+        arn = mapping["EventSourceArn"]
+        try:
+            shards = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+        except Exception:
+            return 0  # stream gone for good
+        delivered = 0
+        for shard in shards:
+            cursor = self.cursors.setdefault((mapping["UUID"], shard["ShardId"]), Cursor(limit=mapping["BatchSize"]))
+            delivered += self._poll_shard(mapping, arn, shard["ShardId"], cursor)
+        return delivered
+
+    def _poll_shard(self, mapping: dict[str, Any], arn: str, shard: str, cursor: Cursor) -> int:
+        if cursor.after is None:
+            it = self.streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard, ShardIteratorType=mapping.get("StartingPosition", "TRIM_HORIZON")
+            )
+        else:
+            it = self.streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard, ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=cursor.after
+            )
+        records = self.streams.get_records(ShardIterator=it["ShardIterator"], Limit=cursor.limit)["Records"]
+        if not records:
+            return 0
+        event = {"Records": [lambda_record(r, arn) for r in records]}
+        try:
+            response = self.invoke(mapping["FunctionArn"], event) or {}
+        except Exception as exc:
+            return self._failed(mapping, cursor, records, exc)
+        failures = response.get("batchItemFailures") or []
+        if not failures:
+            cursor.after, cursor.failures, cursor.limit = (
+                records[-1]["dynamodb"]["SequenceNumber"],
+                0,
+                mapping["BatchSize"],
+            )
+            return len(records)
+        seq = failures[0]["itemIdentifier"]
+        done = [r for r in records if _seq_lt(r["dynamodb"]["SequenceNumber"], seq)]
+        if done:
+            cursor.after = done[-1]["dynamodb"]["SequenceNumber"]
+        return len(done) + self._failed(mapping, cursor, records[len(done) :], None)
+
+    def _failed(
+        self, mapping: dict[str, Any], cursor: Cursor, records: list[dict[str, Any]], exc: Exception | None
+    ) -> int:
+        cursor.failures += 1
+        if exc is not None:
+            log.warning("function %s failed on a batch of %d: %s", mapping["FunctionArn"], len(records), exc)
+            if mapping.get("BisectBatchOnFunctionError") and cursor.limit > 1:
+                cursor.limit = max(1, min(cursor.limit, len(records)) // 2)
+        limit = mapping.get("MaximumRetryAttempts", -1)
+        if limit is not None and limit >= 0 and cursor.failures > limit:
+            log.error(
+                "mapping %s: %d records discarded after %d retries (as Lambda does with no destination)",
+                mapping["UUID"],
+                len(records),
+                limit,
+            )
+            cursor.after, cursor.failures = records[-1]["dynamodb"]["SequenceNumber"], 0
+        return 0
+
+
+def _seq_lt(a: str, b: str) -> bool:
+    return (len(a), a) < (len(b), b)
+
+
+def lambda_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
+    """A GetRecords record as Lambda delivers it: epoch-number times, base64 binary values."""
+    ddb = dict(record["dynamodb"])
+    when = ddb.get("ApproximateCreationDateTime")
+    if isinstance(when, datetime):
+        ddb["ApproximateCreationDateTime"] = int(when.timestamp())
+    for image in ("Keys", "NewImage", "OldImage"):
+        if image in ddb:
+            ddb[image] = _b64(ddb[image])
+    out = {k: v for k, v in record.items() if k != "dynamodb"}
+    out.update(dynamodb=ddb, eventSourceARN=arn)
+    return out
+
+
+def _b64(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    if isinstance(value, dict):
+        return {k: _b64(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_b64(v) for v in value]
+    return value
