@@ -197,6 +197,45 @@ def cmd_deploy(args: argparse.Namespace, ui: UI) -> int:
     return 0
 
 
+def _local_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=int, default=5000, help="port of the embedded moto server (default 5000)")
+    p.add_argument("--config", help="also deploy this config into the emulator")
+    p.add_argument("--speedup", type=float, default=1.0, help="run schedules N times faster (60: hourly -> 1 min)")
+
+
+@command("local", "run the embedded AWS and the local runtime until interrupted", _local_args)
+def cmd_local(args: argparse.Namespace, ui: UI) -> int:
+    import os
+    import time
+
+    from .emulator import EmbeddedMoto
+    from .local import LocalRuntime
+
+    moto = EmbeddedMoto(args.port).start()
+    env = moto.environment(os.environ.get("AWS_REGION", "us-east-1"))
+    os.environ.update(env)
+    ui.line(f"embedded AWS on {moto.endpoint}; in another shell:")
+    for key, value in env.items():
+        ui.line(f"  export {key}={value}")
+    runtime: LocalRuntime | None = None
+    try:
+        if args.config:
+            cmd_deploy(
+                argparse.Namespace(
+                    config=args.config, region=None, dry_run=False, template_out=None, remove=False, force=False
+                ),
+                ui,
+            )
+        runtime = LocalRuntime(speedup=args.speedup).start()
+        ui.line("local runtime running (table events, schedules, stream mappings); Ctrl-C stops it")
+        while True:
+            time.sleep(3600)
+    finally:
+        if runtime:
+            runtime.stop()
+        moto.stop()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dynamo-backup", description="Continuous DynamoDB backup to S3")
     parser.add_argument("--version", action="version", version=__version__)

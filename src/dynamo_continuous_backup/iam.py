@@ -81,6 +81,7 @@ def forwarder_policy(config: Config, account: str, region: str) -> Policy:
 def provisioner_policy(config: Config, account: str, region: str, firehose_role_arn: str) -> Policy:
     bucket = f"arn:aws:s3:::{config.firehose_delivery_bucket}"
     table = f"arn:aws:dynamodb:{region}:{account}:table/*"
+    forwarder_arn = f"arn:aws:lambda:{region}:{account}:function:{config.forwarder_function_name}"
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -128,16 +129,12 @@ def provisioner_policy(config: Config, account: str, region: str, firehose_role_
                 ],
                 "Resource": "*",
                 # Event source mappings have no ARN at creation; scope them to our forwarder.
-                "Condition": {
-                    "StringEquals": {
-                        "lambda:FunctionArn": f"arn:aws:lambda:{region}:{account}:function:{config.forwarder_function_name}"
-                    }
-                },
+                "Condition": {"StringEquals": {"lambda:FunctionArn": forwarder_arn}},
             },
             {
                 "Effect": "Allow",
                 "Action": "lambda:GetFunction",
-                "Resource": f"arn:aws:lambda:{region}:{account}:function:{config.forwarder_function_name}",
+                "Resource": forwarder_arn,
             },
             {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"{bucket}/{config.prefix}/*"},
             {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket},
