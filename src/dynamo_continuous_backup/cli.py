@@ -236,6 +236,158 @@ def cmd_local(args: argparse.Namespace, ui: UI) -> int:
         moto.stop()
 
 
+def _backfill_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("table")
+    _config_args(p)
+    p.add_argument("--segments", type=int, default=8, help="parallel scan segments (default 8)")
+    p.add_argument("--max-rcu", type=float, help="read capacity units per second to spend at most")
+    p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run")
+    p.add_argument("--export", action="store_true", help="use ExportTableToPointInTime (needs PITR) instead")
+
+
+@command("backfill", "snapshot a protected table's current items into its backups", _backfill_args)
+def cmd_backfill(args: argparse.Namespace, ui: UI) -> int:
+    from .backfill import Backfill, export_snapshot, require_protected
+    from .progress import Progress
+
+    config, clients = _load(args)
+    require_protected(clients, config, args.table)
+    if args.export:
+        result = export_snapshot(clients, config, args.table)
+    else:
+        with Progress(f"backfill {args.table}") as bar:
+            result = Backfill(clients, config, args.table, args.segments, args.max_rcu, progress=bar.update).run(
+                args.resume
+            )
+    rate = result.items / result.seconds if result.seconds else 0
+    resumed = f", {result.resumed_segments} segment(s) already done" if result.resumed_segments else ""
+    ui.line(
+        f"backfill {result.run_id}: {result.items} items in {result.files} file(s), {result.seconds:.1f}s "
+        f"({rate:,.0f} items/s){resumed}"
+    )
+    return 0
+
+
+def _restore_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("table", help="the table whose backups to restore (it may no longer exist)")
+    p.add_argument("--to", required=True, metavar="NEW_TABLE", help="table to restore into (created if missing)")
+    _config_args(p)
+    p.add_argument("--at", metavar="TIME", help="ISO-8601 or epoch seconds (default: now, the latest state)")
+    p.add_argument("--into-existing", action="store_true", help="change an existing non-empty table to the state")
+    p.add_argument("--dry-run", action="store_true", help="show what would be written and deleted")
+    p.add_argument("--key", action="append", metavar="ATTR=VALUE", help="restore one item (repeat per key part)")
+    p.add_argument("--source-region", help="region of the backups' table (default: the config's)")
+    p.add_argument("--target-region", help="region to restore into (default: the source region)")
+    p.add_argument("--via-import", action="store_true", help="load with DynamoDB ImportTable (new table only)")
+    p.add_argument("--allow-corrupt", action="store_true", help="skip unreadable backup objects")
+    p.add_argument("--from-start", action="store_true", help="no snapshot: trust the changes as full history")
+    p.add_argument("--threads", type=int, default=8, help="parallel BatchWriteItem calls (default 8)")
+
+
+@command("restore", "restore a table to any second into a new table", _restore_args)
+def cmd_restore(args: argparse.Namespace, ui: UI) -> int:
+    from .backups import BackupStore
+    from .history import parse_key_args
+    from .progress import Progress
+    from .restore import RestoreOptions, Restorer
+    from .state import iso
+
+    config = load_config(args.config, args.source_region or args.region)
+    source = Clients(config.region)
+    target = Clients(args.target_region or config.region)
+    store = BackupStore(source, config)
+    keys = None
+    if args.key:
+        keys = parse_key_args(args.key, store.sync(args.table))
+    opts = RestoreOptions(
+        args.at,
+        args.into_existing,
+        args.dry_run,
+        keys,
+        args.allow_corrupt,
+        args.from_start,
+        args.via_import,
+        args.threads,
+    )
+    with Progress(f"restore {args.table} -> {args.to}") as bar:
+        result = Restorer(source, target, store, progress=bar.update).restore(args.table, args.to, opts)
+    earliest = iso(result.earliest) if result.earliest is not None else "unknown (no snapshot)"
+    ui.line(f"earliest restorable time of {args.table}: {earliest}")
+    for name in result.corrupt:
+        ui.line(f"warning: corrupt backup object skipped: {name}")
+    for note in result.notes:
+        ui.line(f"note: {note}")
+    if result.dry_run:
+        ui.line(f"dry run: {result.items} items at {iso(result.at)}; would put {result.puts}, delete {result.deletes}")
+        for line in result.sample:
+            ui.line(f"  {line}")
+        return 0
+    check = "verified" if result.verified else "NOT verified"
+    ui.line(
+        f"restored {args.table} at {iso(result.at)} into {args.to} ({target.region}): {result.items} items, "
+        f"{result.puts} written, {result.deletes} deleted, checksum {result.checksum} {check}"
+    )
+    return 0 if result.verified else 1
+
+
+def _history_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("table")
+    p.add_argument("--key", action="append", required=True, metavar="ATTR=VALUE", help="the item's key (repeat)")
+    _config_args(p)
+
+
+@command("history", "every version of one item, with a diff between versions", _history_args)
+def cmd_history(args: argparse.Namespace, ui: UI) -> int:
+    from .backups import BackupStore
+    from .history import format_history, item_history, parse_key_args
+
+    config, clients = _load(args)
+    backups = BackupStore(clients, config).sync(args.table)
+    versions = item_history(backups, parse_key_args(args.key, backups))
+    for line in format_history(versions) or ["no version of this item in the backups"]:
+        ui.line(line)
+    return 0
+
+
+def _query_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("table")
+    p.add_argument("sql", help="SQL over the views changes, state and snapshots")
+    _config_args(p)
+    p.add_argument("--at", metavar="TIME", help="time of the `state` view (default: latest)")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+
+@command("query", "SQL (DuckDB) over a table's backups", _query_args)
+def cmd_query(args: argparse.Namespace, ui: UI) -> int:
+    import time
+
+    from .backups import BackupStore
+    from .query import open_views, render, run_query
+    from .state import parse_time
+
+    config, clients = _load(args)
+    backups = BackupStore(clients, config).sync(args.table)
+    at = parse_time(args.at, time.time()) if args.at else None
+    columns, rows = run_query(open_views(backups, at), args.sql)
+    ui.line(render(columns, rows, args.format))
+    return 0
+
+
+def _athena_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("table")
+    _config_args(p)
+    p.add_argument("--database", default="dynamodb_backups")
+
+
+@command("athena-ddl", "print Athena DDL over a table's backups", _athena_args)
+def cmd_athena(args: argparse.Namespace, ui: UI) -> int:
+    from .athena import athena_ddl
+
+    config = load_config(args.config, args.region)
+    ui.line(athena_ddl(config, args.table, args.database))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dynamo-backup", description="Continuous DynamoDB backup to S3")
     parser.add_argument("--version", action="version", version=__version__)

@@ -174,7 +174,26 @@ class Provisioner:
             if getattr(self, f"_{step}")(obs, plan):
                 done.append(step)
             obs = self.observe(table) if step == "enable_stream" else obs
-        return Result(table, "protected", tuple(done))
+        reason = ""
+        if "create_mapping" in done and self.config.snapshot_on_enable:
+            # Capture starts now: snapshot what the table already holds, so nothing written
+            # before the stream was enabled is missing from a restore.
+            reason = self._snapshot(table)
+            if not reason:
+                done.append("snapshot")
+        return Result(table, "protected", tuple(done), reason)
+
+    def _snapshot(self, table: str) -> str:
+        from .backfill import Backfill, HandOff
+
+        try:
+            Backfill(
+                self.clients, self.config, table, segments=1, sleep=self.sleep, max_items=self.config.snapshot_max_items
+            ).run()
+        except HandOff:
+            log.warning("table %s is large: run `dynamo-backup backfill %s` to snapshot it", table, table)
+            return f"snapshot handed off (over {self.config.snapshot_max_items} items): run dynamo-backup backfill"
+        return ""
 
     def remove(self, table: str, dry_run: bool = False, wait: bool = False) -> Result:
         """Drain, then remove our mapping and delivery stream; S3 data stays."""

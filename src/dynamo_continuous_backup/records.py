@@ -8,6 +8,7 @@ Firehose is replaced by a pointer line whose `oversizeS3Key` names the full reco
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 from collections.abc import Iterator
@@ -66,3 +67,32 @@ def iter_lines(data: bytes) -> Iterator[dict[str, Any]]:
 def sequence_key(sequence_number: str) -> tuple[int, str]:
     """Numeric order for sequence numbers longer than 64 bits, without int parsing."""
     return (len(sequence_number), sequence_number)
+
+
+def json_form(value: Any) -> Any:
+    """Binary values as base64 text, as Lambda delivers images and as the records store them."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    if isinstance(value, dict):
+        return {k: json_form(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_form(v) for v in value]
+    return value
+
+
+def wire_form(image: dict[str, Any]) -> dict[str, Any]:
+    """A stored image as the low-level boto3 client takes it: B and BS values as bytes."""
+    return {name: _wire_value(value) for name, value in image.items()}
+
+
+def _wire_value(value: dict[str, Any]) -> dict[str, Any]:
+    ((tag, inner),) = value.items()
+    if tag == "B":
+        return {"B": base64.b64decode(inner)}
+    if tag == "BS":
+        return {"BS": [base64.b64decode(v) for v in inner]}
+    if tag == "M":
+        return {"M": wire_form(inner)}
+    if tag == "L":
+        return {"L": [_wire_value(v) for v in inner]}
+    return value

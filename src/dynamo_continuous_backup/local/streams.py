@@ -6,12 +6,13 @@ Like Lambda: batches of up to BatchSize records from the mapping's starting posi
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from ..records import json_form
 
 log = logging.getLogger(__name__)
 
@@ -109,17 +110,7 @@ def lambda_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
         ddb["ApproximateCreationDateTime"] = int(when.timestamp())
     for image in ("Keys", "NewImage", "OldImage"):
         if image in ddb:
-            ddb[image] = _b64(ddb[image])
+            ddb[image] = json_form(ddb[image])
     out = {k: v for k, v in record.items() if k != "dynamodb"}
     out.update(dynamodb=ddb, eventSourceARN=arn)
     return out
-
-
-def _b64(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(value).decode()
-    if isinstance(value, dict):
-        return {k: _b64(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_b64(v) for v in value]
-    return value
