@@ -57,6 +57,7 @@ class RateLimiter:
 
     per_second: float | None
     sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
     _next: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -64,7 +65,7 @@ class RateLimiter:
         if not self.per_second:
             return
         with self._lock:
-            now = time.monotonic()
+            now = self.clock()
             start = max(now, self._next)
             self._next = start + units / self.per_second
             wait = start - now
@@ -94,6 +95,8 @@ class Backfill:
         progress: Callable[[int], None] | None = None,
         max_items: int | None = None,
         dynamodb: Any = None,
+        part_bytes: int = PART_BYTES,
+        page_limit: int | None = None,
     ) -> None:
         if not 1 <= segments <= 1000:
             raise UserInputError("--segments must be between 1 and 1000")
@@ -102,6 +105,7 @@ class Backfill:
         self.limiter = RateLimiter(max_rcu, sleep)
         self.sleep, self.progress, self.max_items = sleep, progress or (lambda n: None), max_items
         self.bucket = config.firehose_delivery_bucket
+        self.part_bytes, self.page_limit = part_bytes, page_limit
         self._count = 0
         self._count_lock = threading.Lock()
 
@@ -166,7 +170,7 @@ class Backfill:
             pending += len(page.get("Items", []))
             self._add(len(page.get("Items", [])))
             start_key = page.get("LastEvaluatedKey")
-            if size >= PART_BYTES or (start_key is None and lines):
+            if size >= self.part_bytes or (start_key is None and lines):
                 self._flush(prefix, state, lines, pending, start_key)
                 lines, size, pending = [], 0, 0
             if start_key is None:
@@ -214,6 +218,8 @@ class Backfill:
         }
         if start_key:
             args["ExclusiveStartKey"] = start_key
+        if self.page_limit:
+            args["Limit"] = self.page_limit
         for attempt in range(MAX_THROTTLE_RETRIES):
             try:
                 page: dict[str, Any] = self.dynamodb.scan(**args)

@@ -1,0 +1,143 @@
+"""Backfill on moto: throttling, kill and resume, the protection guard, pacing."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from dynamo_continuous_backup.aws import Clients
+from dynamo_continuous_backup.backfill import Backfill, RateLimiter, require_protected
+from dynamo_continuous_backup.config import Config
+from dynamo_continuous_backup.errors import NotProtectableError
+from dynamo_continuous_backup.provisioner import Provisioner
+
+from .conftest import BUCKET, s3_records
+
+
+class Killed(BaseException):
+    """Stands for the process dying (not an error the code may catch)."""
+
+
+class FaultyDynamo:
+    """moto's DynamoDB behind a fault injector for Scan."""
+
+    def __init__(self, real: Any, throttle: float = 0.0, kill_segment: int | None = None, kill_after: int = 0) -> None:
+        self.real, self.throttle, self.rng = real, throttle, random.Random(5)
+        self.kill_segment, self.kill_after = kill_segment, kill_after
+        self.scans: Counter[int] = Counter()
+        self.throttled = 0
+
+    def scan(self, **kwargs: Any) -> Any:
+        segment = kwargs["Segment"]
+        if self.rng.random() < self.throttle:
+            self.throttled += 1
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "Scan")
+        if segment == self.kill_segment and self.scans[segment] >= self.kill_after:
+            raise Killed()
+        self.scans[segment] += 1
+        return self.real.scan(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+@pytest.fixture
+def protected(aws: Clients, config: Config, make_table: Callable[..., str]) -> str:
+    make_table("orders")
+    for i in range(300):
+        aws.dynamodb.put_item(
+            TableName="orders", Item={"pk": {"S": f"k{i:04d}"}, "b": {"B": bytes([i % 256])}, "n": {"N": str(i)}}
+        )
+    Provisioner(aws, config.replace(snapshot_on_enable=False)).ensure("orders")
+    return "orders"
+
+
+def snapshot_keys(aws: Clients, run_id: str) -> list[str]:
+    return [r["Keys"]["pk"]["S"] for r in s3_records(aws, f"backups/@snapshots/orders/{run_id}/segment-")]
+
+
+def test_backfill_under_half_throttling_misses_nothing(aws: Clients, config: Config, protected: str) -> None:
+    faulty = FaultyDynamo(aws.dynamodb, throttle=0.5)
+    result = Backfill(aws, config, protected, segments=4, sleep=lambda s: None, dynamodb=faulty, page_limit=20).run()
+    assert faulty.throttled > 5
+    keys = snapshot_keys(aws, result.run_id)
+    assert sorted(keys) == [f"k{i:04d}" for i in range(300)] and result.items == 300
+    manifest = json.loads(
+        aws.s3.get_object(Bucket=BUCKET, Key=f"backups/@snapshots/orders/{result.run_id}/manifest.json")["Body"].read()
+    )
+    assert manifest["items"] == 300 and manifest["segments"] == 4 and manifest["endTime"] >= manifest["startTime"]
+    record = s3_records(aws, f"backups/@snapshots/orders/{result.run_id}/segment-")[0]
+    assert record["eventName"] == "SNAPSHOT" and record["snapshot"] is True and "B" in record["NewImage"]["b"]
+
+
+def test_killed_backfill_resumes_without_rescanning_finished_work(aws: Clients, config: Config, protected: str) -> None:
+    # GIVEN a run killed while segment 2 was part-way through (after 3 pages written as parts)
+    faulty = FaultyDynamo(aws.dynamodb, kill_segment=2, kill_after=3)
+    backfill = Backfill(aws, config, protected, segments=4, dynamodb=faulty, part_bytes=1, page_limit=10)
+    with pytest.raises(Killed):
+        _run_with_id(backfill, "run-1")
+    assert (
+        aws.s3.list_objects_v2(Bucket=BUCKET, Prefix="backups/@snapshots/orders/run-1/manifest.json")["KeyCount"] == 0
+    )
+    # WHEN it is resumed
+    again = FaultyDynamo(aws.dynamodb)
+    result = Backfill(aws, config, protected, segments=4, dynamodb=again, part_bytes=1, page_limit=10).run("run-1")
+    # THEN finished segments are not scanned again, segment 2 continues after its last part,
+    # and every item is in the snapshot exactly once
+    assert set(again.scans) == {2} and result.resumed_segments == 3
+    keys = snapshot_keys(aws, "run-1")
+    assert sorted(keys) == [f"k{i:04d}" for i in range(300)]
+
+
+def _run_with_id(backfill: Backfill, run_id: str) -> Any:
+    backfill._put_json(
+        backfill.run_prefix(run_id) + "run.json",
+        {"runId": run_id, "table": backfill.table, "segments": backfill.segments, "startTime": 0.0},
+    )
+    return backfill.run(run_id)
+
+
+def test_backfill_refuses_an_unprotected_table(aws: Clients, config: Config, make_table: Callable[..., str]) -> None:
+    make_table("bare")
+    with pytest.raises(NotProtectableError, match="provision it first"):
+        require_protected(aws, config, "bare")
+
+
+def test_rate_limiter_paces_read_capacity() -> None:
+    now = [0.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(per_second=10, sleep=sleep, clock=lambda: now[0])
+    for _ in range(20):
+        limiter.spend(5)  # 100 units at 10 per second: the 20th call may start at 9.5 s
+    assert sum(waits) == pytest.approx(9.5)
+
+
+def test_ensure_snapshots_what_a_table_held_before_capture(
+    aws: Clients, config: Config, make_table: Callable[..., str]
+) -> None:
+    make_table("early")
+    aws.dynamodb.put_item(TableName="early", Item={"pk": {"S": "written-before-the-stream"}})
+    result = Provisioner(aws, config).ensure("early")
+    assert "snapshot" in result.actions
+    assert [r["Keys"]["pk"]["S"] for r in s3_records(aws, "backups/@snapshots/early/") if "Keys" in r] == [
+        "written-before-the-stream"
+    ]
+
+
+def test_ensure_hands_large_tables_to_backfill(aws: Clients, config: Config, make_table: Callable[..., str]) -> None:
+    make_table("big")
+    for i in range(5):
+        aws.dynamodb.put_item(TableName="big", Item={"pk": {"S": str(i)}})
+    result = Provisioner(aws, config.replace(snapshot_max_items=3)).ensure("big")
+    assert result.status == "protected" and "snapshot handed off" in result.reason

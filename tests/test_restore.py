@@ -1,0 +1,278 @@
+"""Restore end to end on the local runtime: the restored table equals the source at T."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dynamo_continuous_backup.aws import Clients
+from dynamo_continuous_backup.backups import BackupStore
+from dynamo_continuous_backup.cli import UI, main
+from dynamo_continuous_backup.config import Config
+from dynamo_continuous_backup.errors import BackupError, UserInputError
+from dynamo_continuous_backup.local import LocalRuntime
+from dynamo_continuous_backup.records import json_form
+from dynamo_continuous_backup.restore import RestoreOptions, Restorer
+from dynamo_continuous_backup.state import canonical
+
+from .conftest import BUCKET
+
+
+def create_orders(aws: Clients) -> None:
+    aws.dynamodb.create_table(
+        TableName="orders",
+        BillingMode="PROVISIONED",
+        ProvisionedThroughput={"ReadCapacityUnits": 7, "WriteCapacityUnits": 3},
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "N"},
+            {"AttributeName": "status", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-status",
+                "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+                "ProvisionedThroughput": {"ReadCapacityUnits": 2, "WriteCapacityUnits": 2},
+            }
+        ],
+    )
+
+
+def contents(aws: Clients, table: str) -> dict[str, Any]:
+    items = [
+        canonical(json_form(i))
+        for p in aws.dynamodb.get_paginator("scan").paginate(TableName=table)
+        for i in p["Items"]
+    ]
+    return {json.dumps([i["pk"], i["sk"]]): i for i in items}
+
+
+def churn(aws: Clients, rng: random.Random, n: int) -> None:
+    for i in range(n):
+        key = {"pk": {"S": f"p{rng.randrange(15)}"}, "sk": {"N": str(rng.randrange(3))}}
+        if rng.random() < 0.75:
+            item = {
+                **key,
+                "status": {"S": rng.choice(["new", "paid", "shipped"])},
+                "n": {"N": str(i)},
+                "tags": {"SS": ["a", f"t{i}"]},
+                "bin": {"B": bytes([i % 256, 0, 255])},
+                "doc": {"M": {"l": {"L": [{"N": "1"}, {"S": "ü"}]}, "nul": {"NULL": True}}},
+            }
+            aws.dynamodb.put_item(TableName="orders", Item=item)
+        else:
+            aws.dynamodb.delete_item(TableName="orders", Key=key)
+
+
+def next_second() -> None:
+    time.sleep(1.05 - (time.time() % 1))  # change times have one-second resolution
+
+
+def restore(aws: Clients, config: Config, to: str, **opts: Any) -> Any:
+    return Restorer(aws, aws, BackupStore(aws, config, Path(opts.pop("cache")))).restore(
+        "orders", to, RestoreOptions(**opts)
+    )
+
+
+@pytest.fixture
+def history(deployed: tuple[Config, LocalRuntime], aws: Clients) -> tuple[Config, list[tuple[float, dict[str, Any]]]]:
+    """A protected table with three phases of writes; the source captured after each."""
+    config, runtime = deployed
+    create_orders(aws)
+    runtime.settle()
+    rng = random.Random(11)
+    captured = []
+    for _ in range(3):
+        next_second()
+        churn(aws, rng, 60)
+        runtime.settle()
+        at = time.time()
+        captured.append((at, contents(aws, "orders")))
+        next_second()
+    return config, captured
+
+
+def test_restore_at_three_times_equals_the_source_then(history: Any, aws: Clients, tmp_path: Path) -> None:
+    config, captured = history
+    for n, (at, expected) in enumerate(captured):
+        result = restore(aws, config, f"orders-at-{n}", at=str(at), cache=tmp_path)
+        assert result.verified and result.items == len(expected)
+        assert contents(aws, f"orders-at-{n}") == expected
+    assert len({json.dumps(c, sort_keys=True) for _, c in captured}) == 3  # the three states differ
+
+
+def test_restore_after_the_source_was_deleted_recreates_it(
+    history: Any, aws: Clients, deployed: Any, tmp_path: Path
+) -> None:
+    config, captured = history
+    aws.dynamodb.delete_table(TableName="orders")
+    deployed[1].settle()
+    result = restore(aws, config, "orders", cache=tmp_path)  # the same name again
+    assert result.verified and contents(aws, "orders") == captured[-1][1]
+    table = aws.dynamodb.describe_table(TableName="orders")["Table"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PROVISIONED" if "BillingModeSummary" in table else True
+    assert table["ProvisionedThroughput"]["ReadCapacityUnits"] == 7
+    assert [g["IndexName"] for g in table["GlobalSecondaryIndexes"]] == ["by-status"]
+
+
+def test_existing_targets_and_times_before_the_earliest_are_refused(history: Any, aws: Clients, tmp_path: Path) -> None:
+    config, captured = history
+    with pytest.raises(UserInputError, match="exists and is not empty"):
+        restore(aws, config, "orders", cache=tmp_path)
+    with pytest.raises(UserInputError, match="before the earliest restorable time"):
+        restore(aws, config, "orders-old", at="2001-01-01T00:00:00Z", cache=tmp_path)
+
+
+def test_into_existing_dry_run_shows_the_diff_then_applies_it(history: Any, aws: Clients, tmp_path: Path) -> None:
+    config, captured = history
+    at, expected = captured[0]
+    dry = restore(aws, config, "orders", at=str(at), into_existing=True, dry_run=True, cache=tmp_path)
+    assert dry.puts + dry.deletes > 0 and contents(aws, "orders") == captured[-1][1]  # nothing changed
+    done = restore(aws, config, "orders", at=str(at), into_existing=True, cache=tmp_path)
+    assert (done.puts, done.deletes) == (dry.puts, dry.deletes) and done.verified
+    assert contents(aws, "orders") == expected
+
+
+def test_one_key_restores_one_item_and_touches_nothing_else(history: Any, aws: Clients, tmp_path: Path) -> None:
+    config, captured = history
+    at, expected = captured[0]
+    key_text, item = next(iter(expected.items()))
+    before = contents(aws, "orders")
+    aws.dynamodb.delete_item(TableName="orders", Key={"pk": {"S": item["pk"]["S"]}, "sk": {"N": item["sk"]["N"]}})
+    result = restore(
+        aws, config, "orders", at=str(at), into_existing=True, cache=tmp_path, keys={"pk": item["pk"], "sk": item["sk"]}
+    )
+    after = contents(aws, "orders")
+    assert result.verified and after[key_text] == item
+    assert {k: v for k, v in after.items() if k != key_text} == {k: v for k, v in before.items() if k != key_text}
+
+
+class StormyDynamo:
+    """Target DynamoDB that leaves 60% of every batch unprocessed (and writes the rest)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real, self.rng, self.unprocessed = real, random.Random(2), 0
+
+    def batch_write_item(self, RequestItems: dict[str, list[Any]]) -> dict[str, Any]:  # noqa: N803
+        ((table, requests),) = RequestItems.items()
+        keep = [r for r in requests if self.rng.random() < 0.4]
+        rest = [r for r in requests if r not in keep]
+        if keep:
+            self.real.batch_write_item(RequestItems={table: keep})
+        self.unprocessed += len(rest)
+        return {"UnprocessedItems": {table: rest} if rest else {}}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def test_unprocessed_items_storm_still_writes_everything(history: Any, aws: Clients, tmp_path: Path) -> None:
+    config, captured = history
+    stormy = StormyDynamo(aws.dynamodb)
+    target = Clients(aws.region)
+    target.get = lambda service: stormy if service == "dynamodb" else aws.get(service)  # type: ignore[method-assign]
+    result = Restorer(aws, target, BackupStore(aws, config, tmp_path), sleep=lambda s: None).restore(
+        "orders", "orders-storm", RestoreOptions()
+    )
+    assert stormy.unprocessed > 20 and result.verified
+    assert contents(aws, "orders-storm") == captured[-1][1]
+
+
+def test_corrupt_object_fails_unless_allowed(history: Any, aws: Clients, tmp_path: Path) -> None:
+    config, captured = history
+    good = gzip.compress(b'{"Keys": {"pk": {"S": "zz"}, "sk": {"N": "1"}}}\n' * 50)
+    aws.s3.put_object(Bucket=BUCKET, Key="backups/orders/2030/01/01/00/broken", Body=good[: len(good) // 2])
+    with pytest.raises(BackupError, match="corrupt backup object.*broken"):
+        restore(aws, config, "orders-c", cache=tmp_path)
+    result = restore(aws, config, "orders-c", cache=tmp_path, allow_corrupt=True)
+    assert result.verified and any("broken" in c for c in result.corrupt)
+    assert contents(aws, "orders-c") == captured[-1][1]
+
+
+def test_via_import_and_into_another_region(history: Any, aws: Clients, tmp_path: Path) -> None:
+    config, captured = history
+    result = restore(aws, config, "orders-imported", via_import=True, cache=tmp_path)
+    assert result.verified and contents(aws, "orders-imported") == captured[-1][1]
+    west = Clients("us-west-2")
+    moved = Restorer(aws, west, BackupStore(aws, config, tmp_path)).restore("orders", "orders-west", RestoreOptions())
+    assert moved.verified and contents(west, "orders-west") == captured[-1][1]
+
+
+def test_restore_reads_the_original_tools_files(aws: Clients, config: Config, tmp_path: Path) -> None:
+    lines = [
+        {
+            "Keys": {"pk": {"S": "a"}},
+            "NewImage": {"pk": {"S": "a"}, "v": {"N": "1"}},
+            "SequenceNumber": "9",
+            "SizeBytes": 10,
+            "eventName": "INSERT",
+        },
+        {
+            "Keys": {"pk": {"S": "a"}},
+            "NewImage": {"pk": {"S": "a"}, "v": {"N": "2"}},
+            "SequenceNumber": "10",
+            "SizeBytes": 10,
+            "eventName": "MODIFY",
+        },
+        {
+            "Keys": {"pk": {"S": "b"}},
+            "NewImage": {"pk": {"S": "b"}},
+            "SequenceNumber": "11",
+            "SizeBytes": 10,
+            "eventName": "INSERT",
+        },
+    ]
+    body = "\n".join(json.dumps(x) for x in lines).encode()
+    aws.s3.put_object(Bucket=BUCKET, Key="backups/legacy/2019/01/01/00/a", Body=gzip.compress(body))
+    aws.s3.put_object(Bucket=BUCKET, Key="backups/legacy/2019/01/01/01/b", Body=body)  # plain too
+    store = BackupStore(aws, config, tmp_path)
+    with pytest.raises(UserInputError, match="no complete snapshot"):
+        Restorer(aws, aws, store).restore("legacy", "legacy-r", RestoreOptions())
+    with pytest.raises(UserInputError, match="only a restore to the latest state"):
+        Restorer(aws, aws, store).restore("legacy", "legacy-r", RestoreOptions(at="2030-01-01", from_start=True))
+    aws.dynamodb.create_table(
+        TableName="legacy-r",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    result = Restorer(aws, aws, store).restore("legacy", "legacy-r", RestoreOptions(from_start=True))
+    assert result.verified and result.items == 2
+    item = aws.dynamodb.get_item(TableName="legacy-r", Key={"pk": {"S": "a"}})["Item"]
+    assert item["v"] == {"N": "2"}
+
+
+def test_export_snapshot_is_used_by_restore(
+    deployed: tuple[Config, LocalRuntime], aws: Clients, tmp_path: Path
+) -> None:
+    config, runtime = deployed
+    aws.dynamodb.create_table(
+        TableName="pitr",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for i in range(10):
+        aws.dynamodb.put_item(TableName="pitr", Item={"pk": {"S": f"k{i}"}})
+    aws.dynamodb.update_continuous_backups(
+        TableName="pitr", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )
+    runtime.settle()
+    cfg = tmp_path / "c.json"
+    cfg.write_text(config.to_json())
+    out = io.StringIO()
+    assert main(["backfill", "pitr", "--config", str(cfg), "--export"], UI(out, out)) == 0, out.getvalue()
+    store = BackupStore(aws, config, tmp_path)
+    kinds = [s.kind for s in store.sync("pitr").snapshots]
+    assert "export" in kinds
+    result = Restorer(aws, aws, store).restore("pitr", "pitr-r", RestoreOptions())
+    assert result.verified and result.items == 10
