@@ -29,6 +29,9 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/forwarder.py
+	$(BIN)/python bench/backfill.py
+	$(BIN)/python bench/restore.py
+	$(BIN)/python bench/state.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .dcb-cache

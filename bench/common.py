@@ -1,0 +1,77 @@
+"""Shared by the benchmarks: a moto server in its own process (so our CPU is measured apart
+from the emulator's), and a 20,000-item table."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from dynamo_continuous_backup.emulator import FAKE_ENV, free_port  # noqa: E402
+
+ITEMS = 20_000
+
+
+@contextmanager
+def moto_process() -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/")
+                break
+            except OSError:
+                time.sleep(0.1)
+        os.environ.update(
+            {**FAKE_ENV, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
+        )
+        yield endpoint
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def item(i: int, rng: random.Random) -> dict:
+    return {
+        "pk": {"S": f"user-{i:06d}"},
+        "email": {"S": f"{rng.getrandbits(40):x}@example.com"},
+        "n": {"N": str(i)},
+        "tags": {"SS": ["a", "b"]},
+        "note": {"S": rng.randbytes(100).hex()},
+    }
+
+
+def make_table(dynamodb: object, name: str, items: int = ITEMS) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],  # type: ignore[attr-defined]
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    rng = random.Random(3)
+    batches = [
+        [{"PutRequest": {"Item": item(i, rng)}} for i in range(s, min(items, s + 25))] for s in range(0, items, 25)
+    ]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda b: dynamodb.batch_write_item(RequestItems={name: b}), batches))  # type: ignore[attr-defined]
+
+
+def timed(func: object) -> tuple[float, float]:
+    """(wall seconds, our process's CPU seconds) of one call."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    func()  # type: ignore[operator]
+    return time.perf_counter() - wall, time.process_time() - cpu
