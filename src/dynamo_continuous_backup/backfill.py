@@ -299,10 +299,12 @@ def export_snapshot(
         ExportTime=export_time,
     )["ExportDescription"]
     deadline = time.monotonic() + timeout
+    polls = 0
     while export["ExportStatus"] == "IN_PROGRESS":
         if time.monotonic() > deadline:
             raise AwsError(f"export of {table} still running after {timeout:.0f}s: {export['ExportArn']}")
-        sleep(10)
+        sleep(min(30.0, 0.5 * 2**polls))
+        polls += 1
         export = clients.dynamodb.describe_export(ExportArn=export["ExportArn"])["ExportDescription"]
     if export["ExportStatus"] != "COMPLETED":
         raise AwsError(f"export of {table} failed: {export.get('FailureCode')}: {export.get('FailureMessage')}")

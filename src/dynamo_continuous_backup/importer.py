@@ -81,10 +81,12 @@ def import_state(
         TableCreationParameters=creation,
     )["ImportTableDescription"]
     deadline = time.monotonic() + timeout
+    polls = 0
     while description["ImportStatus"] in ("IN_PROGRESS", "CANCELLING"):
         if time.monotonic() > deadline:
             raise AwsError(f"import into {target} still running after {timeout:.0f}s: {description['ImportArn']}")
-        restorer.sleep(10)
+        restorer.sleep(min(30.0, 0.5 * 2**polls))
+        polls += 1
         description = restorer.target.dynamodb.describe_import(ImportArn=description["ImportArn"])[
             "ImportTableDescription"
         ]
