@@ -388,6 +388,34 @@ def cmd_athena(args: argparse.Namespace, ui: UI) -> int:
     return 0
 
 
+def _verify_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("table")
+    _config_args(p)
+    p.add_argument("--sample", type=int, metavar="N", help="compare N sampled items instead of the whole table")
+
+
+@command("verify", "check that the backups hold exactly what the live table holds", _verify_args)
+def cmd_verify(args: argparse.Namespace, ui: UI) -> int:
+    from .backups import BackupStore
+    from .verify import Verifier
+
+    config, clients = _load(args)
+    result = Verifier(clients, BackupStore(clients, config)).verify(args.table, args.sample)
+    scope = f"a sample of {args.sample}" if args.sample else "every item"
+    ui.line(f"{args.table}: compared {scope}; live {result.live_items}, in backups {result.backed_up_items}")
+    for kind in ("missing", "extra", "differing"):
+        keys = getattr(result, kind)
+        if keys:
+            ui.line(
+                f"  {len(keys)} {kind}: {', '.join(k.replace(chr(31), ' | ') for k in keys[:5])}"
+                + (" ..." if len(keys) > 5 else "")
+            )
+    if result.resolved_in_flight:
+        ui.line(f"  {result.resolved_in_flight} difference(s) were changes in flight and have since landed")
+    ui.line("OK: the backups match the table" if result.ok else "DIFFERENT: the backups do not match the table")
+    return 0 if result.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dynamo-backup", description="Continuous DynamoDB backup to S3")
     parser.add_argument("--version", action="version", version=__version__)
