@@ -18,9 +18,12 @@ from dynamo_continuous_backup.verify import Verifier
 @pytest.fixture
 def table(deployed: tuple[Config, LocalRuntime], aws: Clients) -> str:
     _, runtime = deployed
-    aws.dynamodb.create_table(TableName="accounts", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                              AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                              BillingMode="PAY_PER_REQUEST")
+    aws.dynamodb.create_table(
+        TableName="accounts",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
     runtime.settle()
     for i in range(40):
         aws.dynamodb.put_item(TableName="accounts", Item={"id": {"S": f"a{i}"}, "balance": {"N": str(i)}})
@@ -32,19 +35,22 @@ def verifier(aws: Clients, config: Config, tmp_path: Path, wait: object = None) 
     return Verifier(aws, BackupStore(aws, config, tmp_path), sleep=wait or (lambda s: None))  # type: ignore[arg-type]
 
 
-def test_complete_backups_verify(table: str, aws: Clients, deployed: tuple[Config, LocalRuntime],
-                                 tmp_path: Path) -> None:
+def test_complete_backups_verify(
+    table: str, aws: Clients, deployed: tuple[Config, LocalRuntime], tmp_path: Path
+) -> None:
     result = verifier(aws, deployed[0], tmp_path).verify(table)
     assert result.ok and result.live_items == result.backed_up_items == 40
     assert verifier(aws, deployed[0], tmp_path).verify(table, sample=10).ok
 
 
-def test_a_capture_gap_is_found_and_named(table: str, aws: Clients, deployed: tuple[Config, LocalRuntime],
-                                          tmp_path: Path) -> None:
+def test_a_capture_gap_is_found_and_named(
+    table: str, aws: Clients, deployed: tuple[Config, LocalRuntime], tmp_path: Path
+) -> None:
     config, runtime = deployed
     # GIVEN capture silently stopped (someone disabled the mapping)
     [mapping] = aws.lambda_.list_event_source_mappings(FunctionName=config.forwarder_function_name)[
-        "EventSourceMappings"]
+        "EventSourceMappings"
+    ]
     aws.lambda_.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
     aws.dynamodb.put_item(TableName="accounts", Item={"id": {"S": "new"}, "balance": {"N": "1"}})
     aws.dynamodb.put_item(TableName="accounts", Item={"id": {"S": "a3"}, "balance": {"N": "999"}})
@@ -61,8 +67,9 @@ def test_a_capture_gap_is_found_and_named(table: str, aws: Clients, deployed: tu
     assert "1 missing" in out.getvalue() and "DIFFERENT" in out.getvalue()
 
 
-def test_changes_in_flight_are_rechecked_not_reported(table: str, aws: Clients,
-                                                      deployed: tuple[Config, LocalRuntime], tmp_path: Path) -> None:
+def test_changes_in_flight_are_rechecked_not_reported(
+    table: str, aws: Clients, deployed: tuple[Config, LocalRuntime], tmp_path: Path
+) -> None:
     config, runtime = deployed
     aws.dynamodb.put_item(TableName="accounts", Item={"id": {"S": "fresh"}, "balance": {"N": "5"}})
     # The write has not reached S3 yet; while verify waits, the runtime delivers it.

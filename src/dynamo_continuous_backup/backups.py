@@ -24,7 +24,9 @@ from .records import loads
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CACHE = Path(os.environ.get("DCB_CACHE_DIR", ".dcb-cache"))
+
+def default_cache() -> Path:
+    return Path(os.environ.get("DCB_CACHE_DIR", ".dcb-cache"))
 
 
 @dataclass(frozen=True)
@@ -70,14 +72,37 @@ def iter_file(path: Path) -> Any:
                 yield loads(line)
 
 
+def check_bucket(clients: Clients, config: Config) -> None:
+    """Fail early, in one line, when the backup bucket is missing or not the account's own."""
+    bucket = config.firehose_delivery_bucket
+    account = clients.sts.get_caller_identity()["Account"]
+    try:
+        clients.s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=account)
+    except Exception as exc:
+        if is_code(exc, "404", "NoSuchBucket"):
+            raise NotFoundError(
+                f"bucket {bucket} does not exist: run deploy.py, or fix firehoseDeliveryBucket"
+            ) from None
+        if is_code(exc, "403", "AccessDenied"):
+            raise NotFoundError(
+                f"bucket {bucket} belongs to another account or denies access; choose another firehoseDeliveryBucket"
+            ) from None
+        raise
+
+
 class BackupStore:
     """Lists and downloads one table's backups; downloads only what changed since last time."""
 
-    def __init__(self, clients: Clients, config: Config, cache: Path = DEFAULT_CACHE) -> None:
+    def __init__(self, clients: Clients, config: Config, cache: Path | None = None) -> None:
         self.clients = clients
         self.config = config
         self.bucket = config.firehose_delivery_bucket
-        self.root = cache / self.bucket
+        self.root = (cache or default_cache()) / self.bucket
+
+    def key_of(self, path: Path) -> str:
+        """The S3 object a cached file came from, for messages."""
+        name = path.relative_to(self.root).as_posix()
+        return f"s3://{self.bucket}/" + name.removesuffix(".gz").removesuffix(".ndjson")
 
     def schema(self, table: str) -> dict[str, Any] | None:
         try:

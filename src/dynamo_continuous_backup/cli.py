@@ -12,6 +12,7 @@ from typing import TextIO
 
 from . import __version__
 from .aws import Clients
+from .backups import check_bucket
 from .config import Config, load_config
 from .errors import BackupError
 from .fleet import run_many, select_tables
@@ -86,6 +87,7 @@ def cmd_provision(args: argparse.Namespace, ui: UI) -> int:
     whitelist = load_whitelist(args.whitelist)
     config, clients = _load(args)
     optin = OptIn.from_config(config, strict=True)
+    check_bucket(clients, config)
     tables = select_tables(clients, whitelist.provision_all, whitelist.table_names)
     explicit = set(whitelist.table_names)
     provisioner = Provisioner(clients, config)

@@ -15,7 +15,7 @@ from . import iam
 from .aws import Clients, is_code
 from .config import ENV_CONFIG, Config
 from .ensure_backup import HANDLED_CALLS
-from .errors import AwsError, UserInputError
+from .errors import AwsError, ConfigError, UserInputError
 from .packaging import LAMBDA_RUNTIME, build_zip, code_sha256, fetch_wheels
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,12 @@ class Deployer:
                     "choose another firehoseDeliveryBucket"
                 ) from None
             raise
+        location = self.clients.s3.get_bucket_location(Bucket=bucket).get("LocationConstraint") or "us-east-1"
+        if location != self.clients.region:
+            raise ConfigError(
+                f"bucket {bucket} is in {location} but the config's region is {self.clients.region}; "
+                "use a bucket in the tables' region, or set region"
+            )
         self.warnings += [f"bucket {bucket}: {gap}" for gap in self._bucket_gaps(bucket)]
         return []
 

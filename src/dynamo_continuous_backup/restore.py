@@ -3,6 +3,7 @@ new table (or, explicitly, an existing one), then verified by count and content 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -64,14 +65,18 @@ class Restorer:
         self.progress = progress or (lambda n: None)
 
     def restore(self, table: str, target: str, opts: RestoreOptions) -> RestoreResult:
+        at = parse_time(opts.at, time.time())  # a malformed time fails before any download
         backups = self.store.sync(table)
-        at = parse_time(opts.at, time.time())
         result = RestoreResult(table, target, at, backups.earliest_restorable(), dry_run=opts.dry_run)
         self._check_time(backups, result, opts)
         con = connect()
         if opts.at is not None:
             check_times(con, backups)
         rows = self._state_rows(con, backups, result, opts)
+        # Read the first rows before touching the target: a corrupt backup must fail the
+        # restore while nothing has been created or written yet.
+        first = next(rows, None)
+        rows = itertools.chain([first] if first else [], rows)
         existing = self._prepare_target(backups, target, opts, result)
         if existing is None and not opts.dry_run and opts.via_import:
             return self._via_import(backups, target, rows, result)
@@ -124,7 +129,7 @@ class Restorer:
             first = next(rows, None)
         except CorruptBackupError as exc:
             bad = find_corrupt(backups.change_files + [f for s in backups.snapshots for f in s.files])
-            names = [str(p) for p in bad] or [str(exc)]
+            names = [self.store.key_of(p) for p in bad] or [str(exc)]
             for name in names:
                 log.warning("corrupt backup object skipped: %s", name)
             result.corrupt = names

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .aws import Clients
+from .aws import Clients, is_code
 from .backups import BackupStore
+from .errors import NotFoundError
 from .records import json_form, loads, wire_form
 from .restore import key_text
 from .state import item_digest
@@ -40,6 +41,14 @@ class Verifier:
 
     def verify(self, table: str, sample: int | None = None, recheck_after: float | None = None) -> VerifyResult:
         result = VerifyResult(table, sampled=sample is not None)
+        try:
+            self.clients.dynamodb.describe_table(TableName=table)
+        except Exception as exc:
+            if is_code(exc, "ResourceNotFoundException"):
+                raise NotFoundError(
+                    f"table {table} does not exist; verify compares a live table with its backups"
+                ) from None
+            raise
         backups = self.store.sync(table)
         names = backups.key_names
         state = self._state(table)

@@ -1,0 +1,146 @@
+"""Bad input: one clear line naming what is wrong, a non-zero exit, nothing changed.
+One table, so the list is easy to read and extend."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dynamo_continuous_backup import forwarder
+from dynamo_continuous_backup.aws import Clients
+from dynamo_continuous_backup.cli import UI, main
+from dynamo_continuous_backup.config import Config
+from dynamo_continuous_backup.errors import BackupError
+
+from .conftest import BUCKET
+
+GOOD = {"firehoseDeliveryBucket": BUCKET, "firehoseDeliveryPrefix": "backups", "region": "us-east-1"}
+
+
+def config_text(**changes: Any) -> str:
+    return json.dumps({**GOOD, **changes})
+
+
+def seed_backups(aws: Clients) -> None:
+    """A schema and one change object for table `t`, and a truncated object for table `broken`."""
+    schema = {
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+    }
+    line = {
+        "Keys": {"pk": {"S": "a"}},
+        "NewImage": {"pk": {"S": "a"}},
+        "SequenceNumber": "1",
+        "eventName": "INSERT",
+        "ApproximateCreationDateTime": 1,
+    }
+    for table in ("t", "broken"):
+        aws.s3.put_object(Bucket=BUCKET, Key=f"backups/@schemas/{table}/schema.json", Body=json.dumps(schema).encode())
+    aws.s3.put_object(Bucket=BUCKET, Key="backups/t/2026/01/01/00/x", Body=json.dumps(line).encode())
+    body = gzip.compress(json.dumps(line).encode() * 200)
+    aws.s3.put_object(Bucket=BUCKET, Key="backups/broken/2026/01/01/00/x", Body=body[: len(body) // 2])
+
+
+# (case, config file text, command line after the config is known, exit code, message)
+CASES: list[tuple[str, str, list[str], int, str]] = [
+    ("malformed hjson", '{firehoseDeliveryBucket: "b",\n  region: [}', ["status"], 2, "malformed hjson at line 2"),
+    ("unknown key", config_text(firehoseDeliverySizeMb=5), ["status"], 2, "did you mean 'firehoseDeliverySizeMB'"),
+    ("wrong type", config_text(streamsMaxRecordsBatch="many"), ["status"], 2, "'streamsMaxRecordsBatch' must be int"),
+    (
+        "invalid regex",
+        config_text(tableNameMatchRegex="(["),
+        ["status"],
+        2,
+        "'tableNameMatchRegex' is not a valid regex",
+    ),
+    ("unimportable hook", config_text(optInHook="nope_mod:f"), ["status"], 2, "'optInHook' cannot be imported"),
+    (
+        "bucket missing",
+        config_text(firehoseDeliveryBucket="no-such-bucket"),
+        ["provision", "WL"],
+        3,
+        "bucket no-such-bucket does not exist",
+    ),
+    (
+        "bucket in another region",
+        config_text(firehoseDeliveryBucket="west-bucket"),
+        ["deploy"],
+        2,
+        "is in us-west-2 but the config's region is us-east-1",
+    ),
+    ("table missing (backfill)", config_text(), ["backfill", "nosuch"], 2, "table nosuch does not exist"),
+    ("table missing (verify)", config_text(), ["verify", "nosuch"], 3, "table nosuch does not exist"),
+    ("no backups (restore)", config_text(), ["restore", "nosuch", "--to", "x"], 3, "no backups of table nosuch"),
+    ("malformed TIME", config_text(), ["restore", "t", "--to", "x", "--at", "noon"], 2, "--at 'noon' is not a time"),
+    ("--key not the key schema", config_text(), ["history", "t", "--key", "id=1"], 2, "not a key attribute of t"),
+    (
+        "corrupt backup object",
+        config_text(),
+        ["restore", "broken", "--to", "x", "--from-start"],
+        1,
+        "corrupt backup object",
+    ),
+    ("whitelist unknown key", config_text(), ["provision", "BADWL"], 2, "unknown key 'tables'"),
+]
+
+
+def world(aws: Clients) -> dict[str, Any]:
+    """Everything a command could change."""
+    return {
+        "tables": aws.dynamodb.list_tables()["TableNames"],
+        "streams": aws.firehose.list_delivery_streams()["DeliveryStreamNames"],
+        "functions": [f["FunctionName"] for f in aws.lambda_.list_functions()["Functions"]],
+        "objects": sorted(o["Key"] for o in aws.s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])),
+    }
+
+
+@pytest.mark.parametrize(("case", "text", "argv", "code", "message"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input(
+    aws: Clients,
+    config: Config,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+    text: str,
+    argv: list[str],
+    code: int,
+    message: str,
+) -> None:
+    monkeypatch.setenv("DCB_CACHE_DIR", str(tmp_path / "cache"))
+    seed_backups(aws)
+    west = Clients("us-west-2")
+    west.s3.create_bucket(Bucket="west-bucket", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    (tmp_path / "config.hjson").write_text(text)
+    (tmp_path / "wl.hjson").write_text('{tableNames: ["t"]}')
+    (tmp_path / "badwl.hjson").write_text('{tables: ["t"]}')
+    argv = [{"WL": str(tmp_path / "wl.hjson"), "BADWL": str(tmp_path / "badwl.hjson")}.get(a, a) for a in argv]
+    before = world(aws)
+    out, err = io.StringIO(), io.StringIO()
+    exit_code = main([*argv, "--config", str(tmp_path / "config.hjson")], UI(out, err))
+    assert (exit_code, err.getvalue().count("\n")) == (code, 1), (out.getvalue(), err.getvalue())
+    assert message in err.getvalue() and "Traceback" not in err.getvalue()
+    assert world(aws) == before, "a failed command changed something"
+
+
+HANDLER_CASES: list[tuple[str, Callable[[], Any], str]] = [
+    ("forwarder: not a stream batch", lambda: forwarder.handler({"detail": {}}, None), "not a DynamoDB Streams batch"),
+    (
+        "forwarder: record without a sequence number",
+        lambda: forwarder.handler(
+            {"Records": [{"eventID": "1", "eventName": "INSERT", "eventSourceARN": "a", "dynamodb": {}}]}, None
+        ),
+        "lacks",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "call", "message"), HANDLER_CASES, ids=[c[0] for c in HANDLER_CASES])
+def test_stream_event_of_unknown_shape(case: str, call: Callable[[], Any], message: str) -> None:
+    with pytest.raises(BackupError, match=message):
+        call()
