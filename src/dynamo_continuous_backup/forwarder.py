@@ -55,6 +55,7 @@ class Forwarder:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     rand: Callable[[float, float], float] = random.uniform
+    log_item_data: bool = False  # item keys in logs only when the config's logItemData allows it
 
     def forward(self, records: list[dict[str, Any]], seconds_left: float) -> Outcome:
         """Deliver every record or report where delivery must resume."""
@@ -97,6 +98,10 @@ class Forwarder:
                 break
             outcome.retries += 1
             self.sleep(delay)
+        if pending and self.log_item_data:
+            log.warning(
+                "table %s: first undelivered record has keys %s", table, records[pending[0]]["dynamodb"]["Keys"]
+            )
         if pending:
             log.warning(
                 "table %s: %d of %d records undelivered after %d retries; Lambda will retry",
@@ -181,7 +186,9 @@ def _validate(event: Any) -> list[dict[str, Any]]:
 def _default_forwarder(raw_config: str | None) -> Forwarder:
     config: Config = config_from_env()
     clients = Clients(config.region, config=DATA_PLANE)
-    return Forwarder(clients.firehose, clients.s3, config.firehose_delivery_bucket, config.prefix)
+    return Forwarder(
+        clients.firehose, clients.s3, config.firehose_delivery_bucket, config.prefix, log_item_data=config.log_item_data
+    )
 
 
 def handler(event: dict[str, Any], context: Any, forwarder: Forwarder | None = None) -> dict[str, Any]:

@@ -116,17 +116,18 @@ class Provisioner:
             raise
 
     def _wait_active(self, table: str) -> dict[str, Any]:
-        delay = 2
-        attempts = max(1, self.config.wait_timeout_seconds // delay)
-        try:
-            self.clients.dynamodb.get_waiter("table_exists").wait(
-                TableName=table, WaiterConfig={"Delay": delay, "MaxAttempts": attempts}
-            )
-        except Exception as exc:
-            raise AwsError(
-                f"table {table} did not become ACTIVE within {self.config.wait_timeout_seconds}s: {exc}"
-            ) from None
-        return self.clients.dynamodb.describe_table(TableName=table)["Table"]  # type: ignore[no-any-return]
+        """Bounded wait for ACTIVE; a table that disappears ends the wait at once."""
+
+        def active() -> dict[str, Any] | None:
+            desc = self._describe_table(table)
+            if desc is None:
+                raise NotFoundError(f"table {table} was deleted")
+            return desc if desc["TableStatus"] == "ACTIVE" else None
+
+        result: dict[str, Any] = wait_until(
+            active, f"table {table} to become ACTIVE", self.config.wait_timeout_seconds, 2.0, self.sleep
+        )
+        return result
 
     def _observe_delivery(self, table: str) -> dict[str, Any]:
         name = naming.delivery_stream_name(table)
@@ -171,8 +172,18 @@ class Provisioner:
             return Result(table, plan.status, plan.steps, plan.reason)
         done: list[str] = []
         for step in plan.steps:
-            if getattr(self, f"_{step}")(obs, plan):
-                done.append(step)
+            try:
+                if getattr(self, f"_{step}")(obs, plan):
+                    done.append(step)
+            except Exception:
+                if self._describe_table(table) is None:  # DeleteTable won the race
+                    return Result(
+                        table,
+                        "missing",
+                        tuple(done),
+                        "table was deleted while being provisioned; the reconcile removes what was created for it",
+                    )
+                raise
             obs = self.observe(table) if step == "enable_stream" else obs
         reason = ""
         if "create_mapping" in done and self.config.snapshot_on_enable:

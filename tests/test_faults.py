@@ -1,0 +1,172 @@
+"""Fault injection: each case states the fault and what must happen, and asserts it."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from dynamo_continuous_backup import forwarder
+from dynamo_continuous_backup.aws import Clients
+from dynamo_continuous_backup.backups import LocalBackups
+from dynamo_continuous_backup.config import Config
+from dynamo_continuous_backup.ensure_backup import reconcile
+from dynamo_continuous_backup.forwarder import Forwarder
+from dynamo_continuous_backup.local import LocalRuntime
+from dynamo_continuous_backup.optin import OptIn
+from dynamo_continuous_backup.provisioner import Provisioner
+from dynamo_continuous_backup.records import loads
+from dynamo_continuous_backup.statequery import connect, iter_state
+
+from .conftest import BUCKET
+from .test_forwarder import FlakyFirehose, delivery_stream, run_like_lambda, stream_event
+
+
+def state_from_s3(aws: Clients, table: str, tmp_path: Path) -> dict[str, Any]:
+    """The latest state DuckDB computes from what landed in S3 (duplicates included)."""
+    files = []
+    for page in aws.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=f"backups/{table}/"):
+        for n, obj in enumerate(page.get("Contents", [])):
+            path = tmp_path / f"{len(files)}-{n}.ndjson"
+            path.write_bytes(aws.s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read())
+            files.append(path)
+    backups = LocalBackups(table, files, [], {"KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]})
+    return {k: loads(img) for k, img, _ in iter_state(connect(), backups, None)}
+
+
+def expected_state(event: dict[str, Any]) -> dict[str, Any]:
+    state: dict[str, Any] = {}
+    for r in event["Records"]:
+        k = '{"S":"' + r["dynamodb"]["Keys"]["pk"]["S"] + '"}'
+        if r["eventName"] == "REMOVE":
+            state.pop(k, None)
+        else:
+            state[k] = r["dynamodb"]["NewImage"]
+    return state
+
+
+class CrashingFirehose(FlakyFirehose):
+    """The forwarder process dies (an unexpected exception) after some successful calls."""
+
+    def __init__(self, real: Any, crash_after: int) -> None:
+        super().__init__(real)
+        self.crash_after = crash_after
+
+    def put_record_batch(self, DeliveryStreamName: str, Records: list[dict[str, bytes]]) -> dict[str, Any]:  # noqa: N803
+        if len(self.calls) == self.crash_after:
+            self.calls.append(0)
+            raise RuntimeError("forwarder crashed mid-batch")
+        return super().put_record_batch(DeliveryStreamName, Records)
+
+
+def test_firehose_faults_duplicate_but_restore_collapses(aws: Clients, config: Config, tmp_path: Path) -> None:
+    # FAULT: 30% of records fail, then whole calls are throttled. MUST: nothing lost, the
+    # retried duplicates land in S3, and the restored state is exactly the stream's.
+    delivery_stream(aws, config, "orders")
+    event = stream_event("orders", 1500, keys=40)
+    flaky = FlakyFirehose(aws.firehose, record_failure=0.3, call_failures=2)
+    run_like_lambda(event, Forwarder(flaky, aws.s3, BUCKET, config.prefix, sleep=lambda s: None))
+    assert len(flaky.accepted) > 1500  # duplicates did land
+    assert state_from_s3(aws, "orders", tmp_path) == expected_state(event)
+
+
+def test_forwarder_crash_mid_batch_is_retried_by_lambda(aws: Clients, config: Config, tmp_path: Path) -> None:
+    # FAULT: an exception after two successful PutRecordBatch calls. MUST: Lambda's retry of
+    # the whole batch delivers the rest; restore is unaffected by the duplicates.
+    delivery_stream(aws, config, "orders")
+    event = stream_event("orders", 1500, keys=40)
+    crashing = CrashingFirehose(aws.firehose, crash_after=2)
+    with pytest.raises(RuntimeError):
+        forwarder.handler(event, None, Forwarder(crashing, aws.s3, BUCKET, config.prefix, sleep=lambda s: None))
+    assert 0 < len(crashing.accepted) < 1500
+    run_like_lambda(event, Forwarder(aws.firehose, aws.s3, BUCKET, config.prefix, sleep=lambda s: None))
+    assert state_from_s3(aws, "orders", tmp_path) == expected_state(event)
+
+
+class TableVanishes:
+    """DynamoDB whose table is deleted right after the stream is enabled (DeleteTable racing)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+
+    def update_table(self, **kwargs: Any) -> Any:
+        out = self.real.update_table(**kwargs)
+        self.real.delete_table(TableName=kwargs["TableName"])
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def test_create_then_delete_before_provisioning_finishes_leaves_no_orphans(
+    aws: Clients, config: Config, make_table: Callable[..., str]
+) -> None:
+    # FAULT: DeleteTable lands while ensure is half-way. MUST: a clear end state; whatever was
+    # created for the gone table is removed by the next reconcile; nothing else touched.
+    make_table("short-lived")
+    racing = Clients(aws.region)
+    racing.get = lambda s: TableVanishes(aws.dynamodb) if s == "dynamodb" else aws.get(s)  # type: ignore[method-assign]
+    result = Provisioner(racing, config).ensure("short-lived")
+    assert result.status == "missing" and "deleted while being provisioned" in result.reason
+    provisioner = Provisioner(aws, config, clock=lambda: 10**10)
+    for _ in range(2):  # the hourly reconcile, twice: drain, then remove
+        reconcile(provisioner, OptIn(), aws)
+    assert aws.firehose.list_delivery_streams()["DeliveryStreamNames"] == []
+    assert aws.lambda_.list_event_source_mappings()["EventSourceMappings"] == []
+
+
+class FailingFirehose:
+    def __init__(self, real: Any, code: str) -> None:
+        self.real, self.code = real, code
+
+    def create_delivery_stream(self, **kwargs: Any) -> Any:
+        raise ClientError({"Error": {"Code": self.code, "Message": f"{self.code} for test"}}, "CreateDeliveryStream")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+@pytest.mark.parametrize("code", ["LimitExceededException", "AccessDeniedException"])
+def test_firehose_quota_or_missing_permission_is_a_clear_failure(
+    aws: Clients, config: Config, make_table: Callable[..., str], code: str
+) -> None:
+    # FAULT: the account's Firehose quota is used up / the role lacks a permission. MUST: the
+    # table is reported failed with the AWS error named; no mapping points at a missing stream.
+    from dynamo_continuous_backup.fleet import run_many
+
+    make_table("orders")
+    broken = Clients(aws.region)
+    broken.get = lambda s: FailingFirehose(aws.firehose, code) if s == "firehose" else aws.get(s)  # type: ignore[method-assign]
+    [result] = list(run_many(Provisioner(broken, config).ensure, ["orders"]))
+    assert result.status == "failed" and code in result.reason
+    assert aws.lambda_.list_event_source_mappings()["EventSourceMappings"] == []
+
+
+def test_big_binary_and_unicode_items_round_trip(
+    deployed: tuple[Config, LocalRuntime], aws: Clients, make_table: Callable[..., str], tmp_path: Path
+) -> None:
+    # FAULT: a ~400 KB item updated (both images in one record, ~800 KB), binary and
+    # unicode-heavy values. MUST: captured and restored byte for byte.
+    from dynamo_continuous_backup.backups import BackupStore
+    from dynamo_continuous_backup.restore import RestoreOptions, Restorer
+
+    config, runtime = deployed
+    make_table("blobs")
+    runtime.settle()
+    rng = random.Random(9)
+    big = {"pk": {"S": "big"}, "blob": {"B": rng.randbytes(150_000)}, "text": {"S": "日本語✓é" * 9_000}}
+    aws.dynamodb.put_item(TableName="blobs", Item=big)
+    aws.dynamodb.put_item(TableName="blobs", Item={**big, "text": {"S": "Ω" * 60_000}})
+    aws.dynamodb.put_item(
+        TableName="blobs",
+        Item={"pk": {"S": "small"}, "bs": {"BS": [b"\x00", b"\xff\xfe"]}, "ss": {"SS": ["🙂", "e\u0301"]}},
+    )
+    runtime.settle()
+    result = Restorer(aws, aws, BackupStore(aws, config, tmp_path)).restore("blobs", "blobs-r", RestoreOptions())
+    assert result.verified and result.items == 2
+    got = aws.dynamodb.get_item(TableName="blobs-r", Key={"pk": {"S": "big"}})["Item"]
+    assert got["blob"]["B"] == big["blob"]["B"] and got["text"]["S"] == "Ω" * 60_000

@@ -1,0 +1,112 @@
+"""Security properties: what the IAM allows, and what the logs may contain."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dynamo_continuous_backup import forwarder
+from dynamo_continuous_backup.aws import Clients
+from dynamo_continuous_backup.backups import BackupStore
+from dynamo_continuous_backup.config import Config
+from dynamo_continuous_backup.deployer import Deployer, tls_only_policy
+from dynamo_continuous_backup.forwarder import Forwarder
+from dynamo_continuous_backup.local import LocalRuntime
+from dynamo_continuous_backup.restore import RestoreOptions, Restorer
+from dynamo_continuous_backup.template import build_template
+from dynamo_continuous_backup.verify import Verifier
+
+from .conftest import BUCKET
+from .test_forwarder import FlakyFirehose, delivery_stream, stream_event
+
+SECRET = "s3cr3t-card-4111111111111111"
+
+
+def statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    st = policy["Statement"]
+    return st if isinstance(st, list) else [st]
+
+
+def test_no_allow_statement_has_a_wildcard_principal(aws: Clients) -> None:
+    config = Config(firehose_delivery_bucket=BUCKET, firehose_delivery_prefix="backups")
+    deployer = Deployer(aws, config, code=b"zip")
+    template = build_template(deployer, "key")
+    docs = [tls_only_policy(BUCKET)]
+    for res in template["Resources"].values():
+        if res["Type"] == "AWS::IAM::Role":
+            docs.append(res["Properties"]["AssumeRolePolicyDocument"])
+    for doc in docs:
+        for st in statements(doc):
+            if st["Effect"] == "Allow":
+                assert st.get("Principal") not in ("*", {"AWS": "*"}), st
+                assert "Service" in st.get("Principal", {"Service": 1})
+
+
+def test_item_values_never_reach_the_logs_by_default(
+    deployed: tuple[Config, LocalRuntime],
+    aws: Clients,
+    make_table: Callable[..., str],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="dynamo_continuous_backup")
+    config, runtime = deployed
+    make_table("cards")
+    runtime.settle()
+    aws.dynamodb.put_item(TableName="cards", Item={"pk": {"S": SECRET}, "number": {"S": SECRET}})
+    runtime.settle()
+    Restorer(aws, aws, BackupStore(aws, config, tmp_path)).restore("cards", "cards-r", RestoreOptions())
+    Verifier(aws, BackupStore(aws, config, tmp_path)).verify("cards")
+    # a forwarder that cannot deliver logs warnings about the batch, not its contents
+    delivery_stream(aws, config, "cards2")
+    event = stream_event("cards2", 5)
+    event["Records"][0]["dynamodb"]["Keys"] = {"pk": {"S": SECRET}}
+    clock = iter(range(0, 10_000, 10))
+    down = Forwarder(
+        FlakyFirehose(aws.firehose, call_failures=10**6),
+        aws.s3,
+        BUCKET,
+        config.prefix,
+        sleep=lambda s: None,
+        clock=lambda: float(next(clock)),
+    )
+    forwarder.handler(event, None, down)
+    assert "undelivered" in caplog.text
+    assert SECRET not in caplog.text
+
+
+def test_log_item_data_allows_keys_in_failure_logs(
+    aws: Clients, config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    delivery_stream(aws, config, "cards")
+    event = stream_event("cards", 3)
+    event["Records"][0]["dynamodb"]["Keys"] = {"pk": {"S": SECRET}}
+    clock = iter(range(0, 10_000, 10))
+    down = Forwarder(
+        FlakyFirehose(aws.firehose, call_failures=10**6),
+        aws.s3,
+        BUCKET,
+        config.prefix,
+        sleep=lambda s: None,
+        clock=lambda: float(next(clock)),
+        log_item_data=True,
+    )
+    with caplog.at_level(logging.WARNING):
+        forwarder.handler(event, None, down)
+    assert SECRET in caplog.text
+
+
+def test_deployed_function_environment_carries_no_secret(aws: Clients, tmp_path: Path) -> None:
+    from dynamo_continuous_backup.cli import main
+
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"firehoseDeliveryBucket": BUCKET}))
+    assert main(["deploy", "--config", str(path)]) == 0
+    for fn in aws.lambda_.list_functions()["Functions"]:
+        env = json.dumps(fn.get("Environment", {}))
+        assert "SecretAccessKey" not in env and "testing" not in env
