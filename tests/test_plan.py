@@ -73,7 +73,8 @@ def test_remove_drains_before_deleting() -> None:
     live = obs(delivery_status="ACTIVE", delivery_owner="t", mappings=maps)
     assert plan_remove(live, now=100, drain_seconds=60, buffer_seconds=120).steps == ("mark_draining",)
     draining = obs(delivery_status="ACTIVE", delivery_owner="t", mappings=maps, draining_since=100.0)
-    assert plan_remove(draining, 130, 60, 120).status == "draining"
+    early = plan_remove(draining, 130, 60, 120)
+    assert early.status == "draining" and early.steps == ()  # the mapping keeps draining the stream
     mid = plan_remove(draining, 170, 60, 120)
     assert mid.steps == ("delete_mappings",) and mid.status == "draining"
     gone = obs(delivery_status="ACTIVE", delivery_owner="t", draining_since=100.0)

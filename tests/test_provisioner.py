@@ -137,7 +137,9 @@ def test_remove_drains_then_deletes_ours_and_keeps_s3_data(
     p.clock = lambda: now[0]
     first = p.remove("orders")
     assert first.status == "draining" and len(mappings(aws, config)) == 1  # nothing deleted yet
-    now[0] += 31
+    now[0] += 29
+    assert p.remove("orders").status == "draining" and len(mappings(aws, config)) == 1  # still draining
+    now[0] += 2
     assert p.remove("orders").status == "draining" and mappings(aws, config) == []
     now[0] += 6
     assert p.remove("orders").status == "removed"
