@@ -77,9 +77,11 @@ def config(aws: Clients) -> Config:
 
 @pytest.fixture
 def make_table(aws: Clients) -> Callable[..., str]:
-    def make(name: str, stream: str | None = None, range_key: bool = False) -> str:
-        keys = [{"AttributeName": "pk", "KeyType": "HASH"}]
-        attrs = [{"AttributeName": "pk", "AttributeType": "S"}]
+    def make(
+        name: str, stream: str | None = None, range_key: bool = False, key: str = "pk", key_type: str = "S"
+    ) -> str:
+        keys = [{"AttributeName": key, "KeyType": "HASH"}]
+        attrs = [{"AttributeName": key, "AttributeType": key_type}]
         if range_key:
             keys.append({"AttributeName": "sk", "KeyType": "RANGE"})
             attrs.append({"AttributeName": "sk", "AttributeType": "N"})

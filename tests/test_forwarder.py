@@ -134,6 +134,20 @@ class FlakyFirehose:
         return {"FailedPutCount": sum(fail), "RequestResponses": responses}
 
 
+def firehose_down(aws: Clients, config: Config, **options: Any) -> Forwarder:
+    """A forwarder whose Firehose fails every call, with a clock that runs out its time."""
+    clock = iter(range(0, 10_000, 5))
+    return Forwarder(
+        FlakyFirehose(aws.firehose, call_failures=10**6),
+        aws.s3,
+        BUCKET,
+        config.prefix,
+        sleep=lambda s: None,
+        clock=lambda: float(next(clock)),
+        **options,
+    )
+
+
 def test_thirty_percent_record_failures_lose_nothing_and_keep_item_order(aws: Clients, config: Config) -> None:
     delivery_stream(aws, config, "orders")
     event = stream_event("orders", 1000)
@@ -156,16 +170,7 @@ def test_whole_call_throttling_is_retried(aws: Clients, config: Config) -> None:
 def test_outage_longer_than_an_invocation_reports_the_first_undelivered(aws: Clients, config: Config) -> None:
     delivery_stream(aws, config, "orders")
     event = stream_event("orders", 50)
-    clock = iter(range(0, 10_000, 5))
-    fwd = Forwarder(
-        FlakyFirehose(aws.firehose, call_failures=10**6),
-        aws.s3,
-        BUCKET,
-        config.prefix,
-        sleep=lambda s: None,
-        clock=lambda: float(next(clock)),
-    )
-    response = forwarder.handler(event, None, fwd)
+    response = forwarder.handler(event, None, firehose_down(aws, config))
     assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["dynamodb"]["SequenceNumber"]}]}
     # ... and once Firehose is back, Lambda's retry from there delivers everything.
     run_like_lambda(event, make_forwarder(aws, config))

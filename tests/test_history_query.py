@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,16 +23,15 @@ def cli(*args: str) -> tuple[int, str, str]:
 
 @pytest.fixture
 def captured(
-    deployed: tuple[Config, LocalRuntime], aws: Clients, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    deployed: tuple[Config, LocalRuntime],
+    aws: Clients,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_table: Callable[..., str],
 ) -> str:
     config, runtime = deployed
     monkeypatch.setenv("DCB_CACHE_DIR", str(tmp_path / "cache"))
-    aws.dynamodb.create_table(
-        TableName="users",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "N"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    make_table("users", key="id", key_type="N")
     runtime.settle()
     aws.dynamodb.put_item(TableName="users", Item={"id": {"N": "7"}, "name": {"S": "Ada"}, "plan": {"S": "free"}})
     aws.dynamodb.update_item(

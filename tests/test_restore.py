@@ -7,6 +7,7 @@ import io
 import json
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -250,15 +251,10 @@ def test_restore_reads_the_original_tools_files(aws: Clients, config: Config, tm
 
 
 def test_export_snapshot_is_used_by_restore(
-    deployed: tuple[Config, LocalRuntime], aws: Clients, tmp_path: Path
+    deployed: tuple[Config, LocalRuntime], aws: Clients, tmp_path: Path, make_table: Callable[..., str]
 ) -> None:
     config, runtime = deployed
-    aws.dynamodb.create_table(
-        TableName="pitr",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    make_table("pitr", key="pk", key_type="S")
     for i in range(10):
         aws.dynamodb.put_item(TableName="pitr", Item={"pk": {"S": f"k{i}"}})
     aws.dynamodb.update_continuous_backups(

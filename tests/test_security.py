@@ -15,14 +15,13 @@ from dynamo_continuous_backup.aws import Clients
 from dynamo_continuous_backup.backups import BackupStore
 from dynamo_continuous_backup.config import Config
 from dynamo_continuous_backup.deployer import Deployer, tls_only_policy
-from dynamo_continuous_backup.forwarder import Forwarder
 from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.restore import RestoreOptions, Restorer
 from dynamo_continuous_backup.template import build_template
 from dynamo_continuous_backup.verify import Verifier
 
 from .conftest import BUCKET
-from .test_forwarder import FlakyFirehose, delivery_stream, stream_event
+from .test_forwarder import delivery_stream, firehose_down, stream_event
 
 SECRET = "s3cr3t-card-4111111111111111"
 
@@ -66,16 +65,7 @@ def test_item_values_never_reach_the_logs_by_default(
     delivery_stream(aws, config, "cards2")
     event = stream_event("cards2", 5)
     event["Records"][0]["dynamodb"]["Keys"] = {"pk": {"S": SECRET}}
-    clock = iter(range(0, 10_000, 10))
-    down = Forwarder(
-        FlakyFirehose(aws.firehose, call_failures=10**6),
-        aws.s3,
-        BUCKET,
-        config.prefix,
-        sleep=lambda s: None,
-        clock=lambda: float(next(clock)),
-    )
-    forwarder.handler(event, None, down)
+    forwarder.handler(event, None, firehose_down(aws, config))
     assert "undelivered" in caplog.text
     assert SECRET not in caplog.text
 
@@ -86,18 +76,8 @@ def test_log_item_data_allows_keys_in_failure_logs(
     delivery_stream(aws, config, "cards")
     event = stream_event("cards", 3)
     event["Records"][0]["dynamodb"]["Keys"] = {"pk": {"S": SECRET}}
-    clock = iter(range(0, 10_000, 10))
-    down = Forwarder(
-        FlakyFirehose(aws.firehose, call_failures=10**6),
-        aws.s3,
-        BUCKET,
-        config.prefix,
-        sleep=lambda s: None,
-        clock=lambda: float(next(clock)),
-        log_item_data=True,
-    )
     with caplog.at_level(logging.WARNING):
-        forwarder.handler(event, None, down)
+        forwarder.handler(event, None, firehose_down(aws, config, log_item_data=True))
     assert SECRET in caplog.text
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,14 +17,9 @@ from dynamo_continuous_backup.verify import Verifier
 
 
 @pytest.fixture
-def table(deployed: tuple[Config, LocalRuntime], aws: Clients) -> str:
+def table(deployed: tuple[Config, LocalRuntime], aws: Clients, make_table: Callable[..., str]) -> str:
     _, runtime = deployed
-    aws.dynamodb.create_table(
-        TableName="accounts",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    make_table("accounts", key="id", key_type="S")
     runtime.settle()
     for i in range(40):
         aws.dynamodb.put_item(TableName="accounts", Item={"id": {"S": f"a{i}"}, "balance": {"N": str(i)}})
