@@ -203,6 +203,7 @@ def _local_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=5000, help="port of the embedded moto server (default 5000)")
     p.add_argument("--config", help="also deploy this config into the emulator")
     p.add_argument("--speedup", type=float, default=1.0, help="run schedules N times faster (60: hourly -> 1 min)")
+    p.add_argument("--endpoint-url", help="attach to an emulator already running there instead of starting one")
 
 
 @command("local", "run the embedded AWS and the local runtime until interrupted", _local_args)
@@ -213,10 +214,18 @@ def cmd_local(args: argparse.Namespace, ui: UI) -> int:
     from .emulator import EmbeddedMoto
     from .local import LocalRuntime
 
-    moto = EmbeddedMoto(args.port).start()
-    env = moto.environment(os.environ.get("AWS_REGION", "us-east-1"))
+    region = os.environ.get("AWS_REGION", "us-east-1")
+    moto = None if args.endpoint_url else EmbeddedMoto(args.port).start()
+    if moto is None:
+        # A moto server we did not start still runs its own Docker-based stream delivery,
+        # which empties shards: the mappings may then miss records (see README).
+        ui.line("warning: attached to an external emulator; start it with `dynamo-backup local` for full fidelity")
+        env = {"AWS_ENDPOINT_URL": args.endpoint_url, "AWS_REGION": region, "AWS_DEFAULT_REGION": region}
+        env.update({k: v for k, v in EmbeddedMoto.fake_credentials().items() if k not in os.environ})
+    else:
+        env = moto.environment(region)
     os.environ.update(env)
-    ui.line(f"embedded AWS on {moto.endpoint}; in another shell:")
+    ui.line(f"AWS emulator on {env['AWS_ENDPOINT_URL']}; in another shell:")
     for key, value in env.items():
         ui.line(f"  export {key}={value}")
     runtime: LocalRuntime | None = None
@@ -235,7 +244,8 @@ def cmd_local(args: argparse.Namespace, ui: UI) -> int:
     finally:
         if runtime:
             runtime.stop()
-        moto.stop()
+        if moto:
+            moto.stop()
 
 
 def _backfill_args(p: argparse.ArgumentParser) -> None:

@@ -114,6 +114,10 @@ class EmbeddedMoto:
     def stop(self) -> None:
         self._server.stop()
 
+    @staticmethod
+    def fake_credentials() -> dict[str, str]:
+        return dict(FAKE_ENV)
+
     def environment(self, region: str = "us-east-1") -> dict[str, str]:
         """What a shell must export to point every boto3 session at this endpoint."""
         return {**FAKE_ENV, "AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": region, "AWS_DEFAULT_REGION": region}

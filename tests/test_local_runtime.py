@@ -1,0 +1,132 @@
+"""The local runtime's own semantics: EventBridge matching and Lambda-like stream batches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from dynamo_continuous_backup.aws import Clients
+from dynamo_continuous_backup.deployer import event_pattern
+from dynamo_continuous_backup.local.eventbridge import TableState, lifecycle_events, matches, rate_seconds
+from dynamo_continuous_backup.local.streams import MappingPoller
+
+
+def test_deployed_pattern_matches_table_calls_only() -> None:
+    pattern = event_pattern()
+    created, deleted, updated = lifecycle_events(
+        {"gone": TableState(None), "s": TableState(None)},
+        {"new": TableState(None), "s": TableState("KEYS_ONLY")},
+        "1",
+        "r",
+    )
+    assert [e["detail"]["eventName"] for e in (created, deleted, updated)] == [
+        "CreateTable",
+        "DeleteTable",
+        "UpdateTable",
+    ]
+    assert all(matches(pattern, e) for e in (created, deleted, updated))
+    other = {**created, "detail": {**created["detail"], "eventName": "PutItem"}}
+    assert not matches(pattern, other)
+    assert not matches(pattern, {**created, "source": "aws.s3"})
+
+
+@pytest.mark.parametrize(
+    ("pattern", "event", "result"),
+    [
+        ({"a": [{"prefix": "ord"}]}, {"a": "orders"}, True),
+        ({"a": [{"prefix": "ord"}]}, {"a": "users"}, False),
+        ({"a": [{"exists": False}]}, {}, True),
+        ({"a": [{"anything-but": ["x"]}]}, {"a": "y"}, True),
+        ({"a": [{"anything-but": ["x"]}]}, {"a": "x"}, False),
+        ({"a": ["x", "y"]}, {"a": ["z", "y"]}, True),
+    ],
+)
+def test_pattern_operators(pattern: dict, event: dict, result: bool) -> None:
+    assert matches(pattern, event) is result
+
+
+def test_rate_expressions() -> None:
+    assert rate_seconds("rate(1 hour)") == 3600 and rate_seconds("rate(5 minutes)") == 300
+    assert rate_seconds("cron(0 * * * ? *)") is None
+
+
+@pytest.fixture
+def stream(aws: Clients, make_table: Callable[..., str]) -> dict[str, Any]:
+    make_table("t", stream="NEW_AND_OLD_IMAGES")
+    for i in range(10):
+        aws.dynamodb.put_item(TableName="t", Item={"pk": {"S": f"k{i}"}})
+    arn = aws.dynamodb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
+    return {
+        "UUID": "u1",
+        "EventSourceArn": arn,
+        "FunctionArn": "fn",
+        "BatchSize": 4,
+        "StartingPosition": "TRIM_HORIZON",
+        "BisectBatchOnFunctionError": True,
+        "MaximumRetryAttempts": -1,
+    }
+
+
+def seq_of_last(aws: Clients, mapping: dict[str, Any]) -> str:
+    shard = aws.streams.describe_stream(StreamArn=mapping["EventSourceArn"])["StreamDescription"]["Shards"][0]
+    it = aws.streams.get_shard_iterator(
+        StreamArn=mapping["EventSourceArn"], ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    return str(aws.streams.get_records(ShardIterator=it)["Records"][-1]["dynamodb"]["SequenceNumber"])
+
+
+def keys_of(event: dict[str, Any]) -> list[str]:
+    return [r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"]]
+
+
+def test_batches_respect_batch_size_and_resume_at_the_reported_failure(aws: Clients, stream: dict) -> None:
+    seen: list[list[str]] = []
+
+    def invoke(fn: str, event: dict[str, Any]) -> dict[str, Any]:
+        seen.append(keys_of(event))
+        if len(seen) == 1:  # the first batch fails at its third record
+            return {"batchItemFailures": [{"itemIdentifier": event["Records"][2]["dynamodb"]["SequenceNumber"]}]}
+        return {"batchItemFailures": []}
+
+    poller = MappingPoller(aws.streams, invoke)
+    while poller.poll(stream):
+        pass
+    assert seen[0] == ["k0", "k1", "k2", "k3"] and seen[1] == ["k2", "k3", "k4", "k5"]
+    assert all(len(b) <= 4 for b in seen) and seen[-1][-1] == "k9"
+    assert [c.after for c in poller.cursors.values()] == [seq_of_last(aws, stream)]
+
+
+def test_errors_are_retried_with_bisect_until_delivered(aws: Clients, stream: dict) -> None:
+    seen: list[list[str]] = []
+    failures = iter([True, True, False] + [False] * 20)
+
+    def invoke(fn: str, event: dict[str, Any]) -> dict[str, Any]:
+        seen.append(keys_of(event))
+        if next(failures):
+            raise RuntimeError("handler crashed")
+        return {}
+
+    poller = MappingPoller(aws.streams, invoke)
+    for _ in range(20):
+        poller.poll(stream)
+    assert [len(b) for b in seen[:3]] == [4, 2, 1]  # bisected after each error
+    delivered = [k for b in seen[2:] for k in b]
+    assert sorted(set(delivered)) == [f"k{i}" for i in range(10)]
+
+
+def test_limited_retries_discard_the_batch_like_lambda(aws: Clients, stream: dict) -> None:
+    stream = {**stream, "MaximumRetryAttempts": 1, "BisectBatchOnFunctionError": False}
+    seen: list[list[str]] = []
+
+    def invoke(fn: str, event: dict[str, Any]) -> dict[str, Any]:
+        seen.append(keys_of(event))
+        if "k0" in keys_of(event):
+            raise RuntimeError("poison record")
+        return {}
+
+    poller = MappingPoller(aws.streams, invoke)
+    for _ in range(10):
+        poller.poll(stream)
+    assert seen[:2] == [["k0", "k1", "k2", "k3"]] * 2 and ["k4", "k5", "k6", "k7"] in seen
