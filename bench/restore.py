@@ -31,7 +31,7 @@ def main() -> None:
         from dynamo_continuous_backup.plan import Observed, Plan
         from dynamo_continuous_backup.provisioner import Provisioner
 
-        Provisioner(clients, config, firehose_role_arn="-")._save_schema(Observed("bench", "ACTIVE"), Plan())
+        Provisioner(clients, config)._save_schema(Observed("bench", "ACTIVE"), Plan())
         store = BackupStore(clients, config, Path(tempfile.mkdtemp()))
         backups = store.sync("bench")
         rows = list(iter_state(connect(), backups, None))

@@ -106,6 +106,7 @@ class Backfill:
         self.sleep, self.progress, self.max_items = sleep, progress or (lambda n: None), max_items
         self.bucket = config.firehose_delivery_bucket
         self.part_bytes, self.page_limit = part_bytes, page_limit
+        self._keys: list[str] | None = None
         self._count = 0
         self._count_lock = threading.Lock()
 
@@ -190,8 +191,6 @@ class Backfill:
             "tableName": self.table,
         }
 
-    _keys: list[str] | None = None
-
     def _key_names(self, item: dict[str, Any]) -> list[str]:
         if self._keys is None:
             schema = self.dynamodb.describe_table(TableName=self.table)["Table"]["KeySchema"]
@@ -267,7 +266,7 @@ def require_protected(clients: Clients, config: Config, table: str) -> None:
     from .plan import plan_ensure
     from .provisioner import Provisioner
 
-    obs = Provisioner(clients, config, firehose_role_arn="-").observe(table)
+    obs = Provisioner(clients, config).observe(table)
     if obs.table_status is None:
         raise UserInputError(f"table {table} does not exist")
     plan = plan_ensure(obs)

@@ -4,6 +4,7 @@ run plans nothing."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -64,7 +65,7 @@ class Deployer:
             self._code = build_zip(fetch_wheels())
         return self._code
 
-    @property
+    @functools.cached_property
     def account(self) -> str:
         return str(self.clients.sts.get_caller_identity()["Account"])
 

@@ -10,7 +10,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from .backups import LocalBackups
 from .errors import UserInputError
 from .records import loads, wire_form
-from .state import iso
+from .state import iso, key_text
 from .statequery import ORDER, connect, key_sql, read_files
 
 _deserializer = TypeDeserializer()
@@ -67,7 +67,7 @@ def diff(old: dict[str, Any] | None, new: dict[str, Any] | None) -> tuple[str, .
 
 def item_history(backups: LocalBackups, key: dict[str, Any]) -> list[Version]:
     con = connect()
-    want = chr(31).join(_json(key[n]) for n in backups.key_names)
+    want = key_text(key, backups.key_names)
     k = key_sql(backups.key_names)
     rows = con.execute(
         f"""
@@ -92,12 +92,6 @@ def item_history(backups: LocalBackups, key: dict[str, Any]) -> list[Version]:
         out.append(Version(when, event, seq, image, diff(prev, image)))
         prev = image
     return out
-
-
-def _json(value: Any) -> str:
-    from .records import dumps
-
-    return dumps(value).decode()
 
 
 def format_history(versions: list[Version]) -> list[str]:

@@ -4,6 +4,7 @@ removed. No AWS calls here; the provisioner observes, plans, then executes."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 WANTED_VIEW = "NEW_AND_OLD_IMAGES"
 
@@ -27,8 +28,9 @@ class Observed:
     delivery_stream: str = ""
     delivery_status: str | None = None  # None: no delivery stream of that name
     delivery_owner: str | None = None  # full table name in its tags, None if not tagged ours
-    mappings: tuple[MappingState, ...] = ()  # ours (our forwarder), any stream of this table
+    mappings: tuple[MappingState, ...] = ()  # ours (our forwarder): on the current stream, or all for removal
     draining_since: float | None = None
+    description: dict[str, Any] | None = field(default=None, compare=False)  # DescribeTable's answer
 
 
 @dataclass(frozen=True)

@@ -82,29 +82,24 @@ class Provisioner:
         self.clock = clock
 
     # -- observe ---------------------------------------------------------------------------
-    def observe(self, table: str) -> Observed:
-        """Describe the table (waiting out CREATING/UPDATING), its delivery stream and mappings."""
+    def observe(self, table: str, all_mappings: bool = False) -> Observed:
+        """Describe the table (waiting out CREATING/UPDATING), its delivery stream and our mappings:
+        those on its current stream, or with `all_mappings` those on any stream it ever had."""
         desc = self._describe_table(table)
-        if desc is None:
-            return Observed(
-                table,
-                None,
-                delivery_stream=naming.delivery_stream_name(table),
-                **self._observe_delivery(table),
-                mappings=self._mappings(table),
-            )
-        if desc["TableStatus"] in ("CREATING", "UPDATING"):
+        if desc is not None and desc["TableStatus"] in ("CREATING", "UPDATING"):
             desc = self._wait_active(table)
-        spec = desc.get("StreamSpecification") or {}
+        spec = (desc or {}).get("StreamSpecification") or {}
         view = spec.get("StreamViewType") if spec.get("StreamEnabled") else None
+        stream_arn = desc.get("LatestStreamArn") if desc and view else None
         return Observed(
             table,
-            desc["TableStatus"],
+            desc["TableStatus"] if desc else None,
             view,
-            desc.get("LatestStreamArn") if view else None,
+            stream_arn,
             delivery_stream=naming.delivery_stream_name(table),
             **self._observe_delivery(table),
-            mappings=self._mappings(table),
+            mappings=self._mappings(table, None if all_mappings else stream_arn),
+            description=desc,
         )
 
     def _describe_table(self, table: str) -> dict[str, Any] | None:
@@ -145,22 +140,20 @@ class Provisioner:
             "draining_since": float(draining) if draining else None,
         }
 
-    def _mappings(self, table: str) -> tuple[MappingState, ...]:
+    def _mappings(self, table: str, stream_arn: str | None) -> tuple[MappingState, ...]:
+        """Our mappings of the table. With its stream known, one cheap filtered listing; else
+        every mapping of the forwarder (only removal needs that)."""
         marker = f":table/{table}/stream/"
+        query = {"FunctionName": self.config.forwarder_function_name}
+        if stream_arn:
+            query["EventSourceArn"] = stream_arn
         found = []
-        pages = self.clients.lambda_.get_paginator("list_event_source_mappings")
-        for page in pages.paginate(FunctionName=self.config.forwarder_function_name):
+        for page in self.clients.lambda_.get_paginator("list_event_source_mappings").paginate(**query):
             for m in page["EventSourceMappings"]:
                 if marker in m.get("EventSourceArn", ""):
                     modified = m.get("LastModified")
-                    found.append(
-                        MappingState(
-                            m["UUID"],
-                            m["State"],
-                            m["EventSourceArn"],
-                            modified.timestamp() if hasattr(modified, "timestamp") else 0.0,
-                        )
-                    )
+                    when = modified.timestamp() if hasattr(modified, "timestamp") else 0.0
+                    found.append(MappingState(m["UUID"], m["State"], m["EventSourceArn"], when))
         return tuple(found)
 
     # -- ensure / remove ---------------------------------------------------------------------
@@ -213,7 +206,7 @@ class Provisioner:
         deadline = self.clock() + self.config.drain_seconds + buffer + self.config.wait_timeout_seconds
         done: list[str] = []
         while True:
-            obs = self.observe(table)
+            obs = self.observe(table, all_mappings=True)
             plan = plan_remove(obs, self.clock(), self.config.drain_seconds, buffer)
             if dry_run:
                 return Result(table, plan.status, plan.steps, plan.reason)
@@ -313,13 +306,10 @@ class Provisioner:
                 ) from None
             raise
         # A concurrent ensure may have created one too: converge on the oldest.
-        again = self.observe_mappings_plan(obs.table)
+        again = plan_ensure(self.observe(obs.table))
         if again.drop_mappings:
-            self._delete_duplicate_mappings(obs, again)
+            self._delete_mappings(obs, again)
         return True
-
-    def observe_mappings_plan(self, table: str) -> Plan:
-        return plan_ensure(self.observe(table))
 
     def _enable_mapping(self, obs: Observed, plan: Plan) -> bool:
         current = [m for m in obs.mappings if m.stream_arn == obs.stream_arn and m.uuid not in plan.drop_mappings]
@@ -355,7 +345,7 @@ class Provisioner:
 
     def _save_schema(self, obs: Observed, plan: Plan) -> bool:
         """Keep the table's schema beside its backups so restore can recreate a deleted table."""
-        desc = self._describe_table(obs.table)
+        desc = obs.description
         if desc is None:
             return False
         schema = {k: desc[k] for k in SCHEMA_FIELDS if k in desc}

@@ -13,8 +13,8 @@ from typing import Any
 from .aws import Clients, is_code
 from .backups import BackupStore, LocalBackups
 from .errors import BackupError, NotFoundError, UserInputError
-from .records import dumps, json_form, loads, wire_form
-from .state import iso, item_digest, parse_time, table_checksum
+from .records import json_form, loads, wire_form
+from .state import iso, item_digest, key_text, parse_time, table_checksum
 from .statequery import CorruptBackupError, check_times, connect, find_corrupt, iter_state
 from .tablewrite import BatchWriter
 
@@ -116,7 +116,7 @@ class Restorer:
     ) -> Iterator[tuple[str, str | None, str | None]]:
         at = result.at if opts.at is not None else None
         if opts.keys is not None:
-            wanted = self._key_text(con, backups, opts.keys)
+            wanted = key_text(opts.keys, backups.key_names)
             return (row for row in self._rows(con, backups, at, result, opts) if row[0] == wanted)
         return self._rows(con, backups, at, result, opts)
 
@@ -153,10 +153,6 @@ class Restorer:
         if first is not None:
             yield first
             yield from rows
-
-    @staticmethod
-    def _key_text(con: Any, backups: LocalBackups, keys: dict[str, Any]) -> str:
-        return key_text(keys, backups.key_names)
 
     def _prepare_target(
         self, backups: LocalBackups, target: str, opts: RestoreOptions, result: RestoreResult
@@ -270,11 +266,6 @@ class Restorer:
         from .importer import import_state
 
         return import_state(self, backups, target, rows, result)
-
-
-def key_text(image: dict[str, Any], key_names: list[str]) -> str:
-    """The item key as the state query spells it: typed key values as JSON, joined by \\x1f."""
-    return chr(31).join(dumps(image[k]).decode() for k in key_names)
 
 
 def table_args(schema: dict[str, Any], target: str) -> dict[str, Any]:

@@ -42,6 +42,11 @@ def item_key(keys: dict[str, Any], key_names: list[str]) -> tuple[str, ...]:
     return tuple(dumps(keys[name]).decode() for name in key_names)
 
 
+def key_text(image: dict[str, Any], key_names: list[str]) -> str:
+    """The item key as the state query spells it: typed key values as JSON, joined by \\x1f."""
+    return chr(31).join(dumps(image[k]).decode() for k in key_names)
+
+
 def item_state(
     changes: Iterable[dict[str, Any]], at: float, snapshot_image: dict[str, Any] | None = None
 ) -> dict[str, Any] | None:

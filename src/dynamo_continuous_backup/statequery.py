@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
@@ -151,7 +150,3 @@ def changes_view(con: duckdb.DuckDBPyConnection, backups: LocalBackups, name: st
 
 def state_view(con: duckdb.DuckDBPyConnection, backups: LocalBackups, at: float | None, name: str = "state") -> None:
     con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT k AS item_key, image AS item FROM ({state_sql(backups, at)})")
-
-
-def any_rows(rows: Any) -> bool:
-    return bool(rows)

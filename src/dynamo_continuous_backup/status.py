@@ -72,6 +72,6 @@ def table_status(provisioner: Provisioner, optin: OptIn, table: str) -> TableSta
 
 
 def fleet_status(clients: Clients, config: Config, concurrency: int = 8) -> list[TableStatus]:
-    provisioner = Provisioner(clients, config, firehose_role_arn="-")  # observing needs no role
+    provisioner = Provisioner(clients, config)
     optin = OptIn.from_config(config)
     return list(parallel_map(lambda t: table_status(provisioner, optin, t), sorted(list_tables(clients)), concurrency))

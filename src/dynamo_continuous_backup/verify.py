@@ -14,8 +14,7 @@ from .aws import Clients, is_code
 from .backups import BackupStore
 from .errors import NotFoundError
 from .records import json_form, loads, wire_form
-from .restore import key_text
-from .state import item_digest
+from .state import item_digest, key_text
 from .statequery import connect, iter_state
 
 
