@@ -28,10 +28,9 @@ def main() -> None:
         clients.s3.create_bucket(Bucket="bench-backups")
         config = Config(firehose_delivery_bucket="bench-backups", region="us-east-1")
         Backfill(clients, config, "bench", 4).run()
-        from dynamo_continuous_backup.plan import Observed, Plan
         from dynamo_continuous_backup.provisioner import Provisioner
 
-        Provisioner(clients, config)._save_schema(Observed("bench", "ACTIVE"), Plan())
+        Provisioner(clients, config).save_schema("bench")
         store = BackupStore(clients, config, Path(tempfile.mkdtemp()))
         backups = store.sync("bench")
         rows = list(iter_state(connect(), backups, None))

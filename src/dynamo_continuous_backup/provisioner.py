@@ -343,6 +343,10 @@ class Provisioner:
                 raise
         return True
 
+    def save_schema(self, table: str) -> bool:
+        """Save (or refresh) one table's schema beside its backups; True when it changed."""
+        return self._save_schema(self.observe(table), Plan())
+
     def _save_schema(self, obs: Observed, plan: Plan) -> bool:
         """Keep the table's schema beside its backups so restore can recreate a deleted table."""
         desc = obs.description
