@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from dynamo_continuous_backup.emulator import FAKE_ENV, free_port  # noqa: E402
 
-ITEMS = 20_000
+ITEMS = int(os.environ.get("DCB_BENCH_ITEMS", "20000"))  # smaller only for the smoke test
 
 
 @contextmanager

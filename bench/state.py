@@ -4,6 +4,7 @@ whole process, beside a pure-Python dict replay measured the same way in the sam
 from __future__ import annotations
 
 import gzip
+import os
 import random
 import resource
 import subprocess
@@ -16,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import orjson  # noqa: E402
 
-RECORDS, KEYS, FILES = 1_000_000, 100_000, 40
+RECORDS = int(os.environ.get("DCB_BENCH_RECORDS", "1000000"))  # smaller only for the smoke test
+KEYS, FILES = RECORDS // 10, 40
 
 
 def generate(folder: Path) -> float:

@@ -1,0 +1,23 @@
+"""The benchmarks still run (tiny inputs, nothing timed): `make bench` must not rot unseen."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).parents[1] / "bench"
+SMALL = {"DCB_BENCH_ITEMS": "300", "DCB_BENCH_RECORDS": "4000", "DCB_BENCH_SECONDS": "0.2"}
+
+
+@pytest.mark.parametrize("script", ["forwarder.py", "backfill.py", "restore.py", "state.py"])
+def test_benchmark_runs(script: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | SMALL
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / script)], capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "ratio" in proc.stdout
