@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 MAX_BATCH_RECORDS = 500
 MAX_BATCH_BYTES = 4 * 1024 * 1024
@@ -11,7 +11,10 @@ MAX_RECORD_BYTES = 1000 * 1024
 
 
 def pack(
-    indices: Sequence[int], sizes: Sequence[int], max_records: int = MAX_BATCH_RECORDS, max_bytes: int = MAX_BATCH_BYTES
+    indices: Sequence[int],
+    sizes: Sequence[int] | Mapping[int, int],
+    max_records: int = MAX_BATCH_RECORDS,
+    max_bytes: int = MAX_BATCH_BYTES,
 ) -> Iterator[list[int]]:
     """Yield runs of `indices`, in order, each as large as both limits allow."""
     batch: list[int] = []

@@ -14,7 +14,7 @@ import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -43,7 +43,6 @@ class Outcome:
     put_calls: int = 0
     retries: int = 0
     failed_from: int | None = None
-    batch_sizes: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -75,17 +74,19 @@ class Forwarder:
     ) -> list[int]:
         stream = naming.delivery_stream_name(table)
         lines: dict[int, bytes] = {}
+        sizes: dict[int, int] = {}
         pending: list[int] = []
+        stuck: list[int] = []  # oversize records whose S3 copy could not be written
         for i in indices:
             record = backup_record(records[i], table)
             encoded = encode_line(record)
             line = encoded if len(encoded) <= MAX_RECORD_BYTES else self._store_oversize(table, record, encoded)
             outcome.oversize += len(encoded) > MAX_RECORD_BYTES
             if line:
-                lines[i] = line
+                lines[i], sizes[i] = line, len(line)
                 pending.append(i)
-        stuck = [i for i in indices if i not in lines]
-        sizes = {i: len(line) for i, line in lines.items()}
+            else:
+                stuck.append(i)
         attempt = 0
         while pending:
             failed = self._put_all(stream, pending, lines, sizes, outcome)
@@ -116,9 +117,8 @@ class Forwarder:
         self, stream: str, pending: list[int], lines: dict[int, bytes], sizes: dict[int, int], outcome: Outcome
     ) -> list[int]:
         failed: list[int] = []
-        for batch in pack(pending, sizes):  # type: ignore[arg-type]
+        for batch in pack(pending, sizes):
             outcome.put_calls += 1
-            outcome.batch_sizes.append(len(batch))
             try:
                 response = self.firehose.put_record_batch(
                     DeliveryStreamName=stream, Records=[{"Data": lines[i]} for i in batch]
