@@ -76,10 +76,15 @@ def _report(results: Sequence[Result], ui: UI, verb: str) -> int:
     return 0 if all(r.ok for r in results) else 1
 
 
-def _print_result(ui: UI, n: int, total: int, r: Result) -> None:
-    did = f" ({', '.join(r.actions)})" if r.actions else ""
-    why = f": {r.reason}" if r.reason else ""
-    ui.line(f"[{n}/{total}] {r.table}: {r.status.replace('_', ' ')}{did}{why}")
+def _run_tables(func: Callable[[str], Result], tables: list[str], concurrency: int, ui: UI) -> list[Result]:
+    """Work on the tables with bounded concurrency, printing one progress line per table."""
+    results = []
+    for n, r in enumerate(run_many(func, tables, concurrency), 1):
+        did = f" ({', '.join(r.actions)})" if r.actions else ""
+        why = f": {r.reason}" if r.reason else ""
+        ui.line(f"[{n}/{len(tables)}] {r.table}: {r.status.replace('_', ' ')}{did}{why}")
+        results.append(r)
+    return results
 
 
 @command("provision", "protect the tables of a whitelist", _whitelist_args)
@@ -99,12 +104,7 @@ def cmd_provision(args: argparse.Namespace, ui: UI) -> int:
             return Result(table, "not_protectable" if table in explicit else "excluded", reason=reason)
         return provisioner.ensure(table, dry_run=args.dry_run)
 
-    results = []
-    for n, r in enumerate(run_many(one, tables, args.concurrency), 1):
-        if args.dry_run and r.status == "protected":
-            r = Result(r.table, "protected" if not r.actions[:-1] else "planned", r.actions, r.reason)
-        _print_result(ui, n, len(tables), r)
-        results.append(r)
+    results = _run_tables(one, tables, args.concurrency, ui)
     if args.dry_run:
         ui.line("dry run: nothing was changed")
         return 0 if all(r.ok or r.status == "planned" for r in results) else 1
@@ -122,12 +122,9 @@ def cmd_deprovision(args: argparse.Namespace, ui: UI) -> int:
     config, clients = _load(args)
     tables = select_tables(clients, whitelist.provision_all, whitelist.table_names)
     provisioner = Provisioner(clients, config)
-    results = []
-    for n, r in enumerate(
-        run_many(lambda t: provisioner.remove(t, args.dry_run, wait=not args.no_wait), tables, args.concurrency), 1
-    ):
-        _print_result(ui, n, len(tables), r)
-        results.append(r)
+    results = _run_tables(
+        lambda t: provisioner.remove(t, args.dry_run, wait=not args.no_wait), tables, args.concurrency, ui
+    )
     if args.dry_run:
         ui.line("dry run: nothing was changed")
         return 0

@@ -161,8 +161,11 @@ class Provisioner:
         """Make the table protected; report what was done or why it cannot be."""
         obs = self.observe(table)
         plan = plan_ensure(obs)
-        if plan.status != "protected" or dry_run:
+        if plan.status != "protected":
             return Result(table, plan.status, plan.steps, plan.reason)
+        if dry_run:  # refreshing the saved schema alone does not count as a change to plan
+            changes = [s for s in plan.steps if s != "save_schema"]
+            return Result(table, "planned" if changes else "protected", plan.steps)
         done: list[str] = []
         for step in plan.steps:
             try:
@@ -266,11 +269,15 @@ class Provisioner:
             if not is_code(exc, "ResourceInUseException"):
                 raise
             created = False
-        again = self._observe_delivery(obs.table)
-        if again["delivery_owner"] != obs.table:
-            raise AwsError(f"delivery stream {obs.delivery_stream} was created by someone else meanwhile")
+
+        def ours_and_active() -> bool:
+            seen = self._observe_delivery(obs.table)
+            if seen["delivery_owner"] != obs.table:
+                raise AwsError(f"delivery stream {obs.delivery_stream} was created by someone else meanwhile")
+            return bool(seen["delivery_status"] == "ACTIVE")
+
         wait_until(
-            lambda: self._observe_delivery(obs.table)["delivery_status"] == "ACTIVE",
+            ours_and_active,
             f"delivery stream {obs.delivery_stream} to become ACTIVE",
             self.config.wait_timeout_seconds,
             2.0,
