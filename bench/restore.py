@@ -34,7 +34,7 @@ def main() -> None:
         store = BackupStore(clients, config, Path(tempfile.mkdtemp()))
         backups = store.sync("bench")
         rows = list(iter_state(connect(), backups, None))
-        restorer = Restorer(clients, clients, store)
+        restorer = Restorer(clients, store)
         tables = iter(range(100))
 
         def fresh() -> str:

@@ -166,7 +166,7 @@ def test_big_binary_and_unicode_items_round_trip(
         Item={"pk": {"S": "small"}, "bs": {"BS": [b"\x00", b"\xff\xfe"]}, "ss": {"SS": ["🙂", "e\u0301"]}},
     )
     runtime.settle()
-    result = Restorer(aws, aws, BackupStore(aws, config, tmp_path)).restore("blobs", "blobs-r", RestoreOptions())
+    result = Restorer(aws, BackupStore(aws, config, tmp_path)).restore("blobs", "blobs-r", RestoreOptions())
     assert result.verified and result.items == 2
     got = aws.dynamodb.get_item(TableName="blobs-r", Key={"pk": {"S": "big"}})["Item"]
     assert got["blob"]["B"] == big["blob"]["B"] and got["text"]["S"] == "Ω" * 60_000

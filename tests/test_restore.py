@@ -79,7 +79,7 @@ def next_second() -> None:
 
 
 def restore(aws: Clients, config: Config, to: str, **opts: Any) -> Any:
-    return Restorer(aws, aws, BackupStore(aws, config, Path(opts.pop("cache")))).restore(
+    return Restorer(aws, BackupStore(aws, config, Path(opts.pop("cache")))).restore(
         "orders", to, RestoreOptions(**opts)
     )
 
@@ -179,7 +179,7 @@ def test_unprocessed_items_storm_still_writes_everything(history: Any, aws: Clie
     stormy = StormyDynamo(aws.dynamodb)
     target = Clients(aws.region)
     target.get = lambda service: stormy if service == "dynamodb" else aws.get(service)  # type: ignore[method-assign]
-    result = Restorer(aws, target, BackupStore(aws, config, tmp_path), sleep=lambda s: None).restore(
+    result = Restorer(target, BackupStore(aws, config, tmp_path), sleep=lambda s: None).restore(
         "orders", "orders-storm", RestoreOptions()
     )
     assert stormy.unprocessed > 20 and result.verified
@@ -202,7 +202,7 @@ def test_via_import_and_into_another_region(history: Any, aws: Clients, tmp_path
     result = restore(aws, config, "orders-imported", via_import=True, cache=tmp_path)
     assert result.verified and contents(aws, "orders-imported") == captured[-1][1]
     west = Clients("us-west-2")
-    moved = Restorer(aws, west, BackupStore(aws, config, tmp_path)).restore("orders", "orders-west", RestoreOptions())
+    moved = Restorer(west, BackupStore(aws, config, tmp_path)).restore("orders", "orders-west", RestoreOptions())
     assert moved.verified and contents(west, "orders-west") == captured[-1][1]
 
 
@@ -235,16 +235,16 @@ def test_restore_reads_the_original_tools_files(aws: Clients, config: Config, tm
     aws.s3.put_object(Bucket=BUCKET, Key="backups/legacy/2019/01/01/01/b", Body=body)  # plain too
     store = BackupStore(aws, config, tmp_path)
     with pytest.raises(UserInputError, match="no complete snapshot"):
-        Restorer(aws, aws, store).restore("legacy", "legacy-r", RestoreOptions())
+        Restorer(aws, store).restore("legacy", "legacy-r", RestoreOptions())
     with pytest.raises(UserInputError, match="only a restore to the latest state"):
-        Restorer(aws, aws, store).restore("legacy", "legacy-r", RestoreOptions(at="2030-01-01", from_start=True))
+        Restorer(aws, store).restore("legacy", "legacy-r", RestoreOptions(at="2030-01-01", from_start=True))
     aws.dynamodb.create_table(
         TableName="legacy-r",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    result = Restorer(aws, aws, store).restore("legacy", "legacy-r", RestoreOptions(from_start=True))
+    result = Restorer(aws, store).restore("legacy", "legacy-r", RestoreOptions(from_start=True))
     assert result.verified and result.items == 2
     item = aws.dynamodb.get_item(TableName="legacy-r", Key={"pk": {"S": "a"}})["Item"]
     assert item["v"] == {"N": "2"}
@@ -268,5 +268,5 @@ def test_export_snapshot_is_used_by_restore(
     store = BackupStore(aws, config, tmp_path)
     kinds = [s.kind for s in store.sync("pitr").snapshots]
     assert "export" in kinds
-    result = Restorer(aws, aws, store).restore("pitr", "pitr-r", RestoreOptions())
+    result = Restorer(aws, store).restore("pitr", "pitr-r", RestoreOptions())
     assert result.verified and result.items == 10

@@ -59,7 +59,7 @@ def test_item_values_never_reach_the_logs_by_default(
     runtime.settle()
     aws.dynamodb.put_item(TableName="cards", Item={"pk": {"S": SECRET}, "number": {"S": SECRET}})
     runtime.settle()
-    Restorer(aws, aws, BackupStore(aws, config, tmp_path)).restore("cards", "cards-r", RestoreOptions())
+    Restorer(aws, BackupStore(aws, config, tmp_path)).restore("cards", "cards-r", RestoreOptions())
     Verifier(aws, BackupStore(aws, config, tmp_path)).verify("cards")
     # a forwarder that cannot deliver logs warnings about the batch, not its contents
     delivery_stream(aws, config, "cards2")

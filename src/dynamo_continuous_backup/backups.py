@@ -7,6 +7,7 @@ the saved schema under PREFIX/@schemas/TABLE/schema.json.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import logging
@@ -49,7 +50,7 @@ class LocalBackups:
     schema: dict[str, Any] | None = None
     corrupt: list[str] = field(default_factory=list)
 
-    @property
+    @functools.cached_property
     def key_names(self) -> list[str]:
         if self.schema:
             ordered = sorted(self.schema["KeySchema"], key=lambda k: k["KeyType"] != "HASH")
@@ -179,6 +180,12 @@ class BackupStore:
         self.root.mkdir(parents=True, exist_ok=True)
         index_path.write_text(json.dumps(index))
         return paths
+
+    def image(self, image_text: str | None, pointer: str | None) -> dict[str, Any]:
+        """An item image from a state row: inline, or from the full record an oversize pointer names."""
+        if image_text:
+            return loads(image_text)  # type: ignore[no-any-return]
+        return self.fetch_record(pointer or "")["NewImage"]  # type: ignore[no-any-return]
 
     def fetch_record(self, key: str) -> dict[str, Any]:
         """The full record an oversize pointer line names."""

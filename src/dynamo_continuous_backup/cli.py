@@ -319,7 +319,7 @@ def cmd_restore(args: argparse.Namespace, ui: UI) -> int:
         args.threads,
     )
     with Progress(f"restore {args.table} -> {args.to}") as bar:
-        result = Restorer(source, target, store, progress=bar.update).restore(args.table, args.to, opts)
+        result = Restorer(target, store, progress=bar.update).restore(args.table, args.to, opts)
     earliest = iso(result.earliest) if result.earliest is not None else "unknown (no snapshot)"
     ui.line(f"earliest restorable time of {args.table}: {earliest}")
     for name in result.corrupt:

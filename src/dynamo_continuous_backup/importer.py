@@ -6,13 +6,12 @@ from __future__ import annotations
 import gzip
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 import shortuuid
 
 from .errors import AwsError
-from .records import loads
 from .state import item_digest, table_checksum
 
 if TYPE_CHECKING:
@@ -51,7 +50,7 @@ def import_state(
         part, parts = [], parts + 1
 
     for _, image_text, pointer in rows:
-        image: dict[str, Any] = loads(image_text) if image_text else store.fetch_record(pointer or "")["NewImage"]
+        image = store.image(image_text, pointer)
         digests.append(item_digest(image))
         part.append(orjson.dumps({"Item": image}) + b"\n")
         if len(part) >= PART_ITEMS:

@@ -3,17 +3,16 @@ new table (or, explicitly, an existing one), then verified by count and content 
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .aws import Clients, is_code
 from .backups import BackupStore, LocalBackups
 from .errors import BackupError, NotFoundError, UserInputError
-from .records import json_form, loads, wire_form
+from .records import json_form, wire_form
 from .state import iso, item_digest, key_text, parse_time, table_checksum
 from .statequery import CorruptBackupError, check_times, connect, find_corrupt, iter_state
 from .tablewrite import BatchWriter
@@ -55,13 +54,12 @@ class RestoreOptions:
 class Restorer:
     def __init__(
         self,
-        source: Clients,
         target: Clients,
         store: BackupStore,
         sleep: Callable[[float], None] = time.sleep,
         progress: Callable[[int], None] | None = None,
     ) -> None:
-        self.source, self.target, self.store, self.sleep = source, target, store, sleep
+        self.target, self.store, self.sleep = target, store, sleep
         self.progress = progress or (lambda n: None)
 
     def restore(self, table: str, target: str, opts: RestoreOptions) -> RestoreResult:
@@ -72,11 +70,7 @@ class Restorer:
         con = connect()
         if opts.at is not None:
             check_times(con, backups)
-        rows = self._state_rows(con, backups, result, opts)
-        # Read the first rows before touching the target: a corrupt backup must fail the
-        # restore while nothing has been created or written yet.
-        first = next(rows, None)
-        rows = itertools.chain([first] if first else [], rows)
+        rows = self._state_rows(con, backups, result, opts)  # a corrupt backup fails here, before any write
         existing = self._prepare_target(backups, target, opts, result)
         if existing is None and not opts.dry_run and opts.via_import:
             return self._via_import(backups, target, rows, result)
@@ -91,9 +85,7 @@ class Restorer:
             self._verify(target, result)
         else:
             item = self.target.dynamodb.get_item(TableName=target, Key=wire_form(opts.keys)).get("Item")
-            result.verified = (item_digest(json_form(item)) if item else None) == (
-                int(result.checksum, 16) if result.items else None
-            )
+            result.verified = table_checksum([item_digest(json_form(item))] if item else []) == result.checksum
         return result
 
     def _check_time(self, backups: LocalBackups, result: RestoreResult, opts: RestoreOptions) -> None:
@@ -124,9 +116,7 @@ class Restorer:
         self, con: Any, backups: LocalBackups, at: float | None, result: RestoreResult, opts: RestoreOptions
     ) -> Iterator[tuple[str, str | None, str | None]]:
         try:
-            # Materialise the first batch now, so a corrupt object fails before anything is written.
-            rows = iter_state(con, backups, at)
-            first = next(rows, None)
+            return iter_state(con, backups, at)
         except CorruptBackupError as exc:
             bad = find_corrupt(backups.change_files + [f for s in backups.snapshots for f in s.files])
             names = [self.store.key_of(p) for p in bad] or [str(exc)]
@@ -139,20 +129,8 @@ class Restorer:
                     "rerun with --allow-corrupt to restore without them"
                 ) from None
             backups.change_files = [f for f in backups.change_files if f not in bad]
-            for i, snap in enumerate(backups.snapshots):
-                backups.snapshots[i] = type(snap)(
-                    snap.run_id,
-                    snap.start,
-                    snap.end,
-                    snap.items,
-                    tuple(f for f in snap.files if f not in bad),
-                    snap.kind,
-                )
-            rows = iter_state(con, backups, at)
-            first = next(rows, None)
-        if first is not None:
-            yield first
-            yield from rows
+            backups.snapshots = [replace(s, files=tuple(f for f in s.files if f not in bad)) for s in backups.snapshots]
+            return iter_state(con, backups, at)
 
     def _prepare_target(
         self, backups: LocalBackups, target: str, opts: RestoreOptions, result: RestoreResult
@@ -227,7 +205,7 @@ class Restorer:
         existing = dict(existing or {})
         digests: list[int] = []
         for key, image_text, pointer in rows:
-            image = loads(image_text) if image_text else self.store.fetch_record(pointer or "")["NewImage"]
+            image = self.store.image(image_text, pointer)
             digest = item_digest(image)
             digests.append(digest)
             result.items += 1

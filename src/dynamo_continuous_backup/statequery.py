@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -117,13 +118,20 @@ def check_times(con: duckdb.DuckDBPyConnection, backups: LocalBackups) -> None:
 def iter_state(
     con: duckdb.DuckDBPyConnection, backups: LocalBackups, at: float | None, batch: int = 5000
 ) -> Iterator[tuple[str, str | None, str | None]]:
-    """Stream (key, image JSON, oversize pointer) rows, `batch` at a time."""
+    """(key, image JSON, oversize pointer) rows, `batch` at a time. The query runs now, so an
+    unreadable backup raises CorruptBackupError here, before the caller has used any row."""
     try:
         cursor = con.execute(state_sql(backups, at))
-        while rows := cursor.fetchmany(batch):
-            yield from rows
+        first = cursor.fetchmany(batch)
     except duckdb.Error as exc:
         raise CorruptBackupError(str(exc).splitlines()[0]) from None
+    return _stream(cursor, first, batch)
+
+
+def _stream(cursor: duckdb.DuckDBPyConnection, rows: list[Any], batch: int) -> Iterator[Any]:
+    while rows:
+        yield from rows
+        rows = cursor.fetchmany(batch)
 
 
 def find_corrupt(files: list[Path]) -> list[Path]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .aws import Clients, is_code
-from .backups import BackupStore
+from .backups import BackupStore, LocalBackups
 from .errors import NotFoundError
 from .records import json_form, loads, wire_form
 from .state import item_digest, key_text
@@ -50,11 +50,12 @@ class Verifier:
             raise
         backups = self.store.sync(table)
         names = backups.key_names
-        state = self._state(table)
+        state = self._state(backups)
         live = self._live_sample(table, names, sample) if sample else self._live_all(table, names)
         if sample:  # also look up a sample of what the backups hold, to find extras
             for k in random.sample(sorted(state), min(sample, len(state))):
-                live.setdefault(k, self._get(table, state[k][1], names))
+                if k not in live:
+                    live[k] = self._get(table, state[k][1], names)
         result.live_items = sum(1 for v in live.values() if v is not None)
         result.backed_up_items = len(state)
         suspects = self._compare(live, state, sample is not None)
@@ -62,7 +63,7 @@ class Verifier:
             recheck_after = self.store.config.firehose_delivery_interval_seconds + 5
         if suspects:
             self.sleep(recheck_after or 0)  # let in-flight changes land, then look again at the suspects
-            state = self._state(table)
+            state = self._state(self.store.sync(table))
             again = {k: self._get(table, (state.get(k) or (0, _key_of(k, names)))[1], names) for k in suspects}
             remaining = self._compare(again, state, True)
             result.resolved_in_flight = len(suspects) - len(remaining)
@@ -71,11 +72,10 @@ class Verifier:
                 getattr(result, kind).append(k)
         return result
 
-    def _state(self, table: str) -> dict[str, tuple[int, dict[str, Any]]]:
-        backups = self.store.sync(table)
+    def _state(self, backups: LocalBackups) -> dict[str, tuple[int, dict[str, Any]]]:
         out = {}
         for k, image_text, pointer in iter_state(connect(), backups, None):
-            image = loads(image_text) if image_text else self.store.fetch_record(pointer or "")["NewImage"]
+            image = self.store.image(image_text, pointer)
             out[k] = (item_digest(image), {n: image[n] for n in backups.key_names})
         return out
 
