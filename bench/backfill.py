@@ -5,21 +5,14 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from common import ITEMS, make_table, moto_process, timed
+from common import ITEMS, bench_table, timed
 
 SEGMENTS = 4
 
 
 def main() -> None:
-    with moto_process():
-        from dynamo_continuous_backup.aws import Clients
+    with bench_table() as (clients, config):
         from dynamo_continuous_backup.backfill import Backfill
-        from dynamo_continuous_backup.config import Config
-
-        clients = Clients("us-east-1")
-        make_table(clients.dynamodb, "bench")
-        clients.s3.create_bucket(Bucket="bench-backups")
-        config = Config(firehose_delivery_bucket="bench-backups", region="us-east-1")
 
         def bare() -> None:
             def segment(s: int) -> int:

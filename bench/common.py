@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -68,6 +69,19 @@ def make_table(dynamodb: object, name: str, items: int = ITEMS) -> None:
     ]
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda b: dynamodb.batch_write_item(RequestItems={name: b}), batches))  # type: ignore[attr-defined]
+
+
+@contextmanager
+def bench_table() -> Iterator[tuple[Any, Any]]:
+    """A moto process holding the 20,000-item table `bench` and a backup bucket: (clients, config)."""
+    with moto_process():
+        from dynamo_continuous_backup.aws import Clients
+        from dynamo_continuous_backup.config import Config
+
+        clients = Clients("us-east-1")
+        make_table(clients.dynamodb, "bench")
+        clients.s3.create_bucket(Bucket="bench-backups")
+        yield clients, Config(firehose_delivery_bucket="bench-backups", region="us-east-1")
 
 
 def timed(func: object) -> tuple[float, float]:

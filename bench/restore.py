@@ -7,29 +7,22 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from common import ITEMS, make_table, moto_process, timed
+from common import ITEMS, bench_table, timed
 
 THREADS = 8
 
 
 def main() -> None:
-    with moto_process():
-        from dynamo_continuous_backup.aws import Clients
+    with bench_table() as (clients, config):
         from dynamo_continuous_backup.backfill import Backfill
         from dynamo_continuous_backup.backups import BackupStore
-        from dynamo_continuous_backup.config import Config
+        from dynamo_continuous_backup.provisioner import Provisioner
         from dynamo_continuous_backup.records import loads, wire_form
         from dynamo_continuous_backup.restore import RestoreOptions, Restorer, RestoreResult
         from dynamo_continuous_backup.statequery import connect, iter_state
         from dynamo_continuous_backup.tablewrite import BatchWriter, chunks
 
-        clients = Clients("us-east-1")
-        make_table(clients.dynamodb, "bench")
-        clients.s3.create_bucket(Bucket="bench-backups")
-        config = Config(firehose_delivery_bucket="bench-backups", region="us-east-1")
         Backfill(clients, config, "bench", 4).run()
-        from dynamo_continuous_backup.provisioner import Provisioner
-
         Provisioner(clients, config).save_schema("bench")
         store = BackupStore(clients, config, Path(tempfile.mkdtemp()))
         backups = store.sync("bench")
