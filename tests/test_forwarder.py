@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import copy
 import random
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from dynamo_continuous_backup import forwarder, naming
 from dynamo_continuous_backup.aws import Clients
@@ -191,14 +192,101 @@ def test_oversize_record_goes_to_s3_with_a_pointer(aws: Clients, config: Config)
     assert full["NewImage"]["blob"]["S"] == "é" * 600_000
 
 
-def test_missing_delivery_stream_fails_the_batch_for_lambda_to_retry(aws: Clients, config: Config) -> None:
-    event = stream_event("nostream", 5)
-    clock = iter(range(0, 10_000, 10))
-    fwd = Forwarder(aws.firehose, aws.s3, BUCKET, config.prefix, sleep=lambda s: None, clock=lambda: float(next(clock)))
-    assert (
-        forwarder.handler(event, None, fwd)["batchItemFailures"][0]["itemIdentifier"]
-        == event["Records"][0]["dynamodb"]["SequenceNumber"]
+class CountingFirehose:
+    """A Firehose client that records every call; `fail(n)` says how call n fails, if at all."""
+
+    def __init__(self, real: Any = None, fail: Callable[[int], Exception | None] = lambda n: None) -> None:
+        self.real, self.fail, self.calls = real, fail, 0
+
+    def put_record_batch(self, DeliveryStreamName: str, Records: list[dict[str, bytes]]) -> dict[str, Any]:  # noqa: N803
+        self.calls += 1
+        error = self.fail(self.calls)
+        if error is not None:
+            raise error
+        if self.real is not None:
+            return dict(self.real.put_record_batch(DeliveryStreamName=DeliveryStreamName, Records=Records))
+        return {"FailedPutCount": 0, "RequestResponses": [{"RecordId": "x"} for _ in Records]}
+
+
+class LambdaContext:
+    """Lambda's context with `seconds` left, on the forwarder's own (fake) clock."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(self.seconds * 1000)
+
+
+def client_error(code: str, status: int) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "PutRecordBatch"
     )
+
+
+def timed_forwarder(aws: Clients, config: Config, firehose: Any) -> tuple[Forwarder, list[float]]:
+    """A forwarder whose clock moves one second per reading and whose sleeps are recorded."""
+    sleeps: list[float] = []
+    clock = iter(range(10**6))
+    fwd = Forwarder(firehose, aws.s3, BUCKET, config.prefix, sleep=sleeps.append, clock=lambda: float(next(clock)))
+    return fwd, sleeps
+
+
+def test_missing_delivery_stream_fails_the_batch_at_once_for_lambda_to_retry(aws: Clients, config: Config) -> None:
+    # GIVEN a table whose delivery stream does not exist (moto answers ResourceNotFoundException)
+    event = stream_event("nostream", 5)
+    firehose = CountingFirehose(aws.firehose)
+    fwd, sleeps = timed_forwarder(aws, config, firehose)
+    # WHEN the forwarder gets a batch with 300 s of invocation time left
+    response = forwarder.handler(event, LambdaContext(300), fwd)
+    # THEN it gives the batch back to Lambda after one call, without waiting out its time
+    assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["dynamodb"]["SequenceNumber"]}]}
+    assert firehose.calls == 1 and sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("ResourceNotFoundException", 400),
+        ("AccessDeniedException", 400),
+        ("AccessDenied", 403),
+        ("InvalidArgumentException", 400),
+        ("ValidationException", 400),
+        ("InvalidKMSResourceException", 400),
+    ],
+)
+def test_errors_waiting_cannot_fix_end_the_retries_at_once(
+    aws: Clients, config: Config, code: str, status: int
+) -> None:
+    # GIVEN 1,200 records (three PutRecordBatch calls' worth) whose second call fails for good
+    event = stream_event("orders", 1200)
+    firehose = CountingFirehose(fail=lambda n: client_error(code, status) if n >= 2 else None)
+    fwd, sleeps = timed_forwarder(aws, config, firehose)
+    response = forwarder.handler(event, LambdaContext(300), fwd)
+    # THEN no retry, no third call, and Lambda resumes at the first record of the failed call
+    assert firehose.calls == 2 and sleeps == []
+    assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][500]["dynamodb"]["SequenceNumber"]}]}
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        client_error("ServiceUnavailableException", 503),
+        client_error("ThrottlingException", 400),
+        client_error("InternalFailure", 500),
+        client_error("SomethingNew", 502),
+        EndpointConnectionError(endpoint_url="https://firehose.us-east-1.amazonaws.com"),
+    ],
+    ids=["unavailable", "throttled", "internal", "5xx", "network"],
+)
+def test_throttling_and_service_errors_are_retried_with_backoff(aws: Clients, config: Config, error: Exception) -> None:
+    # GIVEN a Firehose that fails the first five calls with a transient error
+    event = stream_event("orders", 300)
+    firehose = CountingFirehose(fail=lambda n: error if n <= 5 else None)
+    fwd, sleeps = timed_forwarder(aws, config, firehose)
+    # THEN the forwarder backs off and retries until the batch is delivered in this invocation
+    assert forwarder.handler(event, LambdaContext(300), fwd) == {"batchItemFailures": []}
+    assert firehose.calls == 6 and len(sleeps) == 5
 
 
 def test_long_table_name_routes_to_the_hashed_delivery_stream(aws: Clients, config: Config) -> None:

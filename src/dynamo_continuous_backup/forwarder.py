@@ -1,9 +1,11 @@
 """Forwarder Lambda: DynamoDB stream batch -> NDJSON lines -> the table's Firehose stream.
 
 Only records that failed are retried, with exponential backoff and full jitter while the
-invocation has time. Whatever is still undelivered is reported from the first failed
-record on (`batchItemFailures`), so Lambda resumes there: nothing is skipped and per-item
-order holds; the re-sent successes are duplicates that restore collapses.
+invocation has time. An error that waiting cannot fix (missing delivery stream, access
+denied, invalid request) ends the retries at once instead of billing the whole timeout.
+Whatever is still undelivered is reported from the first failed record on
+(`batchItemFailures`), so Lambda resumes there: nothing is skipped and per-item order holds;
+the re-sent successes are duplicates that restore collapses.
 """
 
 from __future__ import annotations
@@ -32,6 +34,39 @@ BASE_DELAY = 0.1
 MAX_DELAY = 5.0
 SAFETY_MARGIN = 2.0  # seconds kept back so the response is returned before Lambda times out
 DEFAULT_DEADLINE = 60.0
+# Worth retrying within the invocation: throttling and transient service faults (botocore's
+# own throttled and transient codes, plus Firehose's). Any other 4xx will fail the same way
+# until someone acts, so the batch goes back to Lambda at once.
+RETRYABLE_CODES = frozenset(
+    {
+        "ServiceUnavailableException",
+        "ServiceUnavailable",
+        "InternalFailure",
+        "InternalServerError",
+        "InternalError",
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "LimitExceededException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "PriorRequestNotComplete",
+    }
+)
+
+
+def is_retryable(exc: ClientError | BotoCoreError) -> bool:
+    """True when waiting may fix the failed call: throttling, 5xx, network errors."""
+    if not isinstance(exc, ClientError):
+        return True  # connection and timeout errors
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    return error_code(exc) in RETRYABLE_CODES or status >= 500
 
 
 @dataclass
@@ -43,6 +78,7 @@ class Outcome:
     put_calls: int = 0
     retries: int = 0
     failed_from: int | None = None
+    gave_up: str | None = None  # error code of a non-retryable failure that ended the retries
 
 
 @dataclass
@@ -88,10 +124,11 @@ class Forwarder:
             else:
                 stuck.append(i)
         attempt = 0
+        fatal: str | None = None
         while pending:
-            failed = self._put_all(stream, pending, lines, sizes, outcome)
+            failed, fatal = self._put_all(stream, pending, lines, sizes, outcome)
             pending = _with_later_same_key(failed, pending, records) if failed else []
-            if not pending:
+            if not pending or fatal:
                 break
             attempt += 1
             delay = self.rand(0, min(MAX_DELAY, BASE_DELAY * 2**attempt))
@@ -103,7 +140,18 @@ class Forwarder:
             log.warning(
                 "table %s: first undelivered record has keys %s", table, records[pending[0]]["dynamodb"]["Keys"]
             )
-        if pending:
+        if pending and fatal:
+            outcome.gave_up = fatal
+            log.error(
+                "table %s: %d of %d records undelivered: %s from delivery stream %s cannot be fixed by "
+                "retrying now; Lambda will retry the batch",
+                table,
+                len(pending),
+                len(indices),
+                fatal,
+                stream,
+            )
+        elif pending:
             log.warning(
                 "table %s: %d of %d records undelivered after %d retries; Lambda will retry",
                 table,
@@ -115,9 +163,15 @@ class Forwarder:
 
     def _put_all(
         self, stream: str, pending: list[int], lines: dict[int, bytes], sizes: dict[int, int], outcome: Outcome
-    ) -> list[int]:
+    ) -> tuple[list[int], str | None]:
+        """Send every pending record once; return the failed ones and the code of a
+        non-retryable error, after which nothing more is sent (it would fail the same way)."""
         failed: list[int] = []
+        fatal: str | None = None
         for batch in pack(pending, sizes):
+            if fatal:
+                failed += batch
+                continue
             outcome.put_calls += 1
             try:
                 response = self.firehose.put_record_batch(
@@ -130,11 +184,13 @@ class Forwarder:
                     len(batch),
                     error_code(exc) or type(exc).__name__,
                 )
+                if not is_retryable(exc):
+                    fatal = error_code(exc) or type(exc).__name__
                 failed += batch
                 continue
             if response.get("FailedPutCount"):
                 failed += [i for i, r in zip(batch, response["RequestResponses"], strict=True) if r.get("ErrorCode")]
-        return sorted(failed)
+        return sorted(failed), fatal
 
     def _store_oversize(self, table: str, record: dict[str, Any], line: bytes) -> bytes | None:
         """Write a record too large for Firehose straight to S3; return its pointer line."""
