@@ -12,6 +12,8 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
+	# Lambda's Python 3.12 with boto3 only: the local runtime runs the functions in it.
+	$(BIN)/python -c "from dynamo_continuous_backup.local.lambda_python import lambda_python as p; print('Lambda Python:', p())"
 	touch $(STAMP)
 
 test: $(STAMP)

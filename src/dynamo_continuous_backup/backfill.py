@@ -7,7 +7,6 @@ last: a run without one is incomplete and restore ignores it.
 
 from __future__ import annotations
 
-import base64
 import gzip
 import hashlib
 import json
@@ -15,18 +14,17 @@ import logging
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-import shortuuid
-
 from . import naming
 from .aws import Clients, error_code, is_code
 from .config import Config
 from .errors import AwsError, NotProtectableError, UserInputError
+from .records import dumps
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +43,9 @@ class HandOff(Exception):
     """The table is larger than the caller may snapshot inline."""
 
 
-def _bytes_to_b64(value: Any) -> str:
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(value).decode()
-    raise TypeError(f"cannot encode {type(value).__name__}")
+def new_run_id() -> str:
+    """Sortable by start time, unique across concurrent runs (stdlib only: this runs in Lambda)."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
 
 
 @dataclass
@@ -115,7 +112,7 @@ class Backfill:
 
     def run(self, resume: str | None = None) -> BackfillResult:
         started = time.monotonic()
-        run_id = resume or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + shortuuid.uuid()[:8]
+        run_id = resume or new_run_id()
         prefix = self.run_prefix(run_id)
         run_info = self._get_json(prefix + "run.json")
         if resume and run_info is None:
@@ -165,7 +162,7 @@ class Backfill:
             page = self._scan(segment, total, start_key)
             now = time.time()
             for item in page.get("Items", []):
-                line = orjson.dumps(self._record(item, now), default=_bytes_to_b64) + b"\n"
+                line = dumps(self._record(item, now)) + b"\n"
                 lines.append(line)
                 size += len(line)
             pending += len(page.get("Items", []))
@@ -286,7 +283,7 @@ def export_snapshot(
     desc = clients.dynamodb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
     if (desc.get("PointInTimeRecoveryDescription") or {}).get("PointInTimeRecoveryStatus") != "ENABLED":
         raise UserInputError(f"table {table} has point-in-time recovery off; enable it or backfill without --export")
-    run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + shortuuid.uuid()[:8]
+    run_id = new_run_id()
     prefix = f"{naming.snapshots_prefix(config.prefix, table)}{run_id}/"
     arn = clients.dynamodb.describe_table(TableName=table)["Table"]["TableArn"]
     export_time = time.time()

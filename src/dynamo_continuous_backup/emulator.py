@@ -87,6 +87,38 @@ def _ignore_conditional_bucket_statements() -> None:
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
 
 
+def _serve_function_code() -> None:
+    """AWS answers GetFunction with Code.Location, a URL of the deployed zip; moto's points at a
+    host that does not exist. Keep each zip in a local folder and answer with its file:// URL, so the local
+    runtime runs exactly the code that was deployed."""
+    import hashlib
+    import tempfile
+    from pathlib import Path
+
+    from moto.awslambda.models import LambdaFunction
+
+    if getattr(LambdaFunction, "_dcb_code_served", False):
+        return
+    original = LambdaFunction.get_code
+    folder = Path(tempfile.gettempdir()) / f"dcb-lambda-code-{os.getuid()}"
+
+    def get_code(self: Any) -> dict[str, Any]:
+        answer: dict[str, Any] = original(self)
+        data = getattr(self, "code_bytes", b"")
+        if data:
+            path = folder / f"{hashlib.sha256(data).hexdigest()}.zip"
+            if not path.exists():
+                folder.mkdir(parents=True, exist_ok=True)
+                staging = path.with_suffix(f".{os.getpid()}.part")
+                staging.write_bytes(data)
+                staging.replace(path)
+            answer["Code"] = {"RepositoryType": "S3", "Location": path.as_uri()}
+        return answer
+
+    LambdaFunction.get_code = get_code  # type: ignore[method-assign]
+    LambdaFunction._dcb_code_served = True  # type: ignore[attr-defined]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -102,6 +134,7 @@ class EmbeddedMoto:
         _disable_moto_lambda_delivery()
         _keep_streams_of_deleted_tables()
         _ignore_conditional_bucket_statements()
+        _serve_function_code()
         self.port = port or free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)

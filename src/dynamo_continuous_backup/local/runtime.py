@@ -1,52 +1,41 @@
-"""Run deployed handlers in-process, with each function's configured environment."""
+"""The local runtime: EventBridge delivery, scheduled rules and stream polling, invoking each
+deployed function as Lambda does (see workers.py)."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
-import os
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from ..aws import Clients
 from .eventbridge import lifecycle_events, matches, rate_seconds, scheduled, table_states
 from .streams import MappingPoller
+from .workers import POOL, FunctionSpec, WorkerPool
 
 log = logging.getLogger(__name__)
-
-
-class FunctionContext:
-    """The parts of Lambda's context object handlers use."""
-
-    def __init__(self, conf: dict[str, Any]) -> None:
-        self.function_name = conf["FunctionName"]
-        self.invoked_function_arn = conf["FunctionArn"]
-        self.memory_limit_in_mb = conf.get("MemorySize", 128)
-        self.aws_request_id = str(uuid.uuid4())
-        self._deadline = time.monotonic() + conf.get("Timeout", 3)
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 class LocalRuntime:
     """EventBridge delivery, scheduled rules and stream polling for the functions deployed on
     the emulated account. `settle()` drives it synchronously; `start()` runs it in threads."""
 
-    def __init__(self, clients: Clients | None = None, poll_interval: float = 0.2, speedup: float = 1.0) -> None:
+    def __init__(
+        self,
+        clients: Clients | None = None,
+        poll_interval: float = 0.2,
+        speedup: float = 1.0,
+        pool: WorkerPool = POOL,
+    ) -> None:
         self.clients = clients or Clients()
+        self.pool = pool
         self.poll_interval = poll_interval
         self.speedup = speedup
         self.poller = MappingPoller(self.clients.streams, self.invoke)
         self.invocations: list[tuple[str, str]] = []  # (function name, event kind), for tests and demo
         self._tables = table_states(self.clients.dynamodb)
         self._last_fired: dict[str, float] = {}
-        self._env_lock = threading.RLock()
         self._step_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -54,28 +43,14 @@ class LocalRuntime:
 
     # -- invoking --------------------------------------------------------------------------------
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
-        """Call the function's handler in-process, inside its configured environment."""
-        conf = self.clients.lambda_.get_function_configuration(FunctionName=function)
-        module_name, _, func_name = conf["Handler"].rpartition(".")
-        handler = getattr(importlib.import_module(module_name), func_name)
+        """Run the function as Lambda does: its deployed zip in a warm Python 3.12 worker with only
+        boto3, its environment and its timeout. A failed invocation raises FunctionError."""
+        spec = FunctionSpec.from_get_function(
+            self.clients.lambda_.get_function(FunctionName=function), self.clients.region
+        )
         kind = event.get("detail-type") or ("stream batch" if "Records" in event else "event")
-        self.invocations.append((conf["FunctionName"], kind))
-        with self._environment(conf.get("Environment", {}).get("Variables", {})):
-            return handler(json.loads(json.dumps(event)), FunctionContext(conf))
-
-    @contextmanager
-    def _environment(self, variables: dict[str, str]) -> Iterator[None]:
-        with self._env_lock:
-            saved = {k: os.environ.get(k) for k in variables}
-            os.environ.update(variables)
-            try:
-                yield
-            finally:
-                for k, v in saved.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
+        self.invocations.append((spec.name, kind))
+        return self.pool.invoke(spec, json.loads(json.dumps(event)))
 
     # -- EventBridge -----------------------------------------------------------------------------
     def _rules(self) -> list[dict[str, Any]]:
@@ -98,8 +73,8 @@ class LocalRuntime:
             if ":lambda:" in target["Arn"]:
                 try:
                     self.invoke(target["Arn"], event)
-                except Exception:
-                    log.exception("target %s of rule %s failed", target["Arn"], rule["Name"])
+                except Exception as exc:  # as EventBridge: a failed target does not stop the others
+                    log.warning("target %s of rule %s failed: %s", target["Arn"], rule["Name"], exc)
                 n += 1
         return n
 
