@@ -1,5 +1,7 @@
 """The pure planner: every stream / delivery / mapping situation, no AWS."""
 
+from dataclasses import replace
+
 from dynamo_continuous_backup.plan import MappingState, Observed, plan_ensure, plan_remove
 
 ARN = "arn:aws:dynamodb:r:1:table/t/stream/L1"
@@ -68,20 +70,36 @@ def test_missing_table() -> None:
     assert plan_ensure(obs(table_status=None)).status == "missing"
 
 
-def test_remove_drains_before_deleting() -> None:
+DAY = 24 * 3600
+
+
+def test_remove_drains_by_consumption_never_by_time_alone() -> None:
     maps = (MappingState("u", "Enabled", ARN),)
     live = obs(delivery_status="ACTIVE", delivery_owner="t", mappings=maps)
-    assert plan_remove(live, now=100, drain_seconds=60, buffer_seconds=120).steps == ("mark_draining",)
+    assert plan_remove(live, now=100, drain_seconds=60, buffer_seconds=120, retention_seconds=DAY).steps == (
+        "mark_draining",
+    )
     draining = obs(delivery_status="ACTIVE", delivery_owner="t", mappings=maps, draining_since=100.0)
-    early = plan_remove(draining, 130, 60, 120)
-    assert early.status == "draining" and early.steps == ()  # the mapping keeps draining the stream
-    mid = plan_remove(draining, 170, 60, 120)
-    assert mid.steps == ("delete_mappings",) and mid.status == "draining"
+    early = plan_remove(replace(draining, undelivered=0), 130, 60, 120, DAY)
+    assert early.status == "draining" and early.steps == ()  # before drainSeconds nothing is checked
+    # records not yet in S3 (or not counted) keep the mapping however long it has been...
+    for pending in (5, None):
+        late = plan_remove(replace(draining, undelivered=pending), 100 + DAY - 1, 60, 120, DAY)
+        assert late.status == "draining" and late.steps == (), pending
+    assert "5 stream records not in S3" in plan_remove(replace(draining, undelivered=5), 170, 60, 120, DAY).reason
+    # ...until every record is in S3, or the stream's retention has expired them
+    for done in (
+        plan_remove(replace(draining, undelivered=0), 170, 60, 120, DAY),
+        plan_remove(replace(draining, undelivered=3), 100 + DAY, 60, 120, DAY),
+    ):
+        assert done.steps == ("delete_mappings", "delete_delivery_stream") and done.status == "removed"
+        assert done.drop_mappings == ("u",)
     gone = obs(delivery_status="ACTIVE", delivery_owner="t", draining_since=100.0)
-    assert plan_remove(gone, 290, 60, 120).steps == ("delete_delivery_stream",)
-    assert plan_remove(obs(), 0, 60, 120).status == "removed"
+    assert plan_remove(gone, 200, 60, 120, DAY).steps == ()  # mapping removed elsewhere: let the buffer flush
+    assert plan_remove(gone, 290, 60, 120, DAY).steps == ("delete_delivery_stream",)
+    assert plan_remove(obs(), 0, 60, 120, DAY).status == "removed"
 
 
 def test_remove_never_touches_a_foreign_delivery_stream() -> None:
-    plan = plan_remove(obs(delivery_status="ACTIVE", delivery_owner=None), 0, 0, 0)
+    plan = plan_remove(obs(delivery_status="ACTIVE", delivery_owner=None), 0, 0, 0, DAY)
     assert plan.status == "removed" and plan.steps == ()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -126,23 +127,28 @@ def test_missing_forwarder_is_a_clear_error(aws: Clients, config: Config, make_t
         Provisioner(aws, config).ensure("orders")
 
 
-def test_remove_drains_then_deletes_ours_and_keeps_s3_data(
+def test_remove_keeps_the_mapping_until_the_stream_is_consumed_or_expired(
     aws: Clients, config: Config, make_table: Callable[..., str]
 ) -> None:
+    # GIVEN a protected table with changes nobody forwarded (the config's forwarder is a no-op)
     make_table("orders")
     p = Provisioner(aws, config.replace(drain_seconds=30))
     p.ensure("orders")
+    for i in range(3):
+        aws.dynamodb.put_item(TableName="orders", Item={"pk": {"S": f"k{i}"}})
     aws.s3.put_object(Bucket=BUCKET, Key="backups/orders/2026/01/01/00/data", Body=b"{}\n")
-    now = [1000.0]
+    now = [time.time()]
     p.clock = lambda: now[0]
+    # WHEN it is removed, THEN nothing goes while its records are not in S3, however long the drain time
     first = p.remove("orders")
-    assert first.status == "draining" and len(mappings(aws, config)) == 1  # nothing deleted yet
-    now[0] += 29
-    assert p.remove("orders").status == "draining" and len(mappings(aws, config)) == 1  # still draining
-    now[0] += 2
-    assert p.remove("orders").status == "draining" and mappings(aws, config) == []
-    now[0] += 6
-    assert p.remove("orders").status == "removed"
+    assert first.status == "draining" and len(mappings(aws, config)) == 1
+    now[0] += 3600
+    later = p.remove("orders")
+    assert later.status == "draining" and "3 stream records not in S3" in later.reason
+    assert len(mappings(aws, config)) == 1
+    # and only once the stream's 24-hour retention has expired them do the mapping and delivery stream go
+    now[0] += 23 * 3600
+    assert p.remove("orders").status == "removed" and mappings(aws, config) == []
     assert aws.firehose.list_delivery_streams()["DeliveryStreamNames"] == []
     assert aws.s3.list_objects_v2(Bucket=BUCKET, Prefix="backups/orders/")["KeyCount"] == 1
     assert p.remove("orders").status == "removed"  # idempotent

@@ -105,6 +105,9 @@ def provisioner_policy(config: Config, account: str, region: str, firehose_role_
                     "dynamodb:DescribeTimeToLive",
                     "dynamodb:Scan",
                     "dynamodb:DescribeStream",
+                    # read a removed table's stream to prove it was delivered before removing its mapping
+                    "dynamodb:GetShardIterator",
+                    "dynamodb:GetRecords",
                 ],
                 "Resource": [table, f"{table}/stream/*"],
             },

@@ -30,6 +30,7 @@ class Observed:
     delivery_owner: str | None = None  # full table name in its tags, None if not tagged ours
     mappings: tuple[MappingState, ...] = ()  # ours (our forwarder): on the current stream, or all for removal
     draining_since: float | None = None
+    undelivered: int | None = None  # stream records up to the drain cut-off not yet in S3; None: unknown
     description: dict[str, Any] | None = field(default=None, compare=False)  # DescribeTable's answer
 
 
@@ -85,28 +86,37 @@ def _dedupe(mappings: list[MappingState]) -> tuple[MappingState | None, list[Map
     return ordered[0], ordered[1:]
 
 
-def plan_remove(obs: Observed, now: float, drain_seconds: float, buffer_seconds: float) -> Plan:
-    """Drain first: mappings go after `drain_seconds`, the delivery stream after its buffer
-    has flushed too. S3 data is never touched."""
+def plan_remove(
+    obs: Observed, now: float, drain_seconds: float, buffer_seconds: float, retention_seconds: float
+) -> Plan:
+    """Drain first (DESIGN section 9): mappings go once every record of their stream up to the
+    cut-off is in S3 (`obs.undelivered == 0`) or the stream's retention has passed, never on time
+    alone. S3 data is never touched."""
     ours_delivery = obs.delivery_status is not None and obs.delivery_owner == obs.table
     if not obs.mappings and not ours_delivery:
         return Plan(status="removed")
     if obs.draining_since is None:
-        if not ours_delivery:  # no marker to carry the clock: the mappings are all that is left
+        if not ours_delivery:  # nothing can deliver the stream's records: the mappings are all that is left
             return Plan(("delete_mappings",), status="removed", drop_mappings=tuple(m.uuid for m in obs.mappings))
         return Plan(("mark_draining",), status="draining", reason="waiting for the stream to drain")
     waited = now - obs.draining_since
-    steps: list[str] = []
+    drop = tuple(m.uuid for m in obs.mappings)
     if obs.mappings:
         if waited < drain_seconds:
-            return Plan(status="draining", reason=f"draining, {drain_seconds - waited:.0f}s left")
-        steps.append("delete_mappings")
-    if waited < drain_seconds + buffer_seconds:
+            return Plan(status="draining", reason=f"draining, first check in {drain_seconds - waited:.0f}s")
+        if obs.undelivered != 0 and waited < retention_seconds:
+            left = f"{(retention_seconds - waited) / 3600:.1f}h"
+            pending = "some" if obs.undelivered is None else str(obs.undelivered)
+            return Plan(
+                status="draining",
+                reason=f"{pending} stream records not in S3 yet; the mapping stays until they are "
+                f"(or the stream's retention ends, in {left})",
+            )
+        # Every record is in S3 (or expired): nothing is left in the delivery buffer either.
+        return Plan(("delete_mappings", "delete_delivery_stream"), status="removed", drop_mappings=drop)
+    if waited < drain_seconds + buffer_seconds:  # a mapping removed elsewhere: let the buffer flush
         return Plan(
-            tuple(steps),
             status="draining",
-            drop_mappings=tuple(m.uuid for m in obs.mappings),
             reason=f"flushing the delivery buffer, {drain_seconds + buffer_seconds - waited:.0f}s left",
         )
-    steps.append("delete_delivery_stream")
-    return Plan(tuple(steps), status="removed", drop_mappings=tuple(m.uuid for m in obs.mappings))
+    return Plan(("delete_delivery_stream",), status="removed")

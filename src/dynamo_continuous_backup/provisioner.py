@@ -8,10 +8,10 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from . import naming
+from . import drain, naming
 from .aws import Clients, is_code, wait_until
 from .config import Config
 from .errors import AwsError, NotFoundError
@@ -209,8 +209,8 @@ class Provisioner:
         deadline = self.clock() + self.config.drain_seconds + buffer + self.config.wait_timeout_seconds
         done: list[str] = []
         while True:
-            obs = self.observe(table, all_mappings=True)
-            plan = plan_remove(obs, self.clock(), self.config.drain_seconds, buffer)
+            obs = self._observe_drain(table)
+            plan = plan_remove(obs, self.clock(), self.config.drain_seconds, buffer, drain.STREAM_RETENTION_SECONDS)
             if dry_run:
                 return Result(table, plan.status, plan.steps, plan.reason)
             for step in plan.steps:
@@ -219,8 +219,21 @@ class Provisioner:
             if plan.status == "removed" or not wait:
                 return Result(table, plan.status, tuple(done), plan.reason)
             if self.clock() >= deadline:
-                return Result(table, "draining", tuple(done), "wait ran out; the hourly reconcile finishes it")
+                return Result(table, "draining", tuple(done), f"{plan.reason}; the hourly reconcile finishes it")
             self.sleep(min(10.0, max(1.0, self.config.drain_seconds / 4)))
+
+    def _observe_drain(self, table: str) -> Observed:
+        """Observe for removal; once the drain is due, also count the stream records not yet in S3."""
+        obs = self.observe(table, all_mappings=True)
+        if obs.draining_since is None or not obs.mappings:
+            return obs
+        if self.clock() - obs.draining_since < self.config.drain_seconds:
+            return obs
+        proof = drain.check(
+            self.clients, self.config, table, (m.stream_arn for m in obs.mappings), obs.draining_since, self.clock()
+        )
+        log.info("table %s: %s of %d stream records not in S3 yet", table, proof.pending, proof.checked)
+        return replace(obs, undelivered=proof.pending)
 
     # -- steps (each returns True when it changed something) --------------------------------
     def _enable_stream(self, obs: Observed, plan: Plan) -> bool:
