@@ -133,11 +133,3 @@ def test_ensure_snapshots_what_a_table_held_before_capture(
     assert [r["Keys"]["pk"]["S"] for r in s3_records(aws, "backups/@snapshots/early/") if "Keys" in r] == [
         "written-before-the-stream"
     ]
-
-
-def test_ensure_hands_large_tables_to_backfill(aws: Clients, config: Config, make_table: Callable[..., str]) -> None:
-    make_table("big")
-    for i in range(5):
-        aws.dynamodb.put_item(TableName="big", Item={"pk": {"S": str(i)}})
-    result = Provisioner(aws, config.replace(snapshot_max_items=3)).ensure("big")
-    assert result.status == "protected" and "snapshot handed off" in result.reason

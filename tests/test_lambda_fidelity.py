@@ -161,7 +161,12 @@ def test_worker_has_the_functions_environment_only_and_stays_warm(
 
 
 def test_a_function_that_overruns_its_timeout_is_killed_and_fails(aws: Clients) -> None:
-    _function(aws, "slow", "import os, time\ndef handler(event, context):\n    time.sleep(event['s'])\n    return os.getpid()\n", 1)
+    _function(
+        aws,
+        "slow",
+        "import os, time\ndef handler(event, context):\n    time.sleep(event['s'])\n    return os.getpid()\n",
+        1,
+    )
     runtime = LocalRuntime(aws)
     started = time.monotonic()
     with pytest.raises(FunctionError, match="timed out"):

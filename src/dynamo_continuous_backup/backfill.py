@@ -118,7 +118,15 @@ class Backfill:
         if resume and run_info is None:
             raise UserInputError(f"no backfill run {resume} for table {self.table}; omit --resume to start a new one")
         if run_info is None:
-            run_info = {"runId": run_id, "table": self.table, "segments": self.segments, "startTime": time.time()}
+            # The stream capturing changes during the scan: the base belongs to its generation.
+            stream_arn = self._describe().get("LatestStreamArn")
+            run_info = {
+                "runId": run_id,
+                "table": self.table,
+                "segments": self.segments,
+                "startTime": time.time(),
+                "streamArn": stream_arn,
+            }
             self._put_json(prefix + "run.json", run_info)
         if self._get_json(prefix + "manifest.json") is not None:
             raise UserInputError(f"backfill run {run_id} is already complete")
@@ -133,6 +141,7 @@ class Backfill:
             "runId": run_id,
             "table": self.table,
             "kind": "scan",
+            "streamArn": run_info.get("streamArn"),
             "segments": segments,
             "startTime": run_info["startTime"],
             "endTime": time.time(),
@@ -190,9 +199,16 @@ class Backfill:
 
     def _key_names(self, item: dict[str, Any]) -> list[str]:
         if self._keys is None:
-            schema = self.dynamodb.describe_table(TableName=self.table)["Table"]["KeySchema"]
-            self._keys = [k["AttributeName"] for k in schema]
+            self._keys = [k["AttributeName"] for k in self._describe()["KeySchema"]]
         return self._keys
+
+    def _describe(self) -> dict[str, Any]:
+        try:
+            return self.dynamodb.describe_table(TableName=self.table)["Table"]  # type: ignore[no-any-return]
+        except Exception as exc:
+            if is_code(exc, "ResourceNotFoundException"):
+                raise UserInputError(f"table {self.table} does not exist") from None
+            raise
 
     def _flush(self, prefix: str, state: dict[str, Any], lines: list[bytes], count: int, last_key: Any) -> None:
         body = gzip.compress(b"".join(lines), compresslevel=3)
@@ -285,7 +301,8 @@ def export_snapshot(
         raise UserInputError(f"table {table} has point-in-time recovery off; enable it or backfill without --export")
     run_id = new_run_id()
     prefix = f"{naming.snapshots_prefix(config.prefix, table)}{run_id}/"
-    arn = clients.dynamodb.describe_table(TableName=table)["Table"]["TableArn"]
+    described = clients.dynamodb.describe_table(TableName=table)["Table"]
+    arn = described["TableArn"]
     export_time = time.time()
     export = clients.dynamodb.export_table_to_point_in_time(
         TableArn=arn,
@@ -314,6 +331,7 @@ def export_snapshot(
         "runId": run_id,
         "table": table,
         "kind": "export",
+        "streamArn": described.get("LatestStreamArn"),
         "exportArn": export["ExportArn"],
         "startTime": export_time,
         "endTime": export_time,

@@ -146,9 +146,12 @@ class Demo:
             lambda: ("dynamo-backup-ensure", "AWS API Call via CloudTrail") in runtime.invocations[-3:],
         )
         time.sleep(cfg.drain_seconds + 0.5)
-        runtime.fire_schedules(force=True)  # the hourly reconcile, now
-        time.sleep(5.5)
-        runtime.fire_schedules(force=True)
+
+        def reconciled() -> bool:  # the hourly reconcile, now: it removes ours once S3 holds every change
+            runtime.fire_schedules(force=True)
+            return not clients.firehose.list_delivery_streams()["DeliveryStreamNames"]
+
+        _wait("the stream to be drained into S3", reconciled, timeout=60)
         streams = clients.firehose.list_delivery_streams()["DeliveryStreamNames"]
         self.ui.line(
             f"   delivery streams left: {streams or 'none'}; change records still in S3: {len(self._records(clients))}"

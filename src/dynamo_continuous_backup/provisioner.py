@@ -11,10 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from . import drain, naming
-from .aws import Clients, is_code, wait_until
+from .aws import Clients, error_code, is_code, wait_until
+from .bases import backfill_command, find_base
 from .config import Config
-from .errors import AwsError, NotFoundError
+from .errors import AwsError, BackupError, NotFoundError
 from .plan import WANTED_VIEW, MappingState, Observed, Plan, plan_ensure, plan_remove
 
 log = logging.getLogger(__name__)
@@ -40,7 +43,7 @@ class Result:
     """What ensure/remove did for one table."""
 
     table: str
-    status: str  # protected | not_protectable | missing | excluded | draining | removed | failed
+    status: str  # protected | not_restorable | not_protectable | missing | excluded | draining | removed | failed
     actions: tuple[str, ...] = ()
     reason: str = ""
 
@@ -165,7 +168,10 @@ class Provisioner:
             return Result(table, plan.status, plan.steps, plan.reason)
         if dry_run:  # refreshing the saved schema alone does not count as a change to plan
             changes = [s for s in plan.steps if s != "save_schema"]
-            return Result(table, "planned" if changes else "protected", plan.steps)
+            if obs.description and find_base(self.clients, self.config, table, obs.description) is None:
+                changes.append("snapshot")
+            steps = (*plan.steps, "snapshot") if "snapshot" in changes else plan.steps
+            return Result(table, "planned" if changes else "protected", steps)
         done: list[str] = []
         for step in plan.steps:
             try:
@@ -181,26 +187,37 @@ class Provisioner:
                     )
                 raise
             obs = self.observe(table) if step == "enable_stream" else obs
-        reason = ""
-        if "create_mapping" in done and self.config.snapshot_on_enable:
-            # Capture starts now: snapshot what the table already holds, so nothing written
-            # before the stream was enabled is missing from a restore.
-            reason = self._snapshot(table)
-            if not reason:
-                done.append("snapshot")
-        return Result(table, "protected", tuple(done), reason)
+        # Capture alone does not make a table restorable: the items written before it began are
+        # only in a base. Every ensure takes one while the current stream has none.
+        status, reason = self._ensure_base(obs)
+        if status == "snapshot":
+            done.append("snapshot")
+            status = "protected"
+        return Result(table, status, tuple(done), reason)
 
-    def _snapshot(self, table: str) -> str:
+    def _ensure_base(self, obs: Observed) -> tuple[str, str]:
+        """("protected"|"snapshot", "") when a base exists or was just taken, else why not."""
+        table = obs.table
+        if obs.description is None or find_base(self.clients, self.config, table, obs.description) is not None:
+            return "protected", ""
+        fix = f"run `{backfill_command(table)}`"
+        if not self.config.snapshot_on_enable:
+            return "not_restorable", f"no complete base snapshot (snapshotOnEnable is off): {fix}"
+        limit = self.config.snapshot_max_items
+        if int(obs.description.get("ItemCount") or 0) > limit:  # known large: do not scan to find out
+            return "not_restorable", f"no complete base snapshot; over snapshotMaxItems ({limit} items): {fix}"
         from .backfill import Backfill, HandOff
 
         try:
-            Backfill(
-                self.clients, self.config, table, segments=1, sleep=self.sleep, max_items=self.config.snapshot_max_items
-            ).run()
+            Backfill(self.clients, self.config, table, segments=1, sleep=self.sleep, max_items=limit).run()
         except HandOff:
-            log.warning("table %s is large: run `dynamo-backup backfill %s` to snapshot it", table, table)
-            return f"snapshot handed off (over {self.config.snapshot_max_items} items): run dynamo-backup backfill"
-        return ""
+            log.warning("table %s is large: %s to snapshot it", table, fix)
+            return "not_restorable", f"no complete base snapshot; over snapshotMaxItems ({limit} items): {fix}"
+        except (BackupError, ClientError, BotoCoreError) as exc:
+            code = error_code(exc) or type(exc).__name__
+            log.warning("snapshot of %s failed (%s); the next reconcile retries", table, code)
+            return "not_restorable", f"base snapshot failed ({code}); the next reconcile retries, or {fix}"
+        return "snapshot", ""
 
     def remove(self, table: str, dry_run: bool = False, wait: bool = False) -> Result:
         """Drain, then remove our mapping and delivery stream; S3 data stays."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from . import naming
 from .aws import Clients
+from .bases import backfill_command, find_base
 from .config import Config
 from .fleet import list_tables, parallel_map
 from .optin import OptIn
@@ -24,8 +25,9 @@ class TableStatus:
     delivery_status: str | None
     mapping_state: str | None
     last_backup: str | None
-    protected: bool
+    protected: bool  # capture running AND a complete base of the current stream: restorable
     problem: str
+    restorable: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,6 +59,12 @@ def table_status(provisioner: Provisioner, optin: OptIn, table: str) -> TableSta
     opted = optin.covers(table)
     missing = [s for s in plan.steps if s != "save_schema"]
     problem = plan.reason or ("needs " + ", ".join(missing) if missing else "")
+    capturing = not problem and obs.stream_view_type == WANTED_VIEW
+    restorable = bool(
+        capturing and obs.description and find_base(provisioner.clients, provisioner.config, table, obs.description)
+    )
+    if capturing and not restorable:
+        problem = f"not restorable: no complete base snapshot of its current stream; run `{backfill_command(table)}`"
     last = last_backup_time(provisioner.clients, provisioner.config, table)
     return TableStatus(
         table,
@@ -66,8 +74,9 @@ def table_status(provisioner: Provisioner, optin: OptIn, table: str) -> TableSta
         obs.delivery_status,
         current[0].state if current else None,
         last.astimezone(UTC).isoformat(timespec="seconds") if last else None,
-        not problem and obs.stream_view_type == WANTED_VIEW,
+        capturing and restorable,
         problem,
+        restorable,
     )
 
 
