@@ -148,7 +148,8 @@ def test_worker_has_the_functions_environment_only_and_stays_warm(
     source = (
         "import os, sys\n"
         "def handler(event, context):\n"
-        "    return {'pid': os.getpid(), 'mine': os.environ.get('MINE'), 'dev': os.environ.get('DCB_SECRET_OF_THE_DEVELOPER'),"
+        "    env = os.environ\n"
+        "    return {'pid': os.getpid(), 'mine': env.get('MINE'), 'dev': env.get('DCB_SECRET_OF_THE_DEVELOPER'),"
         " 'python': list(sys.version_info[:2]), 'left': context.get_remaining_time_in_millis(), 'echo': event}\n"
     )
     _function(aws, "envcheck", source, timeout=7, env={"MINE": "yes"})
@@ -181,3 +182,21 @@ def test_a_function_importing_a_package_its_zip_lacks_fails_as_in_lambda(aws: Cl
     _function(aws, "needs-shortuuid", "import shortuuid\ndef handler(event, context):\n    return shortuuid.uuid()\n")
     with pytest.raises(FunctionError, match="ImportModuleError"):
         LocalRuntime(aws).invoke("needs-shortuuid", {})
+
+
+def test_without_the_orjson_wheel_the_handlers_fall_back_to_the_stdlib(tmp_path: Path) -> None:
+    # GIVEN a zip built where the wheels could not be fetched (offline)
+    with zipfile.ZipFile(io.BytesIO(build_zip([]))) as z:
+        z.extractall(tmp_path)
+    script = (
+        f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n"
+        f"import {PACKAGE}.forwarder, {PACKAGE}.ensure_backup\n"
+        f"from {PACKAGE}.records import dumps, loads\n"
+        "assert 'orjson' not in sys.modules\n"
+        "print(loads(dumps({'k': {'B': b'\\x00\\xff'}, 'n': {'N': '1'}, 't': 'é'})))\n"
+    )
+    # WHEN Lambda's Python imports the handlers and encodes a record with binary values
+    answer = subprocess.run([lambda_python(), "-I", "-c", script], capture_output=True, text=True, timeout=60)
+    # THEN the stdlib json does the job, binary as base64 as in stream images
+    assert answer.returncode == 0, answer.stderr
+    assert answer.stdout.strip() == "{'k': {'B': 'AP8='}, 'n': {'N': '1'}, 't': 'é'}"

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import hjson
-
 from .errors import ConfigError
 
 ENV_CONFIG = "DCB_CONFIG"  # the Lambda functions receive their config as JSON in this variable
@@ -168,6 +166,7 @@ def load_hook(spec: str, source: str = "config") -> Callable[[str], bool]:
 
 def read_hjson(path: str | Path, what: str = "config") -> Any:
     """Parse an hjson file; malformed input becomes a ConfigError with its line number."""
+    import hjson  # only files are hjson: the functions get their config as JSON, and need no hjson
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
