@@ -36,11 +36,20 @@ def _runs(python: str) -> bool:
     return out.returncode == 0 and out.stdout.strip() == b"(3, 12)"
 
 
+def _pyenv_root() -> str:
+    try:
+        answer = subprocess.run(["pyenv", "root"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return answer.stdout.strip() if answer.returncode == 0 else ""
+
+
 def find_interpreter() -> str:
     """A Python 3.12 interpreter: on PATH, else under pyenv's versions."""
     candidates = [shutil.which(f"python{LAMBDA_VERSION}") or ""]
-    root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
-    candidates += sorted(glob.glob(f"{root}/versions/{LAMBDA_VERSION}*/bin/python{LAMBDA_VERSION}"), reverse=True)
+    roots = [os.environ.get("PYENV_ROOT", ""), str(Path.home() / ".pyenv"), _pyenv_root()]
+    for root in dict.fromkeys(r for r in roots if r):
+        candidates += sorted(glob.glob(f"{root}/versions/{LAMBDA_VERSION}*/bin/python{LAMBDA_VERSION}"), reverse=True)
     for python in candidates:
         if python and _runs(python):
             return python
