@@ -147,7 +147,7 @@ def test_remove_keeps_the_mapping_until_the_stream_is_consumed_or_expired(
     assert later.status == "draining" and "3 stream records not in S3" in later.reason
     assert len(mappings(aws, config)) == 1
     # and only once the stream's 24-hour retention has expired them do the mapping and delivery stream go
-    now[0] += 23 * 3600
+    now[0] += 23 * 3600 + 1
     assert p.remove("orders").status == "removed" and mappings(aws, config) == []
     assert aws.firehose.list_delivery_streams()["DeliveryStreamNames"] == []
     assert aws.s3.list_objects_v2(Bucket=BUCKET, Prefix="backups/orders/")["KeyCount"] == 1
