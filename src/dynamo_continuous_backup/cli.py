@@ -7,14 +7,15 @@ import argparse
 import json
 import logging
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from . import __version__
-from .aws import Clients
+from .aws import Clients, aws_error
 from .backups import check_bucket
 from .config import Config, load_config
-from .errors import BackupError
+from .errors import AwsError, BackupError
 from .fleet import run_many, select_tables
 from .optin import OptIn
 from .provisioner import Provisioner, Result
@@ -67,19 +68,44 @@ def _whitelist_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--concurrency", type=int, default=8, help="tables worked on at once (default 8)")
 
 
-def _report(results: Sequence[Result], ui: UI, verb: str) -> int:
+def _report(results: Sequence[Result], ui: UI, verb: str, fixes: Sequence[str] = (), left: str = "") -> int:
     counts: dict[str, int] = {}
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
     summary = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in sorted(counts.items()))
     ui.line(f"{len(results)} tables {verb}: {summary or 'none'}")
+    failed = [r.table for r in results if not r.ok]
+    if failed and left:
+        ui.line(f"{len(failed)} table(s) {left}: {', '.join(failed)}")
+    for fix in dict.fromkeys(fixes):  # once each, in the order first seen
+        ui.line(f"to fix: {fix}")
     return 0 if all(r.ok for r in results) else 1
 
 
-def _run_tables(func: Callable[[str], Result], tables: list[str], concurrency: int, ui: UI) -> list[Result]:
-    """Work on the tables with bounded concurrency, printing one progress line per table."""
+def _run_tables(
+    func: Callable[[str], Result], tables: list[str], concurrency: int, ui: UI, region: str, fixes: list[str]
+) -> list[Result]:
+    """Work on the tables with bounded concurrency, printing one progress line per table. An
+    AWS failure becomes one line naming its code and what to do; `fixes` collects the longer
+    how-tos for the summary."""
+
+    def one(table: str) -> Result:
+        try:
+            return func(table)
+        except BackupError as exc:
+            if isinstance(exc, AwsError) and exc.fix:
+                fixes.append(exc.fix)
+            raise
+        except Exception as exc:
+            error = aws_error(exc, region)
+            if error is None:
+                raise
+            if error.fix:
+                fixes.append(error.fix)
+            raise error from exc
+
     results = []
-    for n, r in enumerate(run_many(func, tables, concurrency), 1):
+    for n, r in enumerate(run_many(one, tables, concurrency), 1):
         did = f" ({', '.join(r.actions)})" if r.actions else ""
         why = f": {r.reason}" if r.reason else ""
         ui.line(f"[{n}/{len(tables)}] {r.table}: {r.status.replace('_', ' ')}{did}{why}")
@@ -104,11 +130,12 @@ def cmd_provision(args: argparse.Namespace, ui: UI) -> int:
             return Result(table, "not_protectable" if table in explicit else "excluded", reason=reason)
         return provisioner.ensure(table, dry_run=args.dry_run)
 
-    results = _run_tables(one, tables, args.concurrency, ui)
+    fixes: list[str] = []
+    results = _run_tables(one, tables, args.concurrency, ui, clients.region, fixes)
     if args.dry_run:
         ui.line("dry run: nothing was changed")
         return 0 if all(r.ok or r.status == "planned" for r in results) else 1
-    return _report(results, ui, "provisioned")
+    return _report(results, ui, "provisioned", fixes, "left unprotected")
 
 
 def _deprovision_args(p: argparse.ArgumentParser) -> None:
@@ -122,13 +149,19 @@ def cmd_deprovision(args: argparse.Namespace, ui: UI) -> int:
     config, clients = _load(args)
     tables = select_tables(clients, whitelist.provision_all, whitelist.table_names)
     provisioner = Provisioner(clients, config)
+    fixes: list[str] = []
     results = _run_tables(
-        lambda t: provisioner.remove(t, args.dry_run, wait=not args.no_wait), tables, args.concurrency, ui
+        lambda t: provisioner.remove(t, args.dry_run, wait=not args.no_wait),
+        tables,
+        args.concurrency,
+        ui,
+        clients.region,
+        fixes,
     )
     if args.dry_run:
         ui.line("dry run: nothing was changed")
         return 0
-    return _report(results, ui, "deprovisioned")
+    return _report(results, ui, "deprovisioned", fixes, "not deprovisioned")
 
 
 def _status_args(p: argparse.ArgumentParser) -> None:
@@ -429,10 +462,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dynamo-backup", description="Continuous DynamoDB backup to S3")
     parser.add_argument("--version", action="version", version=__version__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of failures")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (func, help_text, add_args) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         add_args(p)
+        # Also after the command, so the thin scripts (deploy.py ...) take it; SUPPRESS keeps
+        # the subparser's default from overwriting a --debug given before the command.
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks of failures")
         p.set_defaults(func=func)
     return parser
 
@@ -443,25 +480,32 @@ def main(argv: Sequence[str] | None = None, ui: UI | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    package_log = logging.getLogger(__package__)
+    level = package_log.level
+    if args.debug:  # the per-table tracebacks fleet logs at DEBUG; botocore stays quiet
+        package_log.setLevel(logging.DEBUG)
     try:
         return int(args.func(args, ui))
     except BackupError as exc:
+        _traceback(args, ui)
         ui.error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         ui.error("interrupted")
         return 130
-    except Exception as exc:  # an AWS failure the user must see, without a traceback
-        from .aws import error_code
-
-        code = error_code(exc)
-        if not code and not _is_aws(exc):
+    except Exception as exc:  # an AWS failure is one line with what to do; a bug keeps its traceback
+        error = aws_error(exc, getattr(args, "region", None))
+        if error is None:
             raise
-        ui.error(f"{code or type(exc).__name__}: {exc}")
-        return 1
+        _traceback(args, ui)
+        ui.error(str(error))
+        if error.fix:
+            ui.error(f"to fix: {error.fix}")
+        return error.exit_code
+    finally:
+        package_log.setLevel(level)
 
 
-def _is_aws(exc: BaseException) -> bool:
-    from botocore.exceptions import BotoCoreError
-
-    return isinstance(exc, BotoCoreError)
+def _traceback(args: argparse.Namespace, ui: UI) -> None:
+    if args.debug:
+        traceback.print_exc(file=ui.err)

@@ -7,6 +7,7 @@ BackupError                  base; the CLI turns any of these into one line and 
 ├── NotProtectableError      a table cannot be backed up without touching another consumer
 ├── WaitTimeoutError         a bounded wait ran out
 └── AwsError                 an AWS call failed for a reason the user must act on
+    └── QuotaExceededError   an AWS service quota is used up (names it, its limit, how to raise it)
 """
 
 from __future__ import annotations
@@ -39,4 +40,14 @@ class WaitTimeoutError(BackupError):
 
 
 class AwsError(BackupError):
+    """`fix`, when given, is the longer how-to the CLI prints once after its summary."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, fix: str = "") -> None:
+        super().__init__(message)
+        self.fix = fix
+
+
+class QuotaExceededError(AwsError):
     exit_code = 1

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from . import naming
-from .aws import Clients, error_code
+from .aws import Clients, aws_error
 from .errors import BackupError
 from .provisioner import Result
 
@@ -50,10 +50,12 @@ def run_many(func: Callable[[str], Result], tables: Iterable[str], concurrency: 
         try:
             return func(table)
         except BackupError as exc:
+            log.debug("table %s failed", table, exc_info=True)  # tracebacks only with --debug
             return Result(table, "failed", reason=str(exc))
         except Exception as exc:  # one table's AWS failure must not stop the others
-            log.exception("table %s failed", table)
-            return Result(table, "failed", reason=f"{error_code(exc) or type(exc).__name__}: {exc}")
+            log.debug("table %s failed", table, exc_info=True)
+            error = aws_error(exc)
+            return Result(table, "failed", reason=str(error) if error else f"{type(exc).__name__}: {exc}")
 
     yield from parallel_map(one, tables, concurrency)
 

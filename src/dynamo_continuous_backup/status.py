@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from . import naming
-from .aws import Clients
+from .aws import Clients, aws_error
 from .bases import backfill_command, find_base
 from .config import Config
 from .fleet import list_tables, parallel_map
 from .optin import OptIn
 from .plan import WANTED_VIEW, plan_ensure
 from .provisioner import Provisioner
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -83,4 +86,25 @@ def table_status(provisioner: Provisioner, optin: OptIn, table: str) -> TableSta
 def fleet_status(clients: Clients, config: Config, concurrency: int = 8) -> list[TableStatus]:
     provisioner = Provisioner(clients, config)
     optin = OptIn.from_config(config)
-    return list(parallel_map(lambda t: table_status(provisioner, optin, t), sorted(list_tables(clients)), concurrency))
+
+    def one(table: str) -> TableStatus:
+        try:
+            return table_status(provisioner, optin, table)
+        except Exception as exc:  # one table's AWS failure is that table's row, not the end of status
+            error = aws_error(exc, clients.region)
+            if error is None:
+                raise
+            log.debug("status of %s failed", table, exc_info=True)  # tracebacks only with --debug
+            return TableStatus(
+                table=table,
+                opted_in=optin.covers(table),
+                stream_view_type=None,
+                delivery_stream=naming.delivery_stream_name(table),
+                delivery_status=None,
+                mapping_state=None,
+                last_backup=None,
+                protected=False,
+                problem=str(error),
+            )
+
+    return list(parallel_map(one, sorted(list_tables(clients)), concurrency))
