@@ -47,7 +47,7 @@ def main() -> None:
 
         def ours(name: str) -> None:
             result = RestoreResult("bench", name, 0, None)
-            BatchWriter(clients.dynamodb, name, THREADS).write(restorer._requests(iter(rows), {}, result))
+            BatchWriter(clients.dynamodb, name, THREADS).write(restorer._requests(iter(rows), {}, result, ["pk"]))
             assert result.items == ITEMS
 
         runs: dict[str, list[tuple[float, float]]] = {"bare": [], "ours": []}

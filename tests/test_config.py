@@ -22,7 +22,7 @@ def test_original_tool_keys_keep_their_meaning(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         """{
-      region: "eu-west-1", firehoseDeliveryBucket: "b", firehoseDeliveryPrefix: "/p/",
+      region: "eu-west-1", firehoseDeliveryBucket: "b", firehoseDeliveryPrefix: "p",
       firehoseDeliveryRoleArn: "arn:aws:iam::1:role/f", firehoseDeliverySizeMB: 128,
       firehoseDeliveryIntervalSeconds: 0, lambdaExecRoleArn: "arn:aws:iam::1:role/l",
       cloudWatchRoleArn: "arn:aws:iam::1:role/c", streamsMaxRecordsBatch: 500, tableNameMatchRegex: "prod-.*"
@@ -64,6 +64,11 @@ def test_region_flag_beats_file(tmp_path: Path) -> None:
         ('{region: "us-east-1"}', "'firehoseDeliveryBucket' is required"),
         ('{firehoseDeliveryBucket: "b",\n  region: [}', "malformed hjson at line"),
         ("[1, 2]", "expected an object"),
+        ('{firehoseDeliveryBucket: "b", firehoseDeliveryPrefix: ""}', "'firehoseDeliveryPrefix' must be a non-empty"),
+        ('{firehoseDeliveryBucket: "b", firehoseDeliveryPrefix: "/p"}', "without a leading or trailing '/'"),
+        ('{firehoseDeliveryBucket: "b", firehoseDeliveryPrefix: "p/"}', "without a leading or trailing '/'"),
+        ('{firehoseDeliveryBucket: "b", firehoseDeliveryPrefix: "a//b"}', "'firehoseDeliveryPrefix' must be"),
+        ('{firehoseDeliveryBucket: "b", firehoseDeliveryPrefix: "a/../b"}', "'firehoseDeliveryPrefix' must be"),
     ],
 )
 def test_config_errors_name_the_key_and_fix(tmp_path: Path, text: str, message: str) -> None:

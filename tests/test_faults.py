@@ -16,6 +16,7 @@ from dynamo_continuous_backup.backups import LocalBackups
 from dynamo_continuous_backup.config import Config
 from dynamo_continuous_backup.ensure_backup import reconcile
 from dynamo_continuous_backup.forwarder import Forwarder
+from dynamo_continuous_backup.keys import key_text
 from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.optin import OptIn
 from dynamo_continuous_backup.provisioner import Provisioner
@@ -41,7 +42,7 @@ def state_from_s3(aws: Clients, table: str, tmp_path: Path) -> dict[str, Any]:
 def expected_state(event: dict[str, Any]) -> dict[str, Any]:
     state: dict[str, Any] = {}
     for r in event["Records"]:
-        k = '{"S":"' + r["dynamodb"]["Keys"]["pk"]["S"] + '"}'
+        k = key_text(r["dynamodb"]["Keys"], ["pk"])
         if r["eventName"] == "REMOVE":
             state.pop(k, None)
         else:

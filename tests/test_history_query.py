@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -114,3 +115,49 @@ def test_restore_cli_bad_input_is_one_line(captured: str) -> None:
         assert code == 2 and message in err and err.count("\n") == 1, (args, out, err)
     code, _, err = cli("restore", "no-such-table", "--to", "x", "--config", captured)
     assert code == 3 and "no backups of table no-such-table" in err
+
+
+def test_history_and_state_follow_oversize_pointers(
+    deployed: tuple[Config, LocalRuntime], aws: Clients, tmp_path: Path, make_table: Callable[..., str]
+) -> None:
+    from dynamo_continuous_backup.backups import BackupStore
+    from dynamo_continuous_backup.history import item_history
+    from dynamo_continuous_backup.query import open_views, run_query
+    from dynamo_continuous_backup.records import json_form, loads
+
+    from .conftest import s3_records
+
+    config, runtime = deployed
+    make_table("docs")
+    runtime.settle()
+    blob = bytes(range(256)) * 1500  # 384 KB: both images of an update, base64, exceed 1000 KiB
+    aws.dynamodb.put_item(TableName="docs", Item={"pk": {"S": "big"}, "blob": {"B": blob}, "v": {"N": "1"}})
+    aws.dynamodb.put_item(TableName="docs", Item={"pk": {"S": "big"}, "blob": {"B": blob[::-1]}, "v": {"N": "2"}})
+    runtime.settle()
+    assert [r["eventName"] for r in s3_records(aws, "backups/docs/") if "oversizeS3Key" in r] == ["MODIFY"]
+    live = json_form(aws.dynamodb.get_item(TableName="docs", Key={"pk": {"S": "big"}})["Item"])
+    store = BackupStore(aws, config, tmp_path)
+    backups = store.sync("docs")
+    # history: the MODIFY version has its image, read from the full record in S3
+    versions = item_history(backups, {"pk": {"S": "big"}}, store)
+    assert [v.event for v in versions] == ["INSERT", "MODIFY"] and versions[-1].image == live
+    assert "~ v: 1 -> 2" in versions[-1].changes
+    # query: the state view holds the item, not NULL
+    _, rows = run_query(open_views(backups, None, store), "SELECT item::VARCHAR FROM state")
+    assert [loads(r[0]) for r in rows] == [live]
+
+
+def test_athena_names_are_distinct_and_deterministic(captured: str) -> None:
+    from dynamo_continuous_backup.athena import athena_name
+
+    tables = ["orders", "Orders", "ORDERS", "my-table", "my.table", "my_table", "a" * 255, "a" * 254 + "b"]
+    names = [athena_name(t) for t in tables]
+    assert len(set(names)) == len(tables) and names == [athena_name(t) for t in tables]
+    assert athena_name("orders") == "orders" and athena_name("my_table") == "my_table"  # unchanged when valid
+    assert all(re.fullmatch(r"[a-z0-9_]{1,220}", n) for n in names)
+    code, out, _ = cli("athena-ddl", "My-Table", "--config", captured)
+    assert code == 0 and f"dynamodb_backups.{athena_name('My-Table')}_changes" in out
+    assert [type(sqlglot.parse_one(s, read="athena")).__name__ for s in out.split(";") if "CREATE" in s] == [
+        "Create",
+        "Create",
+    ]

@@ -14,8 +14,13 @@ def test_all_filters_must_agree() -> None:
     assert not f.covers("dev-abcd")
 
 
-def test_include_is_a_full_match() -> None:
-    assert not OptIn(include="prod").covers("prod-orders")
+def test_regexes_match_at_the_start_as_the_original_tool_did() -> None:
+    # re.match, as the awslabs tool: a migrated `prod-` keeps covering `prod-orders`
+    assert OptIn(include="prod-").covers("prod-orders")
+    assert not OptIn(include="prod-").covers("preprod-orders")  # anchored at the start
+    assert not OptIn(include="prod$").covers("prod-orders")  # `$` asks for the exact name
+    assert not OptIn(exclude="tmp").covers("tmp-orders")  # the exclude regex alike
+    assert OptIn(exclude="tmp").covers("orders-tmp")
 
 
 def test_broken_filter_is_an_error_at_provision_time() -> None:

@@ -270,3 +270,60 @@ def test_export_snapshot_is_used_by_restore(
     assert "export" in kinds
     result = Restorer(aws, store).restore("pitr", "pitr-r", RestoreOptions())
     assert result.verified and result.items == 10
+
+
+def imports(aws: Clients) -> list[str]:
+    return [o["Key"] for o in aws.s3.list_objects_v2(Bucket=BUCKET, Prefix="backups/@imports/").get("Contents", [])]
+
+
+def test_via_import_refuses_local_indexes_before_uploading(
+    deployed: tuple[Config, LocalRuntime], aws: Clients, tmp_path: Path
+) -> None:
+    config, runtime = deployed
+    aws.dynamodb.create_table(
+        TableName="threads",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "at")],
+        LocalSecondaryIndexes=[
+            {
+                "IndexName": "by-time",
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "at", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    )
+    runtime.settle()
+    for i in range(5):
+        aws.dynamodb.put_item(TableName="threads", Item={"pk": {"S": "t"}, "sk": {"S": str(i)}, "at": {"S": "x"}})
+    runtime.settle()
+    store = BackupStore(aws, config, tmp_path)
+    # ImportTable cannot create an LSI: refused with the way out, before any data is uploaded
+    with pytest.raises(UserInputError, match=r"local secondary indexes \(by-time\).*restore without --via-import"):
+        Restorer(aws, store).restore("threads", "threads-r", RestoreOptions(via_import=True))
+    assert imports(aws) == [] and "threads-r" not in aws.dynamodb.list_tables()["TableNames"]
+    # the normal path recreates the LSI
+    assert Restorer(aws, store).restore("threads", "threads-r", RestoreOptions()).verified
+    desc = aws.dynamodb.describe_table(TableName="threads-r")["Table"]
+    assert [x["IndexName"] for x in desc["LocalSecondaryIndexes"]] == ["by-time"]
+
+
+def test_via_import_reapplies_ttl(
+    deployed: tuple[Config, LocalRuntime], aws: Clients, tmp_path: Path, make_table: Callable[..., str]
+) -> None:
+    config, runtime = deployed
+    make_table("sessions")
+    aws.dynamodb.update_time_to_live(
+        TableName="sessions", TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"}
+    )
+    runtime.settle()
+    for i in range(5):
+        aws.dynamodb.put_item(TableName="sessions", Item={"pk": {"S": f"s{i}"}, "expires": {"N": "4102444800"}})
+    runtime.settle()
+    result = Restorer(aws, BackupStore(aws, config, tmp_path)).restore(
+        "sessions", "sessions-r", RestoreOptions(via_import=True)
+    )
+    assert result.verified and result.items == 5 and imports(aws)
+    ttl = aws.dynamodb.describe_time_to_live(TableName="sessions-r")["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires")
+    assert "TTL re-applied on attribute expires" in result.notes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from dynamo_continuous_backup.aws import Clients
 from dynamo_continuous_backup.backups import BackupStore
 from dynamo_continuous_backup.config import Config
 from dynamo_continuous_backup.deployer import Deployer, tls_only_policy
+from dynamo_continuous_backup.errors import BackupError
 from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.restore import RestoreOptions, Restorer
 from dynamo_continuous_backup.template import build_template
@@ -90,3 +92,28 @@ def test_deployed_function_environment_carries_no_secret(aws: Clients, tmp_path:
     for fn in aws.lambda_.list_functions()["Functions"]:
         env = json.dumps(fn.get("Environment", {}))
         assert "SecretAccessKey" not in env and "testing" not in env
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "backups/evil/2026/01/01/00/../../../../../../../outside",
+        "backups/evil/2026/01/01/00/./x",
+        "backups/evil/2026/01/01/00//x",
+    ],
+)
+def test_an_object_key_never_writes_outside_the_cache(aws: Clients, config: Config, tmp_path: Path, key: str) -> None:
+    # GIVEN someone put an object whose key climbs out of (or aliases a file in) the cache
+    aws.s3.put_object(Bucket=BUCKET, Key=key, Body=b'{"Keys": {"pk": {"S": "a"}}}\n')
+    assert key in [o["Key"] for o in aws.s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+    cache = tmp_path / "deep" / "er" / "cache"
+    # WHEN restore's cache syncs the table
+    refused = ""
+    try:
+        BackupStore(aws, config, cache).sync("evil")
+    except BackupError as exc:
+        refused = str(exc)
+    # THEN no file was written anywhere but under the cache root, and the object is refused by name
+    root = cache / BUCKET
+    assert [p for p in tmp_path.rglob("*") if p.is_file() and root not in p.parents] == []
+    assert re.match(f"backup object s3://{BUCKET}/{re.escape(key)} has an unsafe name", refused), refused

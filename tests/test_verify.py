@@ -55,7 +55,7 @@ def test_a_capture_gap_is_found_and_named(
     # WHEN a user verifies
     result = verifier(aws, config, tmp_path).verify(table)
     # THEN each kind of difference is counted and named
-    assert (result.missing, result.differing, result.extra) == (['{"S":"new"}'], ['{"S":"a3"}'], ['{"S":"a7"}'])
+    assert (result.missing, result.differing, result.extra) == (["id='new'"], ["id='a3'"], ["id='a7'"])
     cfg = tmp_path / "c.json"
     cfg.write_text(config.to_json())
     out = io.StringIO()

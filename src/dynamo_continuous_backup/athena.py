@@ -3,14 +3,24 @@ projection over the YYYY/MM/DD/HH layout) and a versions view for "state as of" 
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from .config import Config
 from .naming import changes_prefix
 
+_MAX_NAME = 200  # Athena allows 255 characters; room for the hash and the _versions suffix
+
 
 def athena_name(table: str) -> str:
-    return re.sub(r"[^a-z0-9_]", "_", table.lower())
+    """Athena's table name for a DynamoDB table: distinct for distinct tables, deterministic."""
+    name = re.sub(r"[^a-z0-9_]", "_", table.lower())
+    # Athena names are lowercase [a-z0-9_], so `Orders`/`orders` or `my-table`/`my.table` would
+    # share one (and IF NOT EXISTS would then read the other's data): whenever sanitising
+    # changes the name, a hash of the real name keeps it apart.
+    if name == table and len(name) <= _MAX_NAME:
+        return name
+    return f"{name[:_MAX_NAME]}_{hashlib.sha256(table.encode()).hexdigest()[:8]}"
 
 
 def athena_ddl(config: Config, table: str, database: str = "dynamodb_backups") -> str:

@@ -20,7 +20,7 @@ from typing import Any
 from . import naming
 from .aws import Clients, is_code
 from .config import Config
-from .errors import NotFoundError
+from .errors import BackupError, NotFoundError
 from .records import loads
 
 log = logging.getLogger(__name__)
@@ -162,12 +162,13 @@ class BackupStore:
 
         def one(obj: dict[str, Any]) -> Path:
             stamp = f"{obj.get('Size')}:{obj.get('ETag')}"
+            base = self._cache_path(obj["Key"])
             for suffix in (".ndjson.gz", ".ndjson"):
-                local = self.root / (obj["Key"] + suffix)
+                local = base.with_name(base.name + suffix)
                 if local.exists() and index.get(obj["Key"]) == stamp and obj.get("Size", -1) != -1:
                     return local
             data = self.clients.s3.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read()
-            local = self.root / (obj["Key"] + (".ndjson.gz" if data[:2] == b"\x1f\x8b" else ".ndjson"))
+            local = base.with_name(base.name + (".ndjson.gz" if data[:2] == b"\x1f\x8b" else ".ndjson"))
             local.parent.mkdir(parents=True, exist_ok=True)
             tmp = local.with_name(local.name + ".part")
             tmp.write_bytes(data)
@@ -180,6 +181,18 @@ class BackupStore:
         self.root.mkdir(parents=True, exist_ok=True)
         index_path.write_text(json.dumps(index))
         return paths
+
+    def _cache_path(self, key: str) -> Path:
+        """Where an object is cached: always inside the cache root, one file per object key."""
+        parts = key.split("/")
+        # '..' or an absolute key would write outside the root; '.' or an empty segment would
+        # make two object keys share one file (a/b and a//b).
+        if any(part in ("", ".", "..") or "\x00" in part for part in parts):
+            raise BackupError(
+                f"backup object s3://{self.bucket}/{key} has an unsafe name (an empty, '.' or '..' path "
+                "segment); it was not written by this tool: move it out of the backup prefix"
+            )
+        return self.root.joinpath(*parts)
 
     def image(self, image_text: str | None, pointer: str | None) -> dict[str, Any]:
         """An item image from a state row: inline, or from the full record an oversize pointer names."""

@@ -329,7 +329,7 @@ def _restore_args(p: argparse.ArgumentParser) -> None:
 @command("restore", "restore a table to any second into a new table", _restore_args)
 def cmd_restore(args: argparse.Namespace, ui: UI) -> int:
     from .backups import BackupStore
-    from .history import parse_key_args
+    from .keys import parse_key_args
     from .progress import Progress
     from .restore import RestoreOptions, Restorer
     from .state import iso
@@ -381,12 +381,14 @@ def _history_args(p: argparse.ArgumentParser) -> None:
 @command("history", "every version of one item, with a diff between versions", _history_args)
 def cmd_history(args: argparse.Namespace, ui: UI) -> int:
     from .backups import BackupStore
-    from .history import format_history, item_history, parse_key_args
+    from .history import format_history, item_history
+    from .keys import parse_key_args
 
     config, clients = _load(args)
-    backups = BackupStore(clients, config).sync(args.table)
-    versions = item_history(backups, parse_key_args(args.key, backups))
-    for line in format_history(versions) or ["no version of this item in the backups"]:
+    store = BackupStore(clients, config)
+    backups = store.sync(args.table)
+    versions = item_history(backups, parse_key_args(args.key, backups), store)  # no version: an error
+    for line in format_history(versions):
         ui.line(line)
     return 0
 
@@ -408,9 +410,10 @@ def cmd_query(args: argparse.Namespace, ui: UI) -> int:
     from .state import parse_time
 
     config, clients = _load(args)
-    backups = BackupStore(clients, config).sync(args.table)
+    store = BackupStore(clients, config)
+    backups = store.sync(args.table)
     at = parse_time(args.at, time.time()) if args.at else None
-    columns, rows = run_query(open_views(backups, at), args.sql)
+    columns, rows = run_query(open_views(backups, at, store), args.sql)
     ui.line(render(columns, rows, args.format))
     return 0
 
@@ -448,10 +451,7 @@ def cmd_verify(args: argparse.Namespace, ui: UI) -> int:
     for kind in ("missing", "extra", "differing"):
         keys = getattr(result, kind)
         if keys:
-            ui.line(
-                f"  {len(keys)} {kind}: {', '.join(k.replace(chr(31), ' | ') for k in keys[:5])}"
-                + (" ..." if len(keys) > 5 else "")
-            )
+            ui.line(f"  {len(keys)} {kind}: {'; '.join(keys[:5])}" + (" ..." if len(keys) > 5 else ""))
     if result.resolved_in_flight:
         ui.line(f"  {result.resolved_in_flight} difference(s) were changes in flight and have since landed")
     ui.line("OK: the backups match the table" if result.ok else "DIFFERENT: the backups do not match the table")

@@ -136,6 +136,14 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "config") -> Conf
         values[name] = value
     if not values.get("firehose_delivery_bucket"):
         raise ConfigError(f"{source}: key 'firehoseDeliveryBucket' is required (the S3 bucket for backups)")
+    prefix = values.get("firehose_delivery_prefix")
+    # The prefix starts every object key: an empty, '.' or '..' segment would make keys that
+    # the local cache cannot map to one file each, and '/p/' and 'p' would name one place twice.
+    if prefix is not None and any(part in ("", ".", "..") for part in prefix.split("/")):
+        raise ConfigError(
+            f"{source}: key 'firehoseDeliveryPrefix' must be a non-empty S3 key prefix without a leading or "
+            f"trailing '/' or empty, '.' or '..' segments (e.g. 'dynamodb-backups'), got {prefix!r}"
+        )
     for key in ("tableNameMatchRegex", "tableNameExcludeRegex"):
         pattern = values.get(_KEYS[key])
         if pattern is not None:

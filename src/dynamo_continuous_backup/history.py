@@ -7,11 +7,12 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from .backups import LocalBackups
+from .backups import BackupStore, LocalBackups
 from .errors import UserInputError
+from .keys import key_sql, key_text, readable_key
 from .records import loads, wire_form
-from .state import iso, key_text
-from .statequery import ORDER, connect, key_sql, read_files
+from .state import iso
+from .statequery import ORDER, connect, read_files
 
 _deserializer = TypeDeserializer()
 
@@ -23,30 +24,6 @@ class Version:
     sequence: str | None
     image: dict[str, Any] | None
     changes: tuple[str, ...]
-
-
-def parse_key_args(pairs: list[str], backups: LocalBackups) -> dict[str, Any]:
-    """`ATTR=VALUE` arguments -> a typed key, checked against the table's key schema."""
-    names = backups.key_names
-    types = {d["AttributeName"]: d["AttributeType"] for d in (backups.schema or {}).get("AttributeDefinitions", [])}
-    key: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep:
-            raise UserInputError(f"--key {pair!r}: use ATTR=VALUE")
-        if name not in names:
-            raise UserInputError(f"--key {name}: not a key attribute of {backups.table} (keys: {', '.join(names)})")
-        kind = types.get(name, "S")
-        if kind == "N":
-            try:
-                float(value)
-            except ValueError:
-                raise UserInputError(f"--key {name}={value}: {name} is a number") from None
-        key[name] = {kind: value}
-    missing = [n for n in names if n not in key]
-    if missing:
-        raise UserInputError(f"--key: give every key attribute of {backups.table}; missing {', '.join(missing)}")
-    return key
 
 
 def readable(value: dict[str, Any]) -> str:
@@ -65,18 +42,21 @@ def diff(old: dict[str, Any] | None, new: dict[str, Any] | None) -> tuple[str, .
     return tuple(out)
 
 
-def item_history(backups: LocalBackups, key: dict[str, Any]) -> list[Version]:
+def item_history(backups: LocalBackups, key: dict[str, Any], store: BackupStore) -> list[Version]:
+    """Every version of one item; `store` fetches the full records oversize pointers name."""
     con = connect()
     want = key_text(key, backups.key_names)
     k = key_sql(backups.key_names)
     rows = con.execute(
         f"""
         SELECT any_value(ApproximateCreationDateTime), any_value(eventName), SequenceNumber,
-               any_value(NewImage)::VARCHAR
+               any_value(NewImage)::VARCHAR, any_value(oversizeS3Key)
         FROM ({read_files(backups.change_files)}) WHERE {k} = ? GROUP BY SequenceNumber ORDER BY {ORDER}""",
         [want],
     ).fetchall()
-    timeline = [(t, e, s, loads(img) if img else None) for t, e, s, img in rows]
+    timeline = [
+        (t, e, s, store.image(img, ptr) if img or (ptr and e != "REMOVE") else None) for t, e, s, img, ptr in rows
+    ]
     for snap in backups.snapshots:
         found = con.execute(
             f"SELECT any_value(coalesce(NewImage, Item))::VARCHAR FROM ({read_files(list(snap.files))}) WHERE {k} = ?",
@@ -84,6 +64,11 @@ def item_history(backups: LocalBackups, key: dict[str, Any]) -> list[Version]:
         ).fetchone()
         if found and found[0]:
             timeline.append((snap.end, f"SNAPSHOT {snap.run_id}", None, loads(found[0])))
+    if not timeline:
+        raise UserInputError(
+            f"--key {readable_key(want, backups.key_names)}: no such item in the backups of {backups.table}; "
+            "check the key"
+        )
     # By time; at equal times a snapshot first, then changes in sequence order.
     timeline.sort(key=lambda r: (r[0] or 0, r[2] is not None, len(r[2] or ""), r[2] or ""))
     out: list[Version] = []

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import orjson
 import shortuuid
 
-from .errors import AwsError
+from .errors import AwsError, UserInputError
 from .state import item_digest, table_checksum
 
 if TYPE_CHECKING:
@@ -19,6 +19,16 @@ if TYPE_CHECKING:
     from .restore import Restorer, RestoreResult
 
 PART_ITEMS = 100_000
+
+
+def check_importable(backups: LocalBackups) -> None:
+    """Refuse, before anything is uploaded, a schema ImportTable cannot recreate."""
+    lsis = [x["IndexName"] for x in (backups.schema or {}).get("LocalSecondaryIndexes") or []]
+    if lsis:
+        raise UserInputError(
+            f"{backups.table} has local secondary indexes ({', '.join(lsis)}), which ImportTable cannot "
+            "create; restore without --via-import"
+        )
 
 
 def import_state(
@@ -31,6 +41,7 @@ def import_state(
 ) -> RestoreResult:
     from .restore import table_args
 
+    check_importable(backups)
     store = restorer.store
     prefix = (
         f"{store.config.prefix}/@imports/{target}/{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-"
@@ -95,5 +106,6 @@ def import_state(
             f"{description.get('FailureCode')}: {description.get('FailureMessage')}"
         )
     result.notes.append(f"imported from s3://{store.bucket}/{prefix} ({parts} file(s))")
+    restorer.apply_ttl(backups.schema, target, result)
     restorer._verify(target, result)
     return result

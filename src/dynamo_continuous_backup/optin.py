@@ -1,4 +1,8 @@
-"""Which tables are covered: include regex (full match), exclude regex, and an optional hook.
+"""Which tables are covered: include regex, exclude regex, and an optional hook.
+
+Both regexes match at the start of the name only (Python `re.match`), as the original
+awslabs tool did, so a migrated `prod-` keeps covering `prod-orders`; end with `$` for an
+exact name.
 
 At deploy/provision time a broken filter is a ConfigError (strict). Inside Lambda the same
 problem fails OPEN: the table is backed up and a warning is logged, as the original promised.
@@ -31,9 +35,9 @@ class OptIn:
     def covers(self, table: str) -> bool:
         """True when the include regex, the exclude regex and the hook all say yes."""
         try:
-            if not re.fullmatch(self.include, table):
+            if not re.match(self.include, table):
                 return False
-            if self.exclude and re.fullmatch(self.exclude, table):
+            if self.exclude and re.match(self.exclude, table):
                 return False
             return not self.hook or bool(_hook(self.hook)(table))
         except Exception as exc:  # a user's regex or hook: any failure is theirs to fix

@@ -10,15 +10,16 @@ from typing import Any
 
 import duckdb
 
-from .backups import LocalBackups
+from .backups import BackupStore, LocalBackups
 from .errors import UserInputError
 from .statequery import changes_view, connect, read_files, state_view
 
 
-def open_views(backups: LocalBackups, at: float | None) -> duckdb.DuckDBPyConnection:
+def open_views(backups: LocalBackups, at: float | None, store: BackupStore) -> duckdb.DuckDBPyConnection:
+    """A connection with the three views; `store` fetches the full records oversize pointers name."""
     con = connect()
     changes_view(con, backups)
-    state_view(con, backups, at)
+    state_view(con, backups, at, lambda pointer: store.image(None, pointer))
     files = [f for s in backups.snapshots for f in s.files]
     con.execute(
         f"CREATE OR REPLACE VIEW snapshots AS SELECT coalesce(NewImage, Item) AS item FROM ({read_files(files)})"

@@ -12,9 +12,11 @@ from typing import Any
 from .aws import Clients, is_code
 from .backups import BackupStore, LocalBackups
 from .errors import BackupError, NotFoundError, UserInputError
+from .importer import check_importable
+from .keys import key_text, readable_key
 from .records import json_form, wire_form
-from .state import iso, item_digest, key_text, parse_time, table_checksum
-from .statequery import CorruptBackupError, check_times, connect, find_corrupt, iter_state
+from .state import iso, item_digest, parse_time, table_checksum
+from .statequery import CorruptBackupError, check_times, connect, find_corrupt, iter_state, key_found
 from .tablewrite import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,8 @@ class Restorer:
     def restore(self, table: str, target: str, opts: RestoreOptions) -> RestoreResult:
         at = parse_time(opts.at, time.time())  # a malformed time fails before any download
         backups = self.store.sync(table)
+        if opts.via_import:
+            check_importable(backups)  # before the state is computed or anything uploaded
         result = RestoreResult(table, target, at, backups.earliest_restorable(), dry_run=opts.dry_run)
         self._check_time(backups, result, opts)
         con = connect()
@@ -74,7 +78,7 @@ class Restorer:
         existing = self._prepare_target(backups, target, opts, result)
         if existing is None and not opts.dry_run and opts.via_import:
             return self._via_import(backups, target, rows, result)
-        requests = self._requests(rows, existing, result)
+        requests = self._requests(rows, existing, result, backups.key_names)
         if opts.dry_run:
             for _ in requests:
                 pass
@@ -107,10 +111,17 @@ class Restorer:
         self, con: Any, backups: LocalBackups, result: RestoreResult, opts: RestoreOptions
     ) -> Iterator[tuple[str, str | None, str | None]]:
         at = result.at if opts.at is not None else None
-        if opts.keys is not None:
-            wanted = key_text(opts.keys, backups.key_names)
-            return (row for row in self._rows(con, backups, at, result, opts) if row[0] == wanted)
-        return self._rows(con, backups, at, result, opts)
+        rows = self._rows(con, backups, at, result, opts)
+        if opts.keys is None:
+            return rows
+        wanted = key_text(opts.keys, backups.key_names)
+        # A key no backup holds is a typo, not an item to delete: never report it "verified".
+        if not key_found(backups, wanted):
+            raise UserInputError(
+                f"--key {readable_key(wanted, backups.key_names)}: no such item in the backups of "
+                f"{backups.table}; check the key"
+            )
+        return (row for row in rows if row[0] == wanted)
 
     def _rows(
         self, con: Any, backups: LocalBackups, at: float | None, result: RestoreResult, opts: RestoreOptions
@@ -170,17 +181,21 @@ class Restorer:
         self.target.dynamodb.get_waiter("table_exists").wait(
             TableName=target, WaiterConfig={"Delay": 2, "MaxAttempts": 150}
         )
+        self.apply_ttl(schema, target, result)
+        if (schema.get("StreamSpecification") or {}).get("StreamEnabled"):
+            result.notes.append(
+                "the source had a stream; the ensure function enables ours on the new table if it "
+                "is opted in (other view types: enable them yourself)"
+            )
+
+    def apply_ttl(self, schema: dict[str, Any], target: str, result: RestoreResult) -> None:
+        """Re-apply the source's TTL setting, which CreateTable and ImportTable cannot carry."""
         ttl = schema.get("TimeToLiveDescription") or {}
         if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") and ttl.get("AttributeName"):
             self.target.dynamodb.update_time_to_live(
                 TableName=target, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]}
             )
             result.notes.append(f"TTL re-applied on attribute {ttl['AttributeName']}")
-        if (schema.get("StreamSpecification") or {}).get("StreamEnabled"):
-            result.notes.append(
-                "the source had a stream; the ensure function enables ours on the new table if it "
-                "is opted in (other view types: enable them yourself)"
-            )
 
     def _existing_digests(self, target: str, key_names: list[str], only: dict[str, Any] | None = None) -> Existing:
         """Key text -> (content digest, key image) of what the target holds now."""
@@ -200,7 +215,11 @@ class Restorer:
         return found
 
     def _requests(
-        self, rows: Iterator[tuple[str, str | None, str | None]], existing: Existing | None, result: RestoreResult
+        self,
+        rows: Iterator[tuple[str, str | None, str | None]],
+        existing: Existing | None,
+        result: RestoreResult,
+        names: list[str],
     ) -> Iterator[dict[str, Any]]:
         existing = dict(existing or {})
         digests: list[int] = []
@@ -213,13 +232,13 @@ class Restorer:
                 continue
             result.puts += 1
             if len(result.sample) < 5:
-                result.sample.append(f"put {key}")
+                result.sample.append(f"put {readable_key(key, names)}")
             yield {"PutRequest": {"Item": wire_form(image)}}
         result.checksum = table_checksum(digests)
         for key, (_, key_image) in existing.items():  # in the target but not in the state at T
             result.deletes += 1
             if len(result.sample) < 10:
-                result.sample.append(f"delete {key}")
+                result.sample.append(f"delete {readable_key(key, names)}")
             yield {"DeleteRequest": {"Key": wire_form(key_image)}}
 
     def _verify(self, target: str, result: RestoreResult) -> None:

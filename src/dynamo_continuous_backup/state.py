@@ -9,42 +9,41 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from .errors import UserInputError
-from .records import dumps, sequence_key
+from .records import sequence_key
 
 
 def parse_time(text: str | None, now: float) -> float:
     """ISO-8601 (naive means UTC) or epoch seconds; None means now."""
     if text is None:
         return now
+    bad = UserInputError(f"--at {text!r} is not a time; use ISO-8601 (2026-11-22T10:00:00Z) or epoch seconds")
     try:
-        return float(text)
+        epoch = float(text)
     except ValueError:
-        pass
+        try:
+            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise bad from None
+        return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+    # nan, inf and epochs no calendar holds parse as floats but name no time (and would
+    # reach the SQL, where they look like a corrupt backup).
+    if not math.isfinite(epoch):
+        raise bad
     try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UserInputError(
-            f"--at {text!r} is not a time; use ISO-8601 (2026-11-22T10:00:00Z) or epoch seconds"
-        ) from None
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+        datetime.fromtimestamp(epoch, UTC)
+    except (OverflowError, ValueError, OSError):
+        raise bad from None
+    return epoch
 
 
 def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def item_key(keys: dict[str, Any], key_names: list[str]) -> tuple[str, ...]:
-    return tuple(dumps(keys[name]).decode() for name in key_names)
-
-
-def key_text(image: dict[str, Any], key_names: list[str]) -> str:
-    """The item key as the state query spells it: typed key values as JSON, joined by \\x1f."""
-    return chr(31).join(dumps(image[k]).decode() for k in key_names)
 
 
 def item_state(

@@ -7,7 +7,7 @@ of a fixed width and never unpadded.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,8 @@ import duckdb
 
 from .backups import LocalBackups, SnapshotRun
 from .errors import BackupError, UserInputError
+from .keys import key_sql
+from .records import dumps
 
 log = logging.getLogger(__name__)
 
@@ -66,15 +68,6 @@ def read_files(files: list[Path]) -> str:
         if parts
         else "SELECT " + ", ".join(f'NULL::{v} AS "{k}"' for k, v in COLUMNS.items()) + " WHERE false"
     )
-
-
-def key_sql(key_names: list[str], column: str = "coalesce(Keys, Item)") -> str:
-    parts = [f"json_extract({column}, {_quote('$.' + _json_path(n))})::VARCHAR" for n in key_names]
-    return " || chr(31) || ".join(parts) if parts else "''"
-
-
-def _json_path(name: str) -> str:
-    return '"' + name.replace('"', '\\"') + '"'
 
 
 def state_sql(backups: LocalBackups, at: float | None) -> str:
@@ -156,5 +149,37 @@ def changes_view(con: duckdb.DuckDBPyConnection, backups: LocalBackups, name: st
         FROM ({read_files(backups.change_files)})""")
 
 
-def state_view(con: duckdb.DuckDBPyConnection, backups: LocalBackups, at: float | None, name: str = "state") -> None:
-    con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT k AS item_key, image AS item FROM ({state_sql(backups, at)})")
+def state_view(
+    con: duckdb.DuckDBPyConnection,
+    backups: LocalBackups,
+    at: float | None,
+    image_of: Callable[[str], dict[str, Any]],
+    name: str = "state",
+) -> None:
+    """A view of every item at `at`; an oversize item's image is fetched (`image_of`) from the
+    full record its pointer names, since the pointer line itself holds no image."""
+    con.execute(f"CREATE OR REPLACE VIEW _{name}_rows AS {state_sql(backups, at)}")
+    con.execute(f"CREATE OR REPLACE TABLE _{name}_oversize (pointer VARCHAR, image JSON)")
+    try:
+        pointers = con.execute(f"SELECT DISTINCT pointer FROM _{name}_rows WHERE pointer IS NOT NULL").fetchall()
+    except duckdb.Error as exc:
+        raise CorruptBackupError(str(exc).splitlines()[0]) from None
+    if pointers:
+        con.executemany(
+            f"INSERT INTO _{name}_oversize VALUES (?, ?)", [(p, dumps(image_of(p)).decode()) for (p,) in pointers]
+        )
+    con.execute(f"""CREATE OR REPLACE VIEW {name} AS
+        SELECT r.k AS item_key, coalesce(r.image, o.image) AS item
+        FROM _{name}_rows r LEFT JOIN _{name}_oversize o ON o.pointer = r.pointer""")
+
+
+def key_found(backups: LocalBackups, text: str) -> bool:
+    """True when any change record or snapshot row in the backups has this key text."""
+    files = backups.change_files + [f for s in backups.snapshots for f in s.files]
+    if not files:
+        return False
+    sql = f"SELECT 1 FROM ({read_files(files)}) WHERE {key_sql(backups.key_names)} = ? LIMIT 1"
+    try:
+        return connect().execute(sql, [text]).fetchone() is not None
+    except duckdb.Error as exc:
+        raise CorruptBackupError(str(exc).splitlines()[0]) from None

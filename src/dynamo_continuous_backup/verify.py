@@ -13,8 +13,9 @@ from typing import Any
 from .aws import Clients, is_code
 from .backups import BackupStore, LocalBackups
 from .errors import NotFoundError
-from .records import json_form, loads, wire_form
-from .state import item_digest, key_text
+from .keys import key_text, parse_key_text, readable_key
+from .records import json_form, wire_form
+from .state import item_digest
 from .statequery import connect, iter_state
 
 
@@ -23,6 +24,7 @@ class VerifyResult:
     table: str
     live_items: int = 0
     backed_up_items: int = 0
+    # Keys in readable form (keys.readable_key), for people:
     missing: list[str] = field(default_factory=list)  # in the table, not in the backups
     extra: list[str] = field(default_factory=list)  # in the backups, not in the table
     differing: list[str] = field(default_factory=list)
@@ -64,12 +66,12 @@ class Verifier:
         if suspects:
             self.sleep(recheck_after or 0)  # let in-flight changes land, then look again at the suspects
             state = self._state(self.store.sync(table))
-            again = {k: self._get(table, (state.get(k) or (0, _key_of(k, names)))[1], names) for k in suspects}
+            again = {k: self._get(table, (state.get(k) or (0, parse_key_text(k, names)))[1], names) for k in suspects}
             remaining = self._compare(again, state, True)
             result.resolved_in_flight = len(suspects) - len(remaining)
             for k in remaining:
                 kind = "missing" if k not in state else "extra" if again[k] is None else "differing"
-                getattr(result, kind).append(k)
+                getattr(result, kind).append(readable_key(k, names))
         return result
 
     def _state(self, backups: LocalBackups) -> dict[str, tuple[int, dict[str, Any]]]:
@@ -107,7 +109,3 @@ class Verifier:
     def _compare(live: dict[str, int | None], state: dict[str, tuple[int, dict[str, Any]]], partial: bool) -> list[str]:
         keys = set(live) if partial else set(live) | set(state)
         return sorted(k for k in keys if live.get(k) != (state[k][0] if k in state else None))
-
-
-def _key_of(text: str, names: list[str]) -> dict[str, Any]:
-    return {n: loads(part) for n, part in zip(names, text.split(chr(31)), strict=True)}

@@ -1,0 +1,174 @@
+"""One canonical key text in Python and DuckDB, and numbers compared as DynamoDB stores them."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dynamo_continuous_backup.aws import Clients
+from dynamo_continuous_backup.backups import BackupStore
+from dynamo_continuous_backup.cli import UI, main
+from dynamo_continuous_backup.config import Config
+from dynamo_continuous_backup.keys import key_sql, key_text, normal_number, parse_key_text, readable_key
+from dynamo_continuous_backup.local import LocalRuntime
+from dynamo_continuous_backup.records import json_form
+from dynamo_continuous_backup.state import canonical
+from dynamo_continuous_backup.statequery import connect, read_files
+from dynamo_continuous_backup.verify import Verifier
+
+NAMES = ["pk", "sk"]
+# Every character a JSON encoder may escape (and spell differently), plus the characters a
+# naive key text could mistake for its own structure (separators, digits, quotes, colons).
+HARD = [chr(c) for c in range(0x20)] + ["\x7f", '"', "\\", "/", ":", "|", "1", "S", "é", "😀", "\u2028", "\ufeff"]
+
+
+def sql_texts(tmp_path: Path, images: list[dict[str, Any]]) -> list[str]:
+    """The key texts DuckDB computes for these images, stored as the forwarder stores them."""
+    path = tmp_path / "k.ndjson"
+    path.write_bytes(
+        b"".join(orjson.dumps({"Keys": i, "SequenceNumber": str(n)}) + b"\n" for n, i in enumerate(images))
+    )
+    rows = connect().execute(f"SELECT {key_sql(NAMES)}, SequenceNumber FROM ({read_files([path])})").fetchall()
+    return [t for t, _ in sorted(rows, key=lambda r: int(r[1]))]
+
+
+def test_sql_and_python_key_texts_agree_on_every_hard_character(tmp_path: Path) -> None:
+    images = [{"pk": {"S": f"a{c}b{c}"}, "sk": {tag: v}} for c in HARD for tag, v in (("S", c), ("N", "-1.5"))]
+    images.append({"pk": {"B": base64.b64encode(b"\x00\xff\x1b").decode()}, "sk": {"S": ""}})
+    texts = [key_text(i, NAMES) for i in images]
+    assert sql_texts(tmp_path, images) == texts
+    assert len(set(texts)) == len(images)  # distinct keys, distinct texts
+    assert [parse_key_text(t, NAMES) for t in texts] == images
+
+
+hard_text = st.text(st.sampled_from(HARD) | st.characters(), max_size=8)
+typed = st.one_of(
+    hard_text.map(lambda v: {"S": v}),
+    st.decimals(-(10**30), 10**30, places=3).map(lambda d: {"N": normal_number(str(d))}),
+    st.binary(max_size=8).map(lambda b: {"B": base64.b64encode(b).decode()}),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.fixed_dictionaries({"pk": typed, "sk": typed}), min_size=1, max_size=30))
+def test_key_texts_agree_distinguish_and_parse_back(tmp_path: Path, images: list[dict[str, Any]]) -> None:
+    texts = [key_text(i, NAMES) for i in images]
+    assert sql_texts(tmp_path, images) == texts
+    assert len(set(texts)) == len({json.dumps(i, sort_keys=True) for i in images})
+    assert [parse_key_text(t, NAMES) for t in texts] == images
+
+
+def test_readable_key_shows_values_as_literals() -> None:
+    text = key_text({"pk": {"S": "a\x1bb'"}, "sk": {"N": "7"}}, NAMES)
+    assert readable_key(text, NAMES) == 'pk="a\\x1bb\'", sk=7'
+
+
+@pytest.mark.parametrize(
+    ("given_", "stored"),
+    [
+        ("1", "1"),
+        ("1.0", "1"),
+        ("01", "1"),
+        ("1e0", "1"),
+        ("+1", "1"),
+        ("1.50", "1.5"),
+        ("-0", "0"),
+        ("0.000", "0"),
+        ("1E+3", "1000"),
+        ("-1.5e-3", "-0.0015"),
+        (".5", "0.5"),
+        ("12345678901234567890123456789012345678", "12345678901234567890123456789012345678"),
+        ("1234567890.1234567890123456789012345678", "1234567890.1234567890123456789012345678"),
+    ],
+)
+def test_numbers_are_normalised_as_dynamodb_stores_them(given_: str, stored: str) -> None:
+    assert normal_number(given_) == stored
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-Infinity", "1_000", " 1", "", "0x10", "1e", "1" * 39])
+def test_what_dynamodb_would_not_take_is_not_a_number(bad: str) -> None:
+    with pytest.raises(ValueError):
+        normal_number(bad)
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    return main(list(args), UI(out, err)), out.getvalue(), err.getvalue()
+
+
+def contents(aws: Clients, table: str) -> dict[str, Any]:
+    items = [
+        canonical(json_form(i))
+        for p in aws.dynamodb.get_paginator("scan").paginate(TableName=table)
+        for i in p["Items"]
+    ]
+    return {json.dumps([i["pk"], i["sk"]]): i for i in items}
+
+
+@pytest.fixture
+def hard_keys(
+    deployed: tuple[Config, LocalRuntime],
+    aws: Clients,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_table: Callable[..., str],
+) -> str:
+    """A protected table whose string keys hold every hard character; returns a config path."""
+    config, runtime = deployed
+    monkeypatch.setenv("DCB_CACHE_DIR", str(tmp_path / "cache"))
+    make_table("hard", range_key=True)
+    runtime.settle()
+    for n, c in enumerate(HARD):
+        for sk in ("1", "1.5"):
+            aws.dynamodb.put_item(TableName="hard", Item={"pk": {"S": f"k{c}"}, "sk": {"N": sk}, "v": {"N": str(n)}})
+    runtime.settle()
+    path = tmp_path / "config.json"
+    path.write_text(config.to_json())
+    return str(path)
+
+
+def test_hard_keys_verify_restore_survive_into_existing_and_have_history(
+    hard_keys: str, deployed: tuple[Config, LocalRuntime], aws: Clients, tmp_path: Path
+) -> None:
+    config, _ = deployed
+    source = contents(aws, "hard")
+    assert len(source) == 2 * len(HARD)
+    # verify: every item found in the backups, none missing or extra
+    result = Verifier(aws, BackupStore(aws, config, tmp_path / "v"), sleep=lambda s: None).verify("hard")
+    assert result.ok and result.live_items == result.backed_up_items == 2 * len(HARD), result
+    # a whole restore, then a restore into that copy: nothing to put, nothing deleted
+    code, out, err = cli("restore", "hard", "--to", "hard-copy", "--config", hard_keys)
+    assert code == 0 and contents(aws, "hard-copy") == source, out + err
+    code, out, err = cli("restore", "hard", "--to", "hard-copy", "--into-existing", "--config", hard_keys)
+    assert code == 0 and "0 written, 0 deleted" in out and contents(aws, "hard-copy") == source, out + err
+    # --key finds an item whose key holds ESC, with the number given as the user types it
+    for sk, stored in (("1.0", "1"), ("01", "1"), ("1e0", "1"), ("+1", "1"), ("1.50", "1.5")):
+        key = {"pk": {"S": "k\x1b"}, "sk": {"N": stored}}
+        aws.dynamodb.delete_item(TableName="hard-copy", Key=key)
+        code, out, err = cli(
+            "restore", "hard", "--to", "hard-copy", "--into-existing", "--key", "pk=k\x1b", "--key", f"sk={sk}",
+            "--config", hard_keys,
+        )  # fmt: skip
+        assert code == 0 and "1 items, 1 written" in out and "verified" in out, (sk, out, err)
+        assert contents(aws, "hard-copy") == source
+    # history of ESC, VT and US keys
+    for c in ("\x1b", "\x0b", "\x1f"):
+        code, out, err = cli("history", "hard", "--key", f"pk=k{c}", "--key", "sk=1.0", "--config", hard_keys)
+        assert code == 0 and "INSERT" in out and f"+ v = {HARD.index(c)}" in out, (repr(c), out, err)
+
+
+def test_a_key_no_backup_holds_is_an_error_not_verified(hard_keys: str, aws: Clients) -> None:
+    for command in (["history", "hard"], ["restore", "hard", "--to", "hard-one"]):
+        code, out, err = cli(*command, "--key", "pk=nobody", "--key", "sk=2", "--config", hard_keys)
+        assert code == 2 and "--key pk='nobody', sk=2: no such item in the backups of hard" in err, (out, err)
+        assert err.count("\n") == 1 and "verified" not in out
+    assert "hard-one" not in aws.dynamodb.list_tables()["TableNames"]
