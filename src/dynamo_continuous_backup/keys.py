@@ -11,7 +11,6 @@ Example: pk = 'a|b', sk = 7  ->  'S3:a|bN1:7'.
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from decimal import Decimal, InvalidOperation, localcontext
 from typing import TYPE_CHECKING, Any
@@ -102,7 +101,7 @@ def parse_key_args(pairs: list[str], backups: LocalBackups) -> dict[str, Any]:
                 value = normal_number(value)
             elif kind == "B":
                 value = base64.b64encode(base64.b64decode(value, validate=True)).decode()
-        except (ValueError, binascii.Error):
+        except ValueError:  # binascii.Error is a ValueError too
             what = "a number" if kind == "N" else "binary; give it as base64"
             raise UserInputError(f"--key {name}={value}: {name} is {what}") from None
         key[name] = {kind: value}
