@@ -175,6 +175,7 @@ def load_hook(spec: str, source: str = "config") -> Callable[[str], bool]:
 def read_hjson(path: str | Path, what: str = "config") -> Any:
     """Parse an hjson file; malformed input becomes a ConfigError with its line number."""
     import hjson  # only files are hjson: the functions get their config as JSON, and need no hjson
+
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
