@@ -24,7 +24,7 @@ from . import naming
 from .aws import Clients, error_code, is_code
 from .config import Config
 from .errors import AwsError, NotProtectableError, UserInputError
-from .records import dumps
+from .records import dumps, json_form, wire_form
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,8 @@ class Backfill:
         self._add(state["items"])
         lines: list[bytes] = []
         size = pending = 0
-        start_key = state["lastKey"]
+        # Checkpoints hold the key in JSON form (binary as base64); the scan takes it as bytes.
+        start_key = wire_form(state["lastKey"]) if state["lastKey"] else None
         while True:
             page = self._scan(segment, total, start_key)
             now = time.time()
@@ -218,7 +219,7 @@ class Backfill:
             {"key": key, "size": len(body), "etag": etag, "items": count, "sha256": hashlib.sha256(body).hexdigest()}
         )
         state["items"] += count
-        state["lastKey"] = last_key
+        state["lastKey"] = json_form(last_key)
         self._put_json(f"{prefix}checkpoints/segment-{state['segment']:05d}.json", state)
 
     def _scan(self, segment: int, total: int, start_key: Any) -> dict[str, Any]:

@@ -87,6 +87,51 @@ def _ignore_conditional_bucket_statements() -> None:
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
 
 
+def _binary_keys_in_stream_records() -> None:
+    """moto writes a binary key into a stream record's `Keys` already base64-encoded, and its
+    GetRecords serializer encodes it again, so clients decode the base64 text instead of the
+    key's bytes (`NewImage`/`OldImage` are right). Keep the raw bytes there, as in the images."""
+    from moto.dynamodb.models.table import StreamRecord
+
+    if getattr(StreamRecord, "_dcb_patched", False):
+        return
+    original_init = StreamRecord.__init__
+
+    def init(self: Any, table: Any, stream_type: str, event_name: str, old: Any, new: Any, seq: int) -> None:
+        original_init(self, table, stream_type, event_name, old, new, seq)
+        item = old if old is not None else new
+        keys = self.record["dynamodb"]["Keys"]
+        for attr, key in ((table.hash_key_attr, item.hash_key), (table.range_key_attr, item.range_key)):
+            if key is not None and key.type == "B" and isinstance(key.value, bytes):
+                keys[attr] = {"B": key.value}
+
+    StreamRecord.__init__ = init  # type: ignore[method-assign]
+    StreamRecord._dcb_patched = True  # type: ignore[attr-defined]
+
+
+def _segmented_scan_of_binary_hash_keys() -> None:
+    """moto picks an item's Scan segment from `hash_key.value.encode()`, which fails with a
+    500 when the hash key is binary (bytes). Hash the bytes themselves: the segment is still
+    a stable function of the hash key, as in AWS."""
+    import hashlib
+
+    from moto.dynamodb.models.dynamo_type import Item
+
+    if getattr(Item, "_dcb_patched", False):
+        return
+    original = Item.is_within_segment
+
+    def is_within_segment(self: Any, segments: Any) -> bool:
+        value = self.hash_key.value
+        if segments == (None, None) or not isinstance(value, bytes):
+            return bool(original(self, segments))
+        segment, total = segments
+        return bool(hashlib.md5(value).digest()[0] % total == segment)
+
+    Item.is_within_segment = is_within_segment  # type: ignore[method-assign]
+    Item._dcb_patched = True  # type: ignore[attr-defined]
+
+
 def _serve_function_code() -> None:
     """AWS answers GetFunction with Code.Location, a URL of the deployed zip; moto's points at a
     host that does not exist. Keep each zip in a local folder and answer with its file:// URL, so the local
@@ -135,6 +180,8 @@ class EmbeddedMoto:
         _keep_streams_of_deleted_tables()
         _ignore_conditional_bucket_statements()
         _serve_function_code()
+        _binary_keys_in_stream_records()
+        _segmented_scan_of_binary_hash_keys()
         self.port = port or free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
