@@ -33,19 +33,29 @@ def statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
     return st if isinstance(st, list) else [st]
 
 
-def test_no_allow_statement_has_a_wildcard_principal(aws: Clients) -> None:
+def test_every_role_trusts_exactly_its_aws_service(aws: Clients) -> None:
     config = Config(firehose_delivery_bucket=BUCKET, firehose_delivery_prefix="backups")
-    deployer = Deployer(aws, config, code=b"zip")
-    template = build_template(deployer, "key")
-    docs = [tls_only_policy(BUCKET)]
-    for res in template["Resources"].values():
-        if res["Type"] == "AWS::IAM::Role":
-            docs.append(res["Properties"]["AssumeRolePolicyDocument"])
-    for doc in docs:
-        for st in statements(doc):
-            if st["Effect"] == "Allow":
-                assert st.get("Principal") not in ("*", {"AWS": "*"}), st
-                assert "Service" in st.get("Principal", {"Service": 1})
+    template = build_template(Deployer(aws, config, code=b"zip"), "key")
+    trusts = [
+        res["Properties"]["AssumeRolePolicyDocument"]
+        for res in template["Resources"].values()
+        if res["Type"] == "AWS::IAM::Role"
+    ]
+    assert len(trusts) == 3  # provisioner, forwarder, firehose
+    for doc in trusts:
+        allows = [st for st in statements(doc) if st["Effect"] == "Allow"]
+        assert allows, doc
+        for st in allows:
+            assert "Principal" in st, st  # a missing principal is not a service
+            assert set(st["Principal"]) == {"Service"}, st
+            assert st["Principal"]["Service"] in ("lambda.amazonaws.com", "firehose.amazonaws.com"), st
+
+
+def test_the_bucket_policy_only_denies_plain_http() -> None:
+    # The wildcard principal is only acceptable in a Deny conditioned on insecure transport.
+    for st in statements(tls_only_policy(BUCKET)):
+        assert st["Effect"] == "Deny", st
+        assert st["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, st
 
 
 def test_item_values_never_reach_the_logs_by_default(
