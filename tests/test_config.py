@@ -86,3 +86,11 @@ def test_lambda_environment_round_trip() -> None:
     assert config_from_env({"DCB_CONFIG": config.to_json()}) == config
     with pytest.raises(ConfigError, match="DCB_CONFIG is not set"):
         config_from_env({})
+
+
+def test_a_key_given_twice_is_an_error(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, '{firehoseDeliveryBucket: "b", firehoseDeliveryPrefix: "nope", firehoseDeliveryPrefix: "ok"}'
+    )
+    with pytest.raises(ConfigError, match="'firehoseDeliveryPrefix' is given twice"):
+        load_config(path)

@@ -180,8 +180,17 @@ def read_hjson(path: str | Path, what: str = "config") -> Any:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{what} file {path}: cannot read it ({exc.strerror})") from None
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in seen:  # hjson keeps the last silently: a typo'd override must not pass unseen
+                raise ConfigError(f"{what} file {path}: key '{key}' is given twice; keep one")
+            seen[key] = value
+        return seen
+
     try:
-        return hjson.loads(text)
+        return hjson.loads(text, object_pairs_hook=no_duplicates)
     except hjson.HjsonDecodeError as exc:
         raise ConfigError(f"{what} file {path}: malformed hjson at line {exc.lineno}: {exc.msg}") from None
 

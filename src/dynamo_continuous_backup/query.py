@@ -36,6 +36,11 @@ def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list
     return columns, cursor.fetchall()
 
 
+def _printable(text: str) -> str:
+    """Control characters escaped: a stored value must never drive the user's terminal."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def render(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> str:
     if fmt == "json":
         return json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=2)
@@ -45,7 +50,7 @@ def render(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> str:
         writer.writerow(columns)
         writer.writerows(rows)
         return buf.getvalue().rstrip("\n")
-    text = [[str(v) if v is not None else "NULL" for v in r] for r in rows]
+    text = [[_printable(str(v)) if v is not None else "NULL" for v in r] for r in rows]
     widths = [min(60, max([len(c)] + [len(r[i]) for r in text])) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
     lines += ["  ".join(v[:w].ljust(w) for v, w in zip(r, widths, strict=True)) for r in text]
