@@ -131,3 +131,25 @@ def deployed(aws: Clients, tmp_path: Path) -> Iterator[tuple[Config, Any]]:
     assert main(["deploy", "--config", str(path)], UI(out, out)) == 0, out.getvalue()
     runtime = LocalRuntime(aws)
     yield load_config(path), runtime
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    """Run the dynamo-backup CLI in-process: (exit code, stdout, stderr)."""
+    from dynamo_continuous_backup.cli import UI, main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(args), UI(out, err))
+    return code, out.getvalue(), err.getvalue()
+
+
+def contents(aws: Clients, table: str, keys: tuple[str, ...] = ("pk", "sk")) -> dict[str, Any]:
+    """A table's items in their canonical stored form, by their key attributes."""
+    from dynamo_continuous_backup.records import json_form
+    from dynamo_continuous_backup.state import canonical
+
+    items = [
+        canonical(json_form(i))
+        for p in aws.dynamodb.get_paginator("scan").paginate(TableName=table)
+        for i in p["Items"]
+    ]
+    return {json.dumps([i.get(k) for k in keys]): i for i in items}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +14,10 @@ from dynamo_continuous_backup.backups import BackupStore
 from dynamo_continuous_backup.config import Config
 from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.provisioner import Provisioner
-from dynamo_continuous_backup.records import json_form
 from dynamo_continuous_backup.restore import RestoreOptions, Restorer
-from dynamo_continuous_backup.state import canonical
 from dynamo_continuous_backup.status import fleet_status
 
-from .conftest import s3_records
+from .conftest import contents, s3_records
 from .test_backfill import FaultyDynamo, Killed, _run_with_id
 
 # Keys that are not UTF-8, hold NUL bytes, or are themselves valid base64 text: a key
@@ -43,15 +40,6 @@ def key_of(range_key: bool, raw: bytes) -> dict[str, Any]:
     if range_key:
         return {"h": {"S": f"g{raw[0] % 3}"}, "r": {"B": raw}}
     return {"h": {"B": raw}}
-
-
-def contents(aws: Clients, table: str) -> dict[str, Any]:
-    items = [
-        canonical(json_form(i))
-        for p in aws.dynamodb.get_paginator("scan").paginate(TableName=table)
-        for i in p["Items"]
-    ]
-    return {json.dumps([i["h"], i.get("r")]): i for i in items}
 
 
 @pytest.mark.parametrize("range_key", [False, True], ids=["binary-hash", "binary-range"])
@@ -92,7 +80,7 @@ def test_binary_keyed_table_is_captured_backfilled_and_restored(
     assert removed == set(KEYS[1::4])
 
     # AND a segmented backfill snapshots every live item
-    live = contents(aws, table)
+    live = contents(aws, table, ("h", "r"))
     result = Backfill(aws, config, table, segments=4, part_bytes=1, page_limit=3).run()
     assert result.items == len(live) == len(KEYS) - len(KEYS[1::4])
     snapshot = s3_records(aws, f"backups/@snapshots/{table}/{result.run_id}/segment-")
@@ -100,7 +88,7 @@ def test_binary_keyed_table_is_captured_backfilled_and_restored(
 
     # AND a restore equals the source
     restored = Restorer(aws, BackupStore(aws, config, tmp_path)).restore(table, f"{table}-restored", RestoreOptions())
-    assert restored.verified and contents(aws, f"{table}-restored") == live
+    assert restored.verified and contents(aws, f"{table}-restored", ("h", "r")) == live
 
 
 def test_killed_backfill_of_a_binary_keyed_table_resumes_after_its_last_key(aws: Clients, config: Config) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -12,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from dynamo_continuous_backup.aws import Clients
-from dynamo_continuous_backup.cli import COMMANDS, UI, main
+from dynamo_continuous_backup.cli import COMMANDS, main
 from dynamo_continuous_backup.config import Config
+
+from .conftest import cli
 
 ROOT = Path(__file__).parents[1]
 
@@ -24,12 +25,6 @@ def files(tmp_path: Path, config: Config, whitelist: str, **extra: object) -> tu
     (tmp_path / "c.hjson").write_text(json.dumps(cfg))
     (tmp_path / "w.hjson").write_text(whitelist)
     return str(tmp_path / "w.hjson"), str(tmp_path / "c.hjson")
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(args), UI(out, err))
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_provision_whitelist_then_status(

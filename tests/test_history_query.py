@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from collections.abc import Callable
@@ -12,14 +11,10 @@ import pytest
 import sqlglot
 
 from dynamo_continuous_backup.aws import Clients
-from dynamo_continuous_backup.cli import UI, main
 from dynamo_continuous_backup.config import Config
 from dynamo_continuous_backup.local import LocalRuntime
 
-
-def cli(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    return main(list(args), UI(out, err)), out.getvalue(), err.getvalue()
+from .conftest import cli
 
 
 @pytest.fixture

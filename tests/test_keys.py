@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -16,14 +15,13 @@ from hypothesis import strategies as st
 
 from dynamo_continuous_backup.aws import Clients
 from dynamo_continuous_backup.backups import BackupStore
-from dynamo_continuous_backup.cli import UI, main
 from dynamo_continuous_backup.config import Config
 from dynamo_continuous_backup.keys import key_sql, key_text, normal_number, parse_key_text, readable_key
 from dynamo_continuous_backup.local import LocalRuntime
-from dynamo_continuous_backup.records import json_form
-from dynamo_continuous_backup.state import canonical
 from dynamo_continuous_backup.statequery import connect, read_files
 from dynamo_continuous_backup.verify import Verifier
+
+from .conftest import cli, contents
 
 NAMES = ["pk", "sk"]
 # Every character a JSON encoder may escape (and spell differently), plus the characters a
@@ -98,20 +96,6 @@ def test_numbers_are_normalised_as_dynamodb_stores_them(given_: str, stored: str
 def test_what_dynamodb_would_not_take_is_not_a_number(bad: str) -> None:
     with pytest.raises(ValueError):
         normal_number(bad)
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    return main(list(args), UI(out, err)), out.getvalue(), err.getvalue()
-
-
-def contents(aws: Clients, table: str) -> dict[str, Any]:
-    items = [
-        canonical(json_form(i))
-        for p in aws.dynamodb.get_paginator("scan").paginate(TableName=table)
-        for i in p["Items"]
-    ]
-    return {json.dumps([i["pk"], i["sk"]]): i for i in items}
 
 
 @pytest.fixture

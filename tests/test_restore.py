@@ -19,11 +19,9 @@ from dynamo_continuous_backup.cli import UI, main
 from dynamo_continuous_backup.config import Config
 from dynamo_continuous_backup.errors import BackupError, UserInputError
 from dynamo_continuous_backup.local import LocalRuntime
-from dynamo_continuous_backup.records import json_form
 from dynamo_continuous_backup.restore import RestoreOptions, Restorer
-from dynamo_continuous_backup.state import canonical
 
-from .conftest import BUCKET
+from .conftest import BUCKET, contents
 
 
 def create_orders(aws: Clients) -> None:
@@ -46,15 +44,6 @@ def create_orders(aws: Clients) -> None:
             }
         ],
     )
-
-
-def contents(aws: Clients, table: str) -> dict[str, Any]:
-    items = [
-        canonical(json_form(i))
-        for p in aws.dynamodb.get_paginator("scan").paginate(TableName=table)
-        for i in p["Items"]
-    ]
-    return {json.dumps([i["pk"], i["sk"]]): i for i in items}
 
 
 def churn(aws: Clients, rng: random.Random, n: int) -> None:

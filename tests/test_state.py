@@ -144,6 +144,9 @@ def test_restore_equals_reference_at_random_times(
                 (s["NewImage"] for s in snapshot if (s["Keys"]["pk"]["S"], s["Keys"]["sk"]["N"]) == k), None
             )
             assert item_state(mine, at, snap_img) == image
+        # AND the state of one item alone (restore --key) is that item's row of the whole state
+        for k, img, ptr in list(iter_state(connect(), backups, at))[:3]:
+            assert list(iter_state(connect(), backups, at, only=k)) == [(k, img, ptr)]
 
 
 def test_sequence_numbers_compare_numerically_not_as_text() -> None:

@@ -136,7 +136,6 @@ def _serve_function_code() -> None:
     """AWS answers GetFunction with Code.Location, a URL of the deployed zip; moto's points at a
     host that does not exist. Keep each zip in a local folder and answer with its file:// URL, so the local
     runtime runs exactly the code that was deployed."""
-    import hashlib
     import tempfile
     from pathlib import Path
 
@@ -150,8 +149,8 @@ def _serve_function_code() -> None:
     def get_code(self: Any) -> dict[str, Any]:
         answer: dict[str, Any] = original(self)
         data = getattr(self, "code_bytes", b"")
-        if data:
-            path = folder / f"{hashlib.sha256(data).hexdigest()}.zip"
+        if data:  # named by the hash moto keeps (base64 of SHA-256): no rehash per GetFunction
+            path = folder / f"{self.code_sha_256.replace('/', '_').replace('+', '-')}.zip"
             if not path.exists():
                 folder.mkdir(parents=True, exist_ok=True)
                 staging = path.with_suffix(f".{os.getpid()}.part")

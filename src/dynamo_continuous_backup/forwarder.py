@@ -78,7 +78,6 @@ class Outcome:
     put_calls: int = 0
     retries: int = 0
     failed_from: int | None = None
-    gave_up: str | None = None  # error code of a non-retryable failure that ended the retries
 
 
 @dataclass
@@ -141,7 +140,6 @@ class Forwarder:
                 "table %s: first undelivered record has keys %s", table, records[pending[0]]["dynamodb"]["Keys"]
             )
         if pending and fatal:
-            outcome.gave_up = fatal
             log.error(
                 "table %s: %d of %d records undelivered: %s from delivery stream %s cannot be fixed by "
                 "retrying now; Lambda will retry the batch",

@@ -41,7 +41,6 @@ def import_state(
 ) -> RestoreResult:
     from .restore import table_args
 
-    check_importable(backups)
     store = restorer.store
     prefix = (
         f"{store.config.prefix}/@imports/{target}/{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-"

@@ -111,23 +111,27 @@ class Restorer:
         self, con: Any, backups: LocalBackups, result: RestoreResult, opts: RestoreOptions
     ) -> Iterator[tuple[str, str | None, str | None]]:
         at = result.at if opts.at is not None else None
-        rows = self._rows(con, backups, at, result, opts)
-        if opts.keys is None:
-            return rows
-        wanted = key_text(opts.keys, backups.key_names)
+        only = key_text(opts.keys, backups.key_names) if opts.keys is not None else None  # one item's state only
+        rows = self._rows(con, backups, at, result, opts, only)
         # A key no backup holds is a typo, not an item to delete: never report it "verified".
-        if not key_found(backups, wanted):
+        if only is not None and not key_found(backups, only):
             raise UserInputError(
-                f"--key {readable_key(wanted, backups.key_names)}: no such item in the backups of "
+                f"--key {readable_key(only, backups.key_names)}: no such item in the backups of "
                 f"{backups.table}; check the key"
             )
-        return (row for row in rows if row[0] == wanted)
+        return rows
 
     def _rows(
-        self, con: Any, backups: LocalBackups, at: float | None, result: RestoreResult, opts: RestoreOptions
+        self,
+        con: Any,
+        backups: LocalBackups,
+        at: float | None,
+        result: RestoreResult,
+        opts: RestoreOptions,
+        only: str | None,
     ) -> Iterator[tuple[str, str | None, str | None]]:
         try:
-            return iter_state(con, backups, at)
+            return iter_state(con, backups, at, only=only)
         except CorruptBackupError as exc:
             bad = find_corrupt(backups.change_files + [f for s in backups.snapshots for f in s.files])
             names = [self.store.key_of(p) for p in bad] or [str(exc)]
@@ -141,7 +145,7 @@ class Restorer:
                 ) from None
             backups.change_files = [f for f in backups.change_files if f not in bad]
             backups.snapshots = [replace(s, files=tuple(f for f in s.files if f not in bad)) for s in backups.snapshots]
-            return iter_state(con, backups, at)
+            return iter_state(con, backups, at, only=only)
 
     def _prepare_target(
         self, backups: LocalBackups, target: str, opts: RestoreOptions, result: RestoreResult

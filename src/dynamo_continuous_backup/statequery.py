@@ -70,10 +70,13 @@ def read_files(files: list[Path]) -> str:
     )
 
 
-def state_sql(backups: LocalBackups, at: float | None) -> str:
-    """Rows (k, image, pointer) of every item present at `at` (None: the latest state)."""
+def state_sql(backups: LocalBackups, at: float | None, only: str | None = None) -> str:
+    """Rows (k, image, pointer) of every item present at `at` (None: the latest state), or of
+    the one item whose key text is `only`."""
     key = key_sql(backups.key_names)
-    when = "" if at is None else f"WHERE ApproximateCreationDateTime <= {at!r}"
+    one = f"{key} = {_quote(only)}" if only is not None else ""
+    when = " AND ".join(c for c in (f"ApproximateCreationDateTime <= {at!r}" if at is not None else "", one) if c)
+    when = f"WHERE {when}" if when else ""
     changes = f"""
         SELECT {key} AS k, arg_max(struct_pack(e := eventName, img := NewImage, ptr := oversizeS3Key), {ORDER}) AS w
         FROM ({read_files(backups.change_files)}) {when} GROUP BY k"""
@@ -81,7 +84,8 @@ def state_sql(backups: LocalBackups, at: float | None) -> str:
     if snapshot is None:
         return f"SELECT k, w.img AS image, w.ptr AS pointer FROM ({changes}) WHERE w.e <> 'REMOVE'"
     snapshot_rows = read_files(list(snapshot.files))
-    snap = f"SELECT {key} AS k, any_value(coalesce(NewImage, Item)) AS image FROM ({snapshot_rows}) GROUP BY k"
+    snap = f"""SELECT {key} AS k, any_value(coalesce(NewImage, Item)) AS image FROM ({snapshot_rows})
+        {f"WHERE {one}" if one else ""} GROUP BY k"""
     return f"""
         WITH c AS ({changes}), s AS ({snap})
         SELECT k, w.img AS image, w.ptr AS pointer FROM c WHERE w.e <> 'REMOVE'
@@ -109,12 +113,16 @@ def check_times(con: duckdb.DuckDBPyConnection, backups: LocalBackups) -> None:
 
 
 def iter_state(
-    con: duckdb.DuckDBPyConnection, backups: LocalBackups, at: float | None, batch: int = 5000
+    con: duckdb.DuckDBPyConnection,
+    backups: LocalBackups,
+    at: float | None,
+    batch: int = 5000,
+    only: str | None = None,
 ) -> Iterator[tuple[str, str | None, str | None]]:
-    """(key, image JSON, oversize pointer) rows, `batch` at a time. The query runs now, so an
-    unreadable backup raises CorruptBackupError here, before the caller has used any row."""
+    """(key, image JSON, oversize pointer) rows, `batch` at a time (`only`: one key text's). The
+    query runs now, so an unreadable backup raises CorruptBackupError here, before any row is used."""
     try:
-        cursor = con.execute(state_sql(backups, at))
+        cursor = con.execute(state_sql(backups, at, only))
         first = cursor.fetchmany(batch)
     except duckdb.Error as exc:
         raise CorruptBackupError(str(exc).splitlines()[0]) from None
@@ -157,13 +165,14 @@ def state_view(
     name: str = "state",
 ) -> None:
     """A view of every item at `at`; an oversize item's image is fetched (`image_of`) from the
-    full record its pointer names, since the pointer line itself holds no image."""
-    con.execute(f"CREATE OR REPLACE VIEW _{name}_rows AS {state_sql(backups, at)}")
-    con.execute(f"CREATE OR REPLACE TABLE _{name}_oversize (pointer VARCHAR, image JSON)")
+    full record its pointer names, since the pointer line itself holds no image. The state is
+    computed once, into a temporary table, so finding the pointers does not compute it twice."""
     try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _{name}_rows AS {state_sql(backups, at)}")
         pointers = con.execute(f"SELECT DISTINCT pointer FROM _{name}_rows WHERE pointer IS NOT NULL").fetchall()
     except duckdb.Error as exc:
         raise CorruptBackupError(str(exc).splitlines()[0]) from None
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _{name}_oversize (pointer VARCHAR, image JSON)")
     if pointers:
         con.executemany(
             f"INSERT INTO _{name}_oversize VALUES (?, ?)", [(p, dumps(image_of(p)).decode()) for (p,) in pointers]

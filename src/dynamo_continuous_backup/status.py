@@ -30,7 +30,6 @@ class TableStatus:
     last_backup: str | None
     protected: bool  # capture running AND a complete base of the current stream: restorable
     problem: str
-    restorable: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,9 +76,8 @@ def table_status(provisioner: Provisioner, optin: OptIn, table: str) -> TableSta
         obs.delivery_status,
         current[0].state if current else None,
         last.astimezone(UTC).isoformat(timespec="seconds") if last else None,
-        capturing and restorable,
-        problem,
         restorable,
+        problem,
     )
 
 
