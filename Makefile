@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/mypy src
 
 demo: $(STAMP)
-	$(BIN)/python -m dynamo_continuous_backup.demo
+	$(BIN)/python -m dynamo_continuous_backup.cli.demo
 
 bench: $(STAMP)
 	$(BIN)/python bench/forwarder.py

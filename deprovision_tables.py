@@ -6,7 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
-from dynamo_continuous_backup.cli import main  # noqa: E402
+from dynamo_continuous_backup.cli.main import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main(["deprovision", *sys.argv[1:]]))

@@ -12,7 +12,7 @@ SEGMENTS = 4
 
 def main() -> None:
     with bench_table() as (clients, config):
-        from dynamo_continuous_backup.backfill import Backfill
+        from dynamo_continuous_backup.snapshot.backfill import Backfill
 
         def bare() -> None:
             def segment(s: int) -> int:

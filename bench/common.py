@@ -16,7 +16,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from dynamo_continuous_backup.emulator import FAKE_ENV, free_port  # noqa: E402
+from dynamo_continuous_backup.local.emulator import FAKE_ENV, free_port  # noqa: E402
 
 ITEMS = int(os.environ.get("DCB_BENCH_ITEMS", "20000"))  # smaller only for the smoke test
 
@@ -75,8 +75,8 @@ def make_table(dynamodb: object, name: str, items: int = ITEMS) -> None:
 def bench_table() -> Iterator[tuple[Any, Any]]:
     """A moto process holding the 20,000-item table `bench` and a backup bucket: (clients, config)."""
     with moto_process():
-        from dynamo_continuous_backup.aws import Clients
-        from dynamo_continuous_backup.config import Config
+        from dynamo_continuous_backup.core.aws import Clients
+        from dynamo_continuous_backup.core.config import Config
 
         clients = Clients("us-east-1")
         make_table(clients.dynamodb, "bench")

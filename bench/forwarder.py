@@ -19,8 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import orjson  # noqa: E402
 
-from dynamo_continuous_backup.forwarder import Forwarder, handler  # noqa: E402
-from dynamo_continuous_backup.records import backup_record  # noqa: E402
+from dynamo_continuous_backup.capture.forwarder import Forwarder  # noqa: E402
+from dynamo_continuous_backup.core.records import backup_record  # noqa: E402
+from dynamo_continuous_backup.forwarder import handler  # noqa: E402
 
 EVENT = Path(__file__).parent / "data" / "dynamodb-stream-event-1000.json.gz"
 

@@ -14,13 +14,13 @@ THREADS = 8
 
 def main() -> None:
     with bench_table() as (clients, config):
-        from dynamo_continuous_backup.backfill import Backfill
-        from dynamo_continuous_backup.backups import BackupStore
-        from dynamo_continuous_backup.provisioner import Provisioner
-        from dynamo_continuous_backup.records import loads, wire_form
-        from dynamo_continuous_backup.restore import RestoreOptions, Restorer, RestoreResult
-        from dynamo_continuous_backup.statequery import connect, iter_state
-        from dynamo_continuous_backup.tablewrite import BatchWriter, chunks
+        from dynamo_continuous_backup.core.records import loads, wire_form
+        from dynamo_continuous_backup.provisioning.provisioner import Provisioner
+        from dynamo_continuous_backup.restore.backups import BackupStore
+        from dynamo_continuous_backup.restore.restore import RestoreOptions, Restorer, RestoreResult
+        from dynamo_continuous_backup.restore.statequery import connect, iter_state
+        from dynamo_continuous_backup.restore.tablewrite import BatchWriter, chunks
+        from dynamo_continuous_backup.snapshot.backfill import Backfill
 
         Backfill(clients, config, "bench", 4).run()
         Provisioner(clients, config).save_schema("bench")

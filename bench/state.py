@@ -58,17 +58,17 @@ def generate(folder: Path) -> float:
 
 
 def child(mode: str, folder: str, at: float) -> None:
-    from dynamo_continuous_backup.backups import LocalBackups
+    from dynamo_continuous_backup.restore.backups import LocalBackups
 
     files = sorted(Path(folder).glob("*.gz"))
     start = time.perf_counter()
     if mode == "ours":
-        from dynamo_continuous_backup.statequery import connect, iter_state
+        from dynamo_continuous_backup.restore.statequery import connect, iter_state
 
         backups = LocalBackups("bench", files, [], {"KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]})
         items = sum(1 for _ in iter_state(connect(), backups, at))
     else:
-        from dynamo_continuous_backup.backups import iter_file
+        from dynamo_continuous_backup.restore.backups import iter_file
 
         state: dict[str, tuple[int, dict]] = {}
         for path in files:

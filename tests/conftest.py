@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from dynamo_continuous_backup.aws import Clients
-from dynamo_continuous_backup.config import Config
-from dynamo_continuous_backup.emulator import FAKE_ENV, EmbeddedMoto
+from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.core.config import Config
+from dynamo_continuous_backup.local.emulator import FAKE_ENV, EmbeddedMoto
 
 # Never let a test reach a real account, whatever the developer's shell exports.
 os.environ.update(FAKE_ENV)
@@ -98,7 +98,7 @@ def make_table(aws: Clients) -> Callable[..., str]:
 
 def s3_records(aws: Clients, prefix: str) -> list[dict[str, Any]]:
     """Every backup line under `prefix`, in object-key then line order."""
-    from dynamo_continuous_backup.records import iter_lines
+    from dynamo_continuous_backup.core.records import iter_lines
 
     out: list[dict[str, Any]] = []
     for page in aws.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
@@ -110,8 +110,8 @@ def s3_records(aws: Clients, prefix: str) -> list[dict[str, Any]]:
 @pytest.fixture
 def deployed(aws: Clients, tmp_path: Path) -> Iterator[tuple[Config, Any]]:
     """deploy.py run against the emulator, and a local runtime driving it (synchronously)."""
-    from dynamo_continuous_backup.cli import UI, main
-    from dynamo_continuous_backup.config import load_config
+    from dynamo_continuous_backup.cli.main import UI, main
+    from dynamo_continuous_backup.core.config import load_config
     from dynamo_continuous_backup.local import LocalRuntime
 
     path = tmp_path / "config.hjson"
@@ -135,7 +135,7 @@ def deployed(aws: Clients, tmp_path: Path) -> Iterator[tuple[Config, Any]]:
 
 def cli(*args: str) -> tuple[int, str, str]:
     """Run the dynamo-backup CLI in-process: (exit code, stdout, stderr)."""
-    from dynamo_continuous_backup.cli import UI, main
+    from dynamo_continuous_backup.cli.main import UI, main
 
     out, err = io.StringIO(), io.StringIO()
     code = main(list(args), UI(out, err))
@@ -144,8 +144,8 @@ def cli(*args: str) -> tuple[int, str, str]:
 
 def contents(aws: Clients, table: str, keys: tuple[str, ...] = ("pk", "sk")) -> dict[str, Any]:
     """A table's items in their canonical stored form, by their key attributes."""
-    from dynamo_continuous_backup.records import json_form
-    from dynamo_continuous_backup.state import canonical
+    from dynamo_continuous_backup.core.records import json_form
+    from dynamo_continuous_backup.restore.state import canonical
 
     items = [
         canonical(json_form(i))

@@ -16,8 +16,8 @@ import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from dynamo_continuous_backup.aws import Clients
-from dynamo_continuous_backup.config import Config
+from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.core.config import Config
 
 from .conftest import BUCKET
 from .test_cli import ROOT, cli, files

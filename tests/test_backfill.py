@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from dynamo_continuous_backup.aws import Clients
-from dynamo_continuous_backup.backfill import Backfill, RateLimiter, require_protected
-from dynamo_continuous_backup.config import Config
-from dynamo_continuous_backup.errors import NotProtectableError
-from dynamo_continuous_backup.provisioner import Provisioner
+from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.core.config import Config
+from dynamo_continuous_backup.core.errors import NotProtectableError
+from dynamo_continuous_backup.provisioning.provisioner import Provisioner
+from dynamo_continuous_backup.provisioning.status import require_protected
+from dynamo_continuous_backup.snapshot.backfill import Backfill, RateLimiter
 
 from .conftest import BUCKET, s3_records
 

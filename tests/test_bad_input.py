@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from dynamo_continuous_backup import forwarder
-from dynamo_continuous_backup.aws import Clients
-from dynamo_continuous_backup.cli import UI, main
-from dynamo_continuous_backup.config import Config
-from dynamo_continuous_backup.errors import BackupError
+from dynamo_continuous_backup.cli.main import UI, main
+from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.core.config import Config
+from dynamo_continuous_backup.core.errors import BackupError
 
 from .conftest import BUCKET
 

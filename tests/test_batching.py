@@ -1,4 +1,4 @@
-from dynamo_continuous_backup.batching import MAX_BATCH_BYTES, pack
+from dynamo_continuous_backup.capture.batching import MAX_BATCH_BYTES, pack
 
 
 def test_packs_500_records_per_call() -> None:

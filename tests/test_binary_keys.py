@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from dynamo_continuous_backup.aws import Clients
-from dynamo_continuous_backup.backfill import Backfill
-from dynamo_continuous_backup.backups import BackupStore
-from dynamo_continuous_backup.config import Config
+from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.local import LocalRuntime
-from dynamo_continuous_backup.provisioner import Provisioner
-from dynamo_continuous_backup.restore import RestoreOptions, Restorer
-from dynamo_continuous_backup.status import fleet_status
+from dynamo_continuous_backup.provisioning.provisioner import Provisioner
+from dynamo_continuous_backup.provisioning.status import fleet_status
+from dynamo_continuous_backup.restore.backups import BackupStore
+from dynamo_continuous_backup.restore.restore import RestoreOptions, Restorer
+from dynamo_continuous_backup.snapshot.backfill import Backfill
 
 from .conftest import contents, s3_records
 from .test_backfill import FaultyDynamo, Killed, _run_with_id

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from dynamo_continuous_backup.aws import Clients
-from dynamo_continuous_backup.cli import COMMANDS, main
-from dynamo_continuous_backup.config import Config
+from dynamo_continuous_backup.cli.main import COMMANDS, main
+from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.core.config import Config
 
 from .conftest import cli
 

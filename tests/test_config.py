@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from dynamo_continuous_backup.config import Config, config_from_env, load_config
-from dynamo_continuous_backup.errors import ConfigError
+from dynamo_continuous_backup.core.config import Config, config_from_env, load_config
+from dynamo_continuous_backup.core.errors import ConfigError
 
 
 def write(tmp_path: Path, text: str) -> Path:

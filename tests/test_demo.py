@@ -1,7 +1,7 @@
 import io
 
-from dynamo_continuous_backup.cli import UI
-from dynamo_continuous_backup.demo import Demo
+from dynamo_continuous_backup.cli.demo import Demo
+from dynamo_continuous_backup.cli.main import UI
 
 
 def test_make_demo_tells_the_whole_story() -> None:

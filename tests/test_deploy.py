@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from dynamo_continuous_backup import iam
-from dynamo_continuous_backup.aws import Clients
-from dynamo_continuous_backup.cli import UI, main
-from dynamo_continuous_backup.config import Config
+from dynamo_continuous_backup.cli.main import UI, main
+from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.core.config import Config
+from dynamo_continuous_backup.install import iam
 
 from .conftest import BUCKET
 
@@ -100,14 +100,14 @@ def test_remove_keeps_the_bucket_and_refuses_while_tables_are_protected(aws: Cli
 def test_bucket_of_another_account_is_refused(aws: Clients, cfg_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from botocore.exceptions import ClientError
 
-    from dynamo_continuous_backup.deployer import Deployer
+    from dynamo_continuous_backup.install.deployer import Deployer
 
     def head_bucket(**_: object) -> None:  # what S3 answers when ExpectedBucketOwner differs
         raise ClientError({"Error": {"Code": "403", "Message": "Forbidden"}}, "HeadBucket")
 
     deployer = Deployer(aws, Config(firehose_delivery_bucket=BUCKET), code=b"zip")
     monkeypatch.setattr(aws.s3, "head_bucket", head_bucket)
-    from dynamo_continuous_backup.errors import AwsError
+    from dynamo_continuous_backup.core.errors import AwsError
 
     with pytest.raises(AwsError, match="belongs to another account"):
         deployer.plan()

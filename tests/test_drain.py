@@ -10,8 +10,8 @@ import pytest
 from moto.core.exceptions import JsonRESTError
 from moto.firehose.models import FirehoseBackend
 
-from dynamo_continuous_backup.aws import Clients
-from dynamo_continuous_backup.config import Config
+from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.local import LocalRuntime
 
 from .conftest import s3_records

@@ -11,12 +11,12 @@ from typing import Any
 import boto3
 from boto3.dynamodb.types import Binary
 
-from dynamo_continuous_backup.aws import Clients
-from dynamo_continuous_backup.config import Config
+from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.core.config import Config
+from dynamo_continuous_backup.core.records import iter_lines, sequence_key
 from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.local.streams import lambda_record
-from dynamo_continuous_backup.records import iter_lines, sequence_key
-from dynamo_continuous_backup.status import fleet_status
+from dynamo_continuous_backup.provisioning.status import fleet_status
 
 from .conftest import BUCKET, s3_records
 

@@ -8,11 +8,11 @@ from collections.abc import Callable
 import pytest
 
 from dynamo_continuous_backup import ensure_backup
-from dynamo_continuous_backup.aws import Clients
-from dynamo_continuous_backup.config import Config
-from dynamo_continuous_backup.ensure_backup import handle, parse_event
-from dynamo_continuous_backup.optin import OptIn
-from dynamo_continuous_backup.provisioner import Provisioner
+from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.core.config import Config
+from dynamo_continuous_backup.provisioning.events import handle, parse_event
+from dynamo_continuous_backup.provisioning.optin import OptIn
+from dynamo_continuous_backup.provisioning.provisioner import Provisioner
 
 from .conftest import load_event
 

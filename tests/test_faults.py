@@ -11,17 +11,17 @@ import pytest
 from botocore.exceptions import ClientError
 
 from dynamo_continuous_backup import forwarder
-from dynamo_continuous_backup.aws import Clients
-from dynamo_continuous_backup.backups import LocalBackups
-from dynamo_continuous_backup.config import Config
-from dynamo_continuous_backup.ensure_backup import reconcile
-from dynamo_continuous_backup.forwarder import Forwarder
-from dynamo_continuous_backup.keys import key_text
+from dynamo_continuous_backup.capture.forwarder import Forwarder
+from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.core.config import Config
+from dynamo_continuous_backup.core.records import loads
 from dynamo_continuous_backup.local import LocalRuntime
-from dynamo_continuous_backup.optin import OptIn
-from dynamo_continuous_backup.provisioner import Provisioner
-from dynamo_continuous_backup.records import loads
-from dynamo_continuous_backup.statequery import connect, iter_state
+from dynamo_continuous_backup.provisioning.events import reconcile
+from dynamo_continuous_backup.provisioning.optin import OptIn
+from dynamo_continuous_backup.provisioning.provisioner import Provisioner
+from dynamo_continuous_backup.restore.backups import LocalBackups
+from dynamo_continuous_backup.restore.keys import key_text
+from dynamo_continuous_backup.restore.statequery import connect, iter_state
 
 from .conftest import BUCKET
 from .test_forwarder import FlakyFirehose, delivery_stream, run_like_lambda, stream_event
@@ -137,7 +137,7 @@ def test_firehose_quota_or_missing_permission_is_a_clear_failure(
 ) -> None:
     # FAULT: the account's Firehose quota is used up / the role lacks a permission. MUST: the
     # table is reported failed with the AWS error named; no mapping points at a missing stream.
-    from dynamo_continuous_backup.fleet import run_many
+    from dynamo_continuous_backup.provisioning.fleet import run_many
 
     make_table("orders")
     broken = Clients(aws.region)
@@ -152,8 +152,8 @@ def test_big_binary_and_unicode_items_round_trip(
 ) -> None:
     # FAULT: a ~400 KB item updated (both images in one record, ~800 KB), binary and
     # unicode-heavy values. MUST: captured and restored byte for byte.
-    from dynamo_continuous_backup.backups import BackupStore
-    from dynamo_continuous_backup.restore import RestoreOptions, Restorer
+    from dynamo_continuous_backup.restore.backups import BackupStore
+    from dynamo_continuous_backup.restore.restore import RestoreOptions, Restorer
 
     config, runtime = deployed
     make_table("blobs")

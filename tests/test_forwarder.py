@@ -11,12 +11,13 @@ import orjson
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from dynamo_continuous_backup import forwarder, naming
-from dynamo_continuous_backup.aws import Clients
-from dynamo_continuous_backup.config import Config
-from dynamo_continuous_backup.errors import UserInputError
-from dynamo_continuous_backup.forwarder import Forwarder
-from dynamo_continuous_backup.records import sequence_key
+from dynamo_continuous_backup import forwarder
+from dynamo_continuous_backup.capture.forwarder import Forwarder
+from dynamo_continuous_backup.core import naming
+from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.core.config import Config
+from dynamo_continuous_backup.core.errors import UserInputError
+from dynamo_continuous_backup.core.records import sequence_key
 
 from .conftest import BUCKET, load_event, s3_records
 

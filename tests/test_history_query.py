@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import sqlglot
 
-from dynamo_continuous_backup.aws import Clients
-from dynamo_continuous_backup.config import Config
+from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.local import LocalRuntime
 
 from .conftest import cli
@@ -115,10 +115,10 @@ def test_restore_cli_bad_input_is_one_line(captured: str) -> None:
 def test_history_and_state_follow_oversize_pointers(
     deployed: tuple[Config, LocalRuntime], aws: Clients, tmp_path: Path, make_table: Callable[..., str]
 ) -> None:
-    from dynamo_continuous_backup.backups import BackupStore
-    from dynamo_continuous_backup.history import item_history
-    from dynamo_continuous_backup.query import open_views, run_query
-    from dynamo_continuous_backup.records import json_form, loads
+    from dynamo_continuous_backup.core.records import json_form, loads
+    from dynamo_continuous_backup.explore.history import item_history
+    from dynamo_continuous_backup.explore.query import open_views, run_query
+    from dynamo_continuous_backup.restore.backups import BackupStore
 
     from .conftest import s3_records
 
@@ -143,7 +143,7 @@ def test_history_and_state_follow_oversize_pointers(
 
 
 def test_athena_names_are_distinct_and_deterministic(captured: str) -> None:
-    from dynamo_continuous_backup.athena import athena_name
+    from dynamo_continuous_backup.explore.athena import athena_name
 
     tables = ["orders", "Orders", "ORDERS", "my-table", "my.table", "my_table", "a" * 255, "a" * 254 + "b"]
     names = [athena_name(t) for t in tables]
@@ -159,7 +159,7 @@ def test_athena_names_are_distinct_and_deterministic(captured: str) -> None:
 
 
 def test_query_table_output_escapes_control_characters() -> None:
-    from dynamo_continuous_backup.query import render
+    from dynamo_continuous_backup.explore.query import render
 
     text = render(["item_key"], [("S7:esc\x1bkey",)], "table")
     assert "\x1b" not in text and "esc\\x1bkey" in text

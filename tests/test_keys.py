@@ -13,13 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dynamo_continuous_backup.aws import Clients
-from dynamo_continuous_backup.backups import BackupStore
-from dynamo_continuous_backup.config import Config
-from dynamo_continuous_backup.keys import key_sql, key_text, normal_number, parse_key_text, readable_key
+from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.local import LocalRuntime
-from dynamo_continuous_backup.statequery import connect, read_files
-from dynamo_continuous_backup.verify import Verifier
+from dynamo_continuous_backup.restore.backups import BackupStore
+from dynamo_continuous_backup.restore.keys import key_sql, key_text, normal_number, parse_key_text, readable_key
+from dynamo_continuous_backup.restore.statequery import connect, read_files
+from dynamo_continuous_backup.restore.verify import Verifier
 
 from .conftest import cli, contents
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import io
 import json
 import subprocess
@@ -14,60 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from dynamo_continuous_backup.aws import Clients
-from dynamo_continuous_backup.config import Config
+from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.core.config import Config
+from dynamo_continuous_backup.install.packaging import build_zip, fetch_wheels
 from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.local.lambda_python import lambda_python
 from dynamo_continuous_backup.local.workers import FunctionError
-from dynamo_continuous_backup.packaging import build_zip, fetch_wheels
 
 from .conftest import BUCKET
-
-PACKAGE = "dynamo_continuous_backup"
-SRC = Path(__file__).resolve().parent.parent / "src"
-HANDLERS = (f"{PACKAGE}.ensure_backup", f"{PACKAGE}.forwarder")
-
-
-def _imports(module: str) -> set[str]:
-    """Every module of ours `module` imports, at the top or inside a function."""
-    path = SRC / (module.replace(".", "/") + ".py")
-    if not path.exists():
-        path = SRC / module.replace(".", "/") / "__init__.py"
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")
-                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
-            if not base.startswith(PACKAGE):
-                continue
-            for alias in node.names:
-                sub = f"{base}.{alias.name}"
-                found.add(sub if _exists(sub) else base)
-        elif isinstance(node, ast.Import):
-            found |= {a.name for a in node.names if a.name.startswith(PACKAGE)}
-    return found
-
-
-def _exists(module: str) -> bool:
-    base = SRC / module.replace(".", "/")
-    return base.with_suffix(".py").exists() or (base / "__init__.py").exists()
-
-
-def reachable_modules(roots: tuple[str, ...] = HANDLERS) -> set[str]:
-    seen: set[str] = set()
-    todo = list(roots)
-    while todo:
-        module = todo.pop()
-        if module in seen:
-            continue
-        seen.add(module)
-        parts = module.split(".")
-        todo += [".".join(parts[:i]) for i in range(1, len(parts))]  # importing a.b.c imports a and a.b
-        todo += sorted(_imports(module) - seen)
-    return seen
+from .importgraph import PACKAGE, reachable_modules
 
 
 def test_every_module_the_handlers_reach_imports_in_lambdas_python(tmp_path: Path) -> None:
@@ -75,7 +29,7 @@ def test_every_module_the_handlers_reach_imports_in_lambdas_python(tmp_path: Pat
     with zipfile.ZipFile(io.BytesIO(build_zip(fetch_wheels()))) as z:
         z.extractall(tmp_path)
     modules = sorted(reachable_modules())
-    assert f"{PACKAGE}.backfill" in modules  # the first snapshot is reached from the ensure handler
+    assert f"{PACKAGE}.snapshot.backfill" in modules  # the first snapshot is reached from the ensure handler
     # WHEN Lambda's Python 3.12 with boto3 only imports every one of them
     script = (
         "import importlib, json, sys\n"
@@ -191,7 +145,7 @@ def test_without_the_orjson_wheel_the_handlers_fall_back_to_the_stdlib(tmp_path:
     script = (
         f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n"
         f"import {PACKAGE}.forwarder, {PACKAGE}.ensure_backup\n"
-        f"from {PACKAGE}.records import dumps, loads\n"
+        f"from {PACKAGE}.core.records import dumps, loads\n"
         "assert 'orjson' not in sys.modules\n"
         "print(loads(dumps({'k': {'B': b'\\x00\\xff'}, 'n': {'N': '1'}, 't': 'é'})))\n"
     )

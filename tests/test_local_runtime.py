@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from dynamo_continuous_backup.aws import Clients
-from dynamo_continuous_backup.deployer import event_pattern
+from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.install.deployer import event_pattern
 from dynamo_continuous_backup.local.eventbridge import TableState, lifecycle_events, matches, rate_seconds
 from dynamo_continuous_backup.local.streams import MappingPoller
 

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from dynamo_continuous_backup import naming
+from dynamo_continuous_backup.core import naming
 
 
 def test_short_names_are_the_table_name() -> None:

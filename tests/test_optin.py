@@ -2,8 +2,8 @@ import logging
 
 import pytest
 
-from dynamo_continuous_backup.errors import ConfigError
-from dynamo_continuous_backup.optin import OptIn
+from dynamo_continuous_backup.core.errors import ConfigError
+from dynamo_continuous_backup.provisioning.optin import OptIn
 
 
 def test_all_filters_must_agree() -> None:

@@ -2,7 +2,7 @@
 
 from dataclasses import replace
 
-from dynamo_continuous_backup.plan import MappingState, Observed, plan_ensure, plan_remove
+from dynamo_continuous_backup.provisioning.plan import MappingState, Observed, plan_ensure, plan_remove
 
 ARN = "arn:aws:dynamodb:r:1:table/t/stream/L1"
 

@@ -9,10 +9,10 @@ from collections.abc import Callable
 
 import pytest
 
-from dynamo_continuous_backup import naming
-from dynamo_continuous_backup.aws import Clients
-from dynamo_continuous_backup.config import Config
-from dynamo_continuous_backup.provisioner import Provisioner
+from dynamo_continuous_backup.core import naming
+from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.core.config import Config
+from dynamo_continuous_backup.provisioning.provisioner import Provisioner
 
 from .conftest import BUCKET
 
@@ -121,7 +121,7 @@ def test_long_names_with_a_shared_prefix_get_their_own_streams(
 def test_missing_forwarder_is_a_clear_error(aws: Clients, config: Config, make_table: Callable[..., str]) -> None:
     make_table("orders")
     aws.lambda_.delete_function(FunctionName=config.forwarder_function_name)
-    from dynamo_continuous_backup.errors import NotFoundError
+    from dynamo_continuous_backup.core.errors import NotFoundError
 
     with pytest.raises(NotFoundError, match="run deploy.py"):
         Provisioner(aws, config).ensure("orders")

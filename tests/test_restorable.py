@@ -11,14 +11,14 @@ import pytest
 from moto.core.exceptions import JsonRESTError
 from moto.dynamodb.models import DynamoDBBackend
 
-from dynamo_continuous_backup.aws import Clients
-from dynamo_continuous_backup.backfill import Backfill
-from dynamo_continuous_backup.backups import BackupStore
-from dynamo_continuous_backup.cli import UI, main
-from dynamo_continuous_backup.config import Config
+from dynamo_continuous_backup.cli.main import UI, main
+from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.local import LocalRuntime
-from dynamo_continuous_backup.provisioner import Provisioner
-from dynamo_continuous_backup.restore import RestoreOptions, Restorer
+from dynamo_continuous_backup.provisioning.provisioner import Provisioner
+from dynamo_continuous_backup.restore.backups import BackupStore
+from dynamo_continuous_backup.restore.restore import RestoreOptions, Restorer
+from dynamo_continuous_backup.snapshot.backfill import Backfill
 
 
 def status(config_path: Path) -> tuple[int, str]:

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from dynamo_continuous_backup.aws import Clients
-from dynamo_continuous_backup.backups import BackupStore
-from dynamo_continuous_backup.cli import UI, main
-from dynamo_continuous_backup.config import Config
-from dynamo_continuous_backup.errors import BackupError, UserInputError
+from dynamo_continuous_backup.cli.main import UI, main
+from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.core.config import Config
+from dynamo_continuous_backup.core.errors import BackupError, UserInputError
 from dynamo_continuous_backup.local import LocalRuntime
-from dynamo_continuous_backup.restore import RestoreOptions, Restorer
+from dynamo_continuous_backup.restore.backups import BackupStore
+from dynamo_continuous_backup.restore.restore import RestoreOptions, Restorer
 
 from .conftest import BUCKET, contents
 

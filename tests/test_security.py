@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 
 from dynamo_continuous_backup import forwarder
-from dynamo_continuous_backup.aws import Clients
-from dynamo_continuous_backup.backups import BackupStore
-from dynamo_continuous_backup.config import Config
-from dynamo_continuous_backup.deployer import Deployer, tls_only_policy
-from dynamo_continuous_backup.errors import BackupError
+from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.core.config import Config
+from dynamo_continuous_backup.core.errors import BackupError
+from dynamo_continuous_backup.install.deployer import Deployer, tls_only_policy
+from dynamo_continuous_backup.install.template import build_template
 from dynamo_continuous_backup.local import LocalRuntime
-from dynamo_continuous_backup.restore import RestoreOptions, Restorer
-from dynamo_continuous_backup.template import build_template
-from dynamo_continuous_backup.verify import Verifier
+from dynamo_continuous_backup.restore.backups import BackupStore
+from dynamo_continuous_backup.restore.restore import RestoreOptions, Restorer
+from dynamo_continuous_backup.restore.verify import Verifier
 
 from .conftest import BUCKET
 from .test_forwarder import delivery_stream, firehose_down, stream_event
@@ -94,7 +94,7 @@ def test_log_item_data_allows_keys_in_failure_logs(
 
 
 def test_deployed_function_environment_carries_no_secret(aws: Clients, tmp_path: Path) -> None:
-    from dynamo_continuous_backup.cli import main
+    from dynamo_continuous_backup.cli.main import main
 
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"firehoseDeliveryBucket": BUCKET}))

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dynamo_continuous_backup.backups import LocalBackups, SnapshotRun
-from dynamo_continuous_backup.errors import UserInputError
-from dynamo_continuous_backup.records import loads
-from dynamo_continuous_backup.state import item_state, parse_time, table_checksum
-from dynamo_continuous_backup.statequery import connect, iter_state
+from dynamo_continuous_backup.core.errors import UserInputError
+from dynamo_continuous_backup.core.records import loads
+from dynamo_continuous_backup.restore.backups import LocalBackups, SnapshotRun
+from dynamo_continuous_backup.restore.state import item_state, parse_time, table_checksum
+from dynamo_continuous_backup.restore.statequery import connect, iter_state
 
 SCHEMA = {"KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]}
 

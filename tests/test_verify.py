@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from dynamo_continuous_backup.aws import Clients
-from dynamo_continuous_backup.backups import BackupStore
-from dynamo_continuous_backup.cli import UI, main
-from dynamo_continuous_backup.config import Config
+from dynamo_continuous_backup.cli.main import UI, main
+from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.local import LocalRuntime
-from dynamo_continuous_backup.verify import Verifier
+from dynamo_continuous_backup.restore.backups import BackupStore
+from dynamo_continuous_backup.restore.verify import Verifier
 
 
 @pytest.fixture

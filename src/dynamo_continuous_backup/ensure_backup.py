@@ -1,93 +1,18 @@
-"""EnsureDynamoBackup Lambda: CloudTrail table events and the hourly schedule -> provisioner."""
+"""EnsureDynamoBackup Lambda entry point (handler string
+`dynamo_continuous_backup.ensure_backup.handler`): CloudTrail table events and the hourly
+schedule -> provisioning/events.py."""
 
 from __future__ import annotations
 
 import functools
-import logging
 import os
-from dataclasses import dataclass
 from typing import Any
 
-from . import naming
-from .aws import Clients
-from .config import ENV_CONFIG, Config, config_from_env
-from .fleet import list_tables, owned_delivery_streams, run_many
-from .optin import OptIn
-from .provisioner import Provisioner, Result
-
-log = logging.getLogger(__name__)
-
-CREATING_CALLS = ("CreateTable", "RestoreTableFromBackup", "RestoreTableToPointInTime", "ImportTable")
-HANDLED_CALLS = (*CREATING_CALLS, "DeleteTable", "UpdateTable")
-
-
-@dataclass(frozen=True)
-class TableEvent:
-    """What one event asks for: `ensure` or `remove` a table, or `reconcile` everything."""
-
-    action: str  # ensure | remove | reconcile | ignore
-    table: str = ""
-    reason: str = ""
-
-
-def parse_event(event: dict[str, Any]) -> TableEvent:
-    """Read an EventBridge event; anything unexpected is ignored with a reason, never guessed."""
-    kind = event.get("detail-type")
-    if kind == "Scheduled Event":
-        return TableEvent("reconcile")
-    detail = event.get("detail") or {}
-    if kind != "AWS API Call via CloudTrail" or detail.get("eventSource") != "dynamodb.amazonaws.com":
-        return TableEvent("ignore", reason=f"not a DynamoDB CloudTrail event: {kind!r}")
-    call = detail.get("eventName")
-    if call not in HANDLED_CALLS:
-        return TableEvent("ignore", reason=f"call {call!r} does not change table coverage")
-    if detail.get("errorCode"):
-        return TableEvent("ignore", reason=f"{call} failed with {detail['errorCode']}")
-    params = detail.get("requestParameters") or {}
-    if call in ("RestoreTableFromBackup", "RestoreTableToPointInTime"):
-        name = params.get("targetTableName")
-    elif call == "ImportTable":
-        name = (params.get("tableCreationParameters") or {}).get("tableName")
-    else:
-        name = params.get("tableName")
-    if not isinstance(name, str) or not name:
-        return TableEvent("ignore", reason=f"{call} event carries no table name")
-    return TableEvent("remove" if call == "DeleteTable" else "ensure", naming.table_name(name))
-
-
-def reconcile(provisioner: Provisioner, optin: OptIn, clients: Clients, concurrency: int = 8) -> list[Result]:
-    """Ensure every opted-in table; finish removing what belongs to tables that are gone."""
-    tables = list_tables(clients)
-    present = set(tables)
-    results = list(
-        run_many(lambda t: provisioner.ensure(t) if optin.covers(t) else Result(t, "excluded"), tables, concurrency)
-    )
-    orphans = sorted({t for t in owned_delivery_streams(clients).values() if t not in present})
-    results += run_many(provisioner.remove, orphans, concurrency)
-    return results
-
-
-def handle(event: dict[str, Any], provisioner: Provisioner, optin: OptIn, clients: Clients) -> dict[str, Any]:
-    """Library side of the handler: one event in, a JSON-able summary out."""
-    parsed = parse_event(event)
-    if parsed.action == "ignore":
-        log.info("ignored event: %s", parsed.reason)
-        return {"action": "ignore", "reason": parsed.reason, "results": []}
-    if parsed.action == "reconcile":
-        results = reconcile(provisioner, optin, clients)
-    elif parsed.action == "remove":
-        results = [provisioner.remove(parsed.table)]
-    elif optin.covers(parsed.table):
-        results = [provisioner.ensure(parsed.table)]
-    else:
-        results = [Result(parsed.table, "excluded", reason="not opted in")]
-    for r in results:
-        level = logging.INFO if r.ok or r.status == "draining" else logging.WARNING
-        log.log(level, "table %s: %s %s %s", r.table, r.status, ",".join(r.actions), r.reason)
-    failed = [r for r in results if r.status == "failed"]
-    if failed and parsed.action != "reconcile":  # worth a retry: EventBridge redelivers
-        raise RuntimeError(f"provisioning {failed[0].table} failed: {failed[0].reason}")
-    return {"action": parsed.action, "results": [r.as_dict() for r in results]}
+from .core.aws import Clients
+from .core.config import ENV_CONFIG, Config, config_from_env
+from .provisioning.events import handle
+from .provisioning.optin import OptIn
+from .provisioning.provisioner import Provisioner
 
 
 @functools.cache

@@ -1,239 +1,20 @@
-"""Forwarder Lambda: DynamoDB stream batch -> NDJSON lines -> the table's Firehose stream.
-
-Only records that failed are retried, with exponential backoff and full jitter while the
-invocation has time. An error that waiting cannot fix (missing delivery stream, access
-denied, invalid request) ends the retries at once instead of billing the whole timeout.
-Whatever is still undelivered is reported from the first failed record on
-(`batchItemFailures`), so Lambda resumes there: nothing is skipped and per-item order holds;
-the re-sent successes are duplicates that restore collapses.
-"""
+"""Forwarder Lambda entry point (handler string `dynamo_continuous_backup.forwarder.handler`):
+parse the stream batch, forward it (capture/forwarder.py), shape the partial-batch response."""
 
 from __future__ import annotations
 
 import functools
 import logging
 import os
-import random
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from . import naming
-from .aws import DATA_PLANE, Clients, error_code
-from .batching import MAX_RECORD_BYTES, pack
-from .config import ENV_CONFIG, Config, config_from_env
-from .errors import UserInputError
-from .records import backup_record, encode_line, pointer_record
+from .capture.forwarder import Forwarder, parse_event
+from .core.aws import DATA_PLANE, Clients
+from .core.config import ENV_CONFIG, Config, config_from_env
 
 log = logging.getLogger(__name__)
 
-BASE_DELAY = 0.1
-MAX_DELAY = 5.0
-SAFETY_MARGIN = 2.0  # seconds kept back so the response is returned before Lambda times out
-DEFAULT_DEADLINE = 60.0
-# Worth retrying within the invocation: throttling and transient service faults (botocore's
-# own throttled and transient codes, plus Firehose's). Any other 4xx will fail the same way
-# until someone acts, so the batch goes back to Lambda at once.
-RETRYABLE_CODES = frozenset(
-    {
-        "ServiceUnavailableException",
-        "ServiceUnavailable",
-        "InternalFailure",
-        "InternalServerError",
-        "InternalError",
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "LimitExceededException",
-        "RequestLimitExceeded",
-        "SlowDown",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "PriorRequestNotComplete",
-    }
-)
-
-
-def is_retryable(exc: ClientError | BotoCoreError) -> bool:
-    """True when waiting may fix the failed call: throttling, 5xx, network errors."""
-    if not isinstance(exc, ClientError):
-        return True  # connection and timeout errors
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-    return error_code(exc) in RETRYABLE_CODES or status >= 500
-
-
-@dataclass
-class Outcome:
-    """What one invocation did; `failed_from` is the first undelivered record's index."""
-
-    delivered: int = 0
-    oversize: int = 0
-    put_calls: int = 0
-    retries: int = 0
-    failed_from: int | None = None
-
-
-@dataclass
-class Forwarder:
-    firehose: Any
-    s3: Any
-    bucket: str
-    prefix: str
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.monotonic
-    rand: Callable[[float, float], float] = random.uniform
-    log_item_data: bool = False  # item keys in logs only when the config's logItemData allows it
-
-    def forward(self, records: list[dict[str, Any]], seconds_left: float) -> Outcome:
-        """Deliver every record or report where delivery must resume."""
-        deadline = self.clock() + seconds_left - SAFETY_MARGIN
-        outcome = Outcome()
-        failed: list[int] = []
-        for arn, indices in _by_source(records).items():
-            table = naming.table_from_arn(arn)
-            failed += self._deliver(table, records, indices, deadline, outcome)
-        if failed:
-            outcome.failed_from = min(failed)
-        outcome.delivered = len(records) - len(failed)
-        return outcome
-
-    def _deliver(
-        self, table: str, records: list[dict[str, Any]], indices: list[int], deadline: float, outcome: Outcome
-    ) -> list[int]:
-        stream = naming.delivery_stream_name(table)
-        lines: dict[int, bytes] = {}
-        sizes: dict[int, int] = {}
-        pending: list[int] = []
-        stuck: list[int] = []  # oversize records whose S3 copy could not be written
-        for i in indices:
-            record = backup_record(records[i], table)
-            encoded = encode_line(record)
-            line = encoded if len(encoded) <= MAX_RECORD_BYTES else self._store_oversize(table, record, encoded)
-            outcome.oversize += len(encoded) > MAX_RECORD_BYTES
-            if line:
-                lines[i], sizes[i] = line, len(line)
-                pending.append(i)
-            else:
-                stuck.append(i)
-        attempt = 0
-        fatal: str | None = None
-        while pending:
-            failed, fatal = self._put_all(stream, pending, lines, sizes, outcome)
-            pending = _with_later_same_key(failed, pending, records) if failed else []
-            if not pending or fatal:
-                break
-            attempt += 1
-            delay = self.rand(0, min(MAX_DELAY, BASE_DELAY * 2**attempt))
-            if self.clock() + delay >= deadline:
-                break
-            outcome.retries += 1
-            self.sleep(delay)
-        if pending and self.log_item_data:
-            log.warning(
-                "table %s: first undelivered record has keys %s", table, records[pending[0]]["dynamodb"]["Keys"]
-            )
-        if pending and fatal:
-            log.error(
-                "table %s: %d of %d records undelivered: %s from delivery stream %s cannot be fixed by "
-                "retrying now; Lambda will retry the batch",
-                table,
-                len(pending),
-                len(indices),
-                fatal,
-                stream,
-            )
-        elif pending:
-            log.warning(
-                "table %s: %d of %d records undelivered after %d retries; Lambda will retry",
-                table,
-                len(pending),
-                len(indices),
-                attempt,
-            )
-        return stuck + pending
-
-    def _put_all(
-        self, stream: str, pending: list[int], lines: dict[int, bytes], sizes: dict[int, int], outcome: Outcome
-    ) -> tuple[list[int], str | None]:
-        """Send every pending record once; return the failed ones and the code of a
-        non-retryable error, after which nothing more is sent (it would fail the same way)."""
-        failed: list[int] = []
-        fatal: str | None = None
-        for batch in pack(pending, sizes):
-            if fatal:
-                failed += batch
-                continue
-            outcome.put_calls += 1
-            try:
-                response = self.firehose.put_record_batch(
-                    DeliveryStreamName=stream, Records=[{"Data": lines[i]} for i in batch]
-                )
-            except (ClientError, BotoCoreError) as exc:
-                log.warning(
-                    "PutRecordBatch to %s failed for %d records: %s",
-                    stream,
-                    len(batch),
-                    error_code(exc) or type(exc).__name__,
-                )
-                if not is_retryable(exc):
-                    fatal = error_code(exc) or type(exc).__name__
-                failed += batch
-                continue
-            if response.get("FailedPutCount"):
-                failed += [i for i, r in zip(batch, response["RequestResponses"], strict=True) if r.get("ErrorCode")]
-        return sorted(failed), fatal
-
-    def _store_oversize(self, table: str, record: dict[str, Any], line: bytes) -> bytes | None:
-        """Write a record too large for Firehose straight to S3; return its pointer line."""
-        key = naming.oversize_key(self.prefix, table, record["SequenceNumber"], record["eventID"])
-        try:
-            self.s3.put_object(Bucket=self.bucket, Key=key, Body=line, ContentType="application/x-ndjson")
-        except (ClientError, BotoCoreError) as exc:
-            log.warning("oversize record of %s not stored: %s", table, error_code(exc) or exc)
-            return None
-        return encode_line(pointer_record(record, key))
-
-
-def _item_key(record: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(sorted((name, *value.items()) for name, value in record["dynamodb"]["Keys"].items()))
-
-
-def _with_later_same_key(failed: list[int], sent: list[int], records: list[dict[str, Any]]) -> list[int]:
-    """Failed records plus every later one of the same item, so the item's newest copy in S3
-    is always its newest change (the re-sent ones are duplicates that restore collapses)."""
-    first_failure: dict[tuple[Any, ...], int] = {}
-    for i in failed:
-        first_failure.setdefault(_item_key(records[i]), i)
-    failed_set = set(failed)
-    return [i for i in sent if i in failed_set or first_failure.get(_item_key(records[i]), i) < i]
-
-
-def _by_source(records: list[dict[str, Any]]) -> dict[str, list[int]]:
-    groups: dict[str, list[int]] = {}
-    for i, record in enumerate(records):
-        groups.setdefault(record["eventSourceARN"], []).append(i)
-    return groups
-
-
-def _validate(event: Any) -> list[dict[str, Any]]:
-    records = event.get("Records") if isinstance(event, dict) else None
-    if not isinstance(records, list):
-        raise UserInputError("forwarder: event is not a DynamoDB Streams batch (no 'Records' list)")
-    for record in records:
-        if (
-            not isinstance(record, dict)
-            or not {"eventSourceARN", "eventName", "eventID", "dynamodb"} <= record.keys()
-            or "SequenceNumber" not in record["dynamodb"]
-        ):
-            raise UserInputError("forwarder: a record lacks eventSourceARN/eventName/eventID/dynamodb.SequenceNumber")
-    return records
+DEFAULT_DEADLINE = 60.0  # seconds, when invoked without a Lambda context
 
 
 @functools.cache
@@ -247,7 +28,7 @@ def _default_forwarder(raw_config: str | None) -> Forwarder:
 
 def handler(event: dict[str, Any], context: Any, forwarder: Forwarder | None = None) -> dict[str, Any]:
     """Lambda entry point: returns the partial-batch response."""
-    records = _validate(event)
+    records = parse_event(event)
     if not records:
         return {"batchItemFailures": []}
     fwd = forwarder or _default_forwarder(os.environ.get(ENV_CONFIG))

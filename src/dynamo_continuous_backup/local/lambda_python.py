@@ -15,7 +15,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-from ..errors import BackupError
+from ..core.errors import BackupError
 
 log = logging.getLogger(__name__)
 

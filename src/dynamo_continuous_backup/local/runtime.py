@@ -9,7 +9,7 @@ import threading
 import time
 from typing import Any
 
-from ..aws import Clients
+from ..core.aws import Clients
 from .eventbridge import lifecycle_events, matches, rate_seconds, scheduled, table_states
 from .streams import MappingPoller
 from .workers import POOL, FunctionSpec, WorkerPool

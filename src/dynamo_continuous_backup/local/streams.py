@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..records import json_form
+from ..core.records import json_form
 
 log = logging.getLogger(__name__)
 

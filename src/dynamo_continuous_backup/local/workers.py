@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import BackupError
+from ..core.errors import BackupError
 from .lambda_python import lambda_python
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,189 @@
+"""Least-privilege policy documents for the three roles (pure; deploy and the template use them).
+
+No write action is ever granted on `*`; PassRole names the Firehose role only and is
+conditioned on the service it is passed to; S3 access is limited to the backup prefix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.config import Config
+
+Policy = dict[str, Any]
+
+
+def trust(service: str) -> Policy:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }
+
+
+def _logs(account: str, region: str, function: str) -> dict[str, Any]:
+    return {
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{function}:*",
+    }
+
+
+def role_names(config: Config) -> dict[str, str]:
+    p = config.resource_prefix
+    return {"provisioner": f"{p}-provisioner", "forwarder": f"{p}-forwarder", "firehose": f"{p}-firehose"}
+
+
+def firehose_policy(config: Config) -> Policy:
+    bucket = f"arn:aws:s3:::{config.firehose_delivery_bucket}"
+    statements: list[dict[str, Any]] = [
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+            "Resource": bucket,
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
+            "Resource": f"{bucket}/{config.prefix}/*",
+        },
+    ]
+    if config.kms_key_arn:
+        statements.append(
+            {"Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": config.kms_key_arn}
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def forwarder_policy(config: Config, account: str, region: str) -> Policy:
+    bucket = f"arn:aws:s3:::{config.firehose_delivery_bucket}"
+    statements: list[dict[str, Any]] = [
+        _logs(account, region, config.forwarder_function_name),
+        {
+            "Effect": "Allow",
+            "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+            "Resource": f"arn:aws:dynamodb:{region}:{account}:table/*/stream/*",
+        },
+        {"Effect": "Allow", "Action": "dynamodb:ListStreams", "Resource": "*"},  # read-only, has no resource
+        {
+            "Effect": "Allow",
+            "Action": ["firehose:PutRecordBatch", "firehose:PutRecord"],
+            "Resource": f"arn:aws:firehose:{region}:{account}:deliverystream/*",
+        },
+        {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"{bucket}/{config.prefix}/@oversize/*"},
+    ]
+    if config.kms_key_arn:
+        statements.append(
+            {"Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": config.kms_key_arn}
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def provisioner_policy(config: Config, account: str, region: str, firehose_role_arn: str) -> Policy:
+    bucket = f"arn:aws:s3:::{config.firehose_delivery_bucket}"
+    table = f"arn:aws:dynamodb:{region}:{account}:table/*"
+    forwarder_arn = f"arn:aws:lambda:{region}:{account}:function:{config.forwarder_function_name}"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            _logs(account, region, config.ensure_function_name),
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "dynamodb:ListTables",
+                    "dynamodb:ListStreams",
+                    "lambda:ListEventSourceMappings",
+                    "lambda:GetEventSourceMapping",
+                    "firehose:ListDeliveryStreams",
+                ],
+                "Resource": "*",
+            },  # list/read calls that accept no resource
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "dynamodb:DescribeTable",
+                    "dynamodb:UpdateTable",
+                    "dynamodb:DescribeTimeToLive",
+                    "dynamodb:Scan",
+                    "dynamodb:DescribeStream",
+                    # read a removed table's stream to prove it was delivered before removing its mapping
+                    "dynamodb:GetShardIterator",
+                    "dynamodb:GetRecords",
+                ],
+                "Resource": [table, f"{table}/stream/*"],
+            },
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "firehose:CreateDeliveryStream",
+                    "firehose:DeleteDeliveryStream",
+                    "firehose:DescribeDeliveryStream",
+                    "firehose:ListTagsForDeliveryStream",
+                    "firehose:TagDeliveryStream",
+                    "firehose:UntagDeliveryStream",
+                ],
+                "Resource": f"arn:aws:firehose:{region}:{account}:deliverystream/*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "lambda:CreateEventSourceMapping",
+                    "lambda:UpdateEventSourceMapping",
+                    "lambda:DeleteEventSourceMapping",
+                ],
+                "Resource": "*",
+                # Event source mappings have no ARN at creation; scope them to our forwarder.
+                "Condition": {"StringEquals": {"lambda:FunctionArn": forwarder_arn}},
+            },
+            {
+                "Effect": "Allow",
+                "Action": "lambda:GetFunction",
+                "Resource": forwarder_arn,
+            },
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"{bucket}/{config.prefix}/*"},
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket},
+            {
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": firehose_role_arn,
+                "Condition": {"StringEquals": {"iam:PassedToService": "firehose.amazonaws.com"}},
+            },
+            {"Effect": "Allow", "Action": "iam:GetRole", "Resource": firehose_role_arn},
+        ],
+    }
+
+
+WRITE_PREFIXES = (
+    "Create",
+    "Update",
+    "Delete",
+    "Put",
+    "Tag",
+    "Untag",
+    "Pass",
+    "Attach",
+    "Detach",
+    "Enable",
+    "Disable",
+    "Remove",
+    "Add",
+    "Set",
+    "Abort",
+    "Modify",
+    "Restore",
+    "Import",
+    "Start",
+    "Stop",
+    "Invoke",
+    "Publish",
+)
+
+
+def write_actions_on_star(policy: Policy) -> list[str]:
+    """Write actions granted on Resource '*' without a condition (what the tests forbid)."""
+    found = []
+    for st in policy["Statement"]:
+        resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        if "*" in resources and "Condition" not in st:
+            found += [a for a in actions if a.split(":", 1)[1].startswith(WRITE_PREFIXES) or a.endswith("*")]
+    return found

@@ -1,0 +1,123 @@
+"""`status`: one row per table: opted in?, stream, delivery stream, mapping, last backup."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ..core import naming
+from ..core.aws import Clients, aws_error
+from ..core.config import Config
+from ..core.errors import NotProtectableError, UserInputError
+from ..snapshot.bases import backfill_command, find_base
+from .fleet import list_tables, parallel_map
+from .optin import OptIn
+from .plan import WANTED_VIEW, plan_ensure
+from .provisioner import Provisioner
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TableStatus:
+    table: str
+    opted_in: bool
+    stream_view_type: str | None
+    delivery_stream: str
+    delivery_status: str | None
+    mapping_state: str | None
+    last_backup: str | None
+    protected: bool  # capture running AND a complete base of the current stream: restorable
+    problem: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def last_backup_time(clients: Clients, config: Config, table: str) -> datetime | None:
+    """Newest change object's time, found by walking the YYYY/MM/DD/HH levels, not a full list."""
+    prefix = naming.changes_prefix(config.prefix, table)
+    for _ in range(4):
+        page = clients.s3.list_objects_v2(Bucket=config.firehose_delivery_bucket, Prefix=prefix, Delimiter="/")
+        levels = sorted(p["Prefix"] for p in page.get("CommonPrefixes", []) if p["Prefix"][len(prefix) : -1].isdigit())
+        if not levels:
+            return None
+        prefix = levels[-1]
+    newest: datetime | None = None
+    for page in clients.s3.get_paginator("list_objects_v2").paginate(
+        Bucket=config.firehose_delivery_bucket, Prefix=prefix
+    ):
+        for obj in page.get("Contents", []):
+            if newest is None or obj["LastModified"] > newest:
+                newest = obj["LastModified"]
+    return newest
+
+
+def table_status(provisioner: Provisioner, optin: OptIn, table: str) -> TableStatus:
+    obs = provisioner.observe(table)
+    plan = plan_ensure(obs)
+    current = [m for m in obs.mappings if m.stream_arn == obs.stream_arn]
+    opted = optin.covers(table)
+    missing = [s for s in plan.steps if s != "save_schema"]
+    problem = plan.reason or ("needs " + ", ".join(missing) if missing else "")
+    capturing = not problem and obs.stream_view_type == WANTED_VIEW
+    restorable = bool(
+        capturing and obs.description and find_base(provisioner.clients, provisioner.config, table, obs.description)
+    )
+    if capturing and not restorable:
+        problem = f"not restorable: no complete base snapshot of its current stream; run `{backfill_command(table)}`"
+    last = last_backup_time(provisioner.clients, provisioner.config, table)
+    return TableStatus(
+        table,
+        opted,
+        obs.stream_view_type,
+        obs.delivery_stream,
+        obs.delivery_status,
+        current[0].state if current else None,
+        last.astimezone(UTC).isoformat(timespec="seconds") if last else None,
+        restorable,
+        problem,
+    )
+
+
+def fleet_status(clients: Clients, config: Config, concurrency: int = 8) -> list[TableStatus]:
+    provisioner = Provisioner(clients, config)
+    optin = OptIn.from_config(config)
+
+    def one(table: str) -> TableStatus:
+        try:
+            return table_status(provisioner, optin, table)
+        except Exception as exc:  # one table's AWS failure is that table's row, not the end of status
+            error = aws_error(exc, clients.region)
+            if error is None:
+                raise
+            log.debug("status of %s failed", table, exc_info=True)  # tracebacks only with --debug
+            return TableStatus(
+                table=table,
+                opted_in=optin.covers(table),
+                stream_view_type=None,
+                delivery_stream=naming.delivery_stream_name(table),
+                delivery_status=None,
+                mapping_state=None,
+                last_backup=None,
+                protected=False,
+                problem=str(error),
+            )
+
+    return list(parallel_map(one, sorted(list_tables(clients)), concurrency))
+
+
+def require_protected(clients: Clients, config: Config, table: str) -> None:
+    """A snapshot is only complete if stream capture covers every change made during the scan."""
+    obs = Provisioner(clients, config).observe(table)
+    if obs.table_status is None:
+        raise UserInputError(f"table {table} does not exist")
+    plan = plan_ensure(obs)
+    missing = [s for s in plan.steps if s != "save_schema"]
+    if plan.status != "protected" or missing:
+        raise NotProtectableError(
+            f"table {table} is not protected ({plan.reason or ', '.join(missing)}); "
+            "provision it first so the stream captures changes made during the scan"
+        )

@@ -1,0 +1,206 @@
+"""Where a table's backups are, and a local, incremental cache of them for DuckDB.
+
+S3 layout (naming.py): changes under PREFIX/TABLE/YYYY/MM/DD/HH/, snapshot runs under
+PREFIX/@snapshots/TABLE/RUN/ (manifest.json written last: a run without it is incomplete),
+the saved schema under PREFIX/@schemas/TABLE/schema.json.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..core import naming
+from ..core.aws import Clients, is_code
+from ..core.config import Config
+from ..core.errors import BackupError, NotFoundError
+from ..core.records import loads
+from ..core.schema import key_names as schema_key_names
+
+log = logging.getLogger(__name__)
+
+
+def default_cache() -> Path:
+    return Path(os.environ.get("DCB_CACHE_DIR", ".dcb-cache"))
+
+
+@dataclass(frozen=True)
+class SnapshotRun:
+    run_id: str
+    start: float
+    end: float
+    items: int
+    files: tuple[Path, ...] = ()
+    kind: str = "scan"  # scan | export
+
+
+@dataclass
+class LocalBackups:
+    """A table's backups as local files: what the state computation reads."""
+
+    table: str
+    change_files: list[Path] = field(default_factory=list)
+    snapshots: list[SnapshotRun] = field(default_factory=list)
+    schema: dict[str, Any] | None = None
+    corrupt: list[str] = field(default_factory=list)
+
+    @functools.cached_property
+    def key_names(self) -> list[str]:
+        if self.schema:
+            return schema_key_names(self.schema)
+        for path in self.change_files + [f for s in self.snapshots for f in s.files]:
+            for rec in iter_file(path):
+                return sorted(rec["Keys"])
+        return []
+
+    def earliest_restorable(self) -> float | None:
+        """End of the first complete snapshot: from then on every item is known."""
+        return min((s.end for s in self.snapshots), default=None)
+
+
+def iter_file(path: Path) -> Any:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        for line in f:
+            if line.strip():
+                yield loads(line)
+
+
+def check_bucket(clients: Clients, config: Config) -> None:
+    """Fail early, in one line, when the backup bucket is missing or not the account's own."""
+    bucket = config.firehose_delivery_bucket
+    account = clients.sts.get_caller_identity()["Account"]
+    try:
+        clients.s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=account)
+    except Exception as exc:
+        if is_code(exc, "404", "NoSuchBucket"):
+            raise NotFoundError(
+                f"bucket {bucket} does not exist: run deploy.py, or fix firehoseDeliveryBucket"
+            ) from None
+        if is_code(exc, "403", "AccessDenied"):
+            raise NotFoundError(
+                f"bucket {bucket} belongs to another account or denies access; choose another firehoseDeliveryBucket"
+            ) from None
+        raise
+
+
+class BackupStore:
+    """Lists and downloads one table's backups; downloads only what changed since last time."""
+
+    def __init__(self, clients: Clients, config: Config, cache: Path | None = None) -> None:
+        self.clients = clients
+        self.config = config
+        self.bucket = config.firehose_delivery_bucket
+        self.root = (cache or default_cache()) / self.bucket
+
+    def key_of(self, path: Path) -> str:
+        """The S3 object a cached file came from, for messages."""
+        name = path.relative_to(self.root).as_posix()
+        return f"s3://{self.bucket}/" + name.removesuffix(".gz").removesuffix(".ndjson")
+
+    def schema(self, table: str) -> dict[str, Any] | None:
+        try:
+            body = self.clients.s3.get_object(Bucket=self.bucket, Key=naming.schema_key(self.config.prefix, table))
+        except Exception as exc:
+            if is_code(exc, "NoSuchKey", "404"):
+                return None
+            if is_code(exc, "NoSuchBucket"):
+                raise NotFoundError(f"bucket {self.bucket} does not exist; check firehoseDeliveryBucket") from None
+            raise
+        return json.loads(body["Body"].read())  # type: ignore[no-any-return]
+
+    def _list(self, prefix: str) -> list[dict[str, Any]]:
+        objects: list[dict[str, Any]] = []
+        try:
+            for page in self.clients.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                objects += page.get("Contents", [])
+        except Exception as exc:
+            if is_code(exc, "NoSuchBucket"):
+                raise NotFoundError(f"bucket {self.bucket} does not exist; check firehoseDeliveryBucket") from None
+            raise
+        return objects
+
+    def sync(self, table: str) -> LocalBackups:
+        """Bring the table's change objects and complete snapshot runs into the cache."""
+        prefix = self.config.prefix
+        changes = [o for o in self._list(naming.changes_prefix(prefix, table)) if o["Size"] > 0]
+        snap_objects = self._list(naming.snapshots_prefix(prefix, table))
+        manifests = [o for o in snap_objects if o["Key"].endswith("/manifest.json")]
+        backups = LocalBackups(table, schema=self.schema(table))
+        backups.change_files = self._download(changes)
+        for m in manifests:
+            manifest = json.loads(self.clients.s3.get_object(Bucket=self.bucket, Key=m["Key"])["Body"].read())
+            keys = [{"Key": f["key"], "Size": f.get("size", -1), "ETag": f.get("etag", "")} for f in manifest["files"]]
+            backups.snapshots.append(
+                SnapshotRun(
+                    manifest["runId"],
+                    manifest["startTime"],
+                    manifest["endTime"],
+                    manifest["items"],
+                    tuple(self._download(keys)),
+                    manifest.get("kind", "scan"),
+                )
+            )
+        backups.snapshots.sort(key=lambda s: s.end)
+        if not changes and not backups.snapshots and backups.schema is None:
+            raise NotFoundError(
+                f"no backups of table {table} in s3://{self.bucket}/{prefix}/; "
+                "check the table name and firehoseDeliveryPrefix"
+            )
+        return backups
+
+    def _download(self, objects: list[dict[str, Any]]) -> list[Path]:
+        index_path = self.root / ".index.json"
+        index: dict[str, str] = json.loads(index_path.read_text()) if index_path.exists() else {}
+
+        def one(obj: dict[str, Any]) -> Path:
+            stamp = f"{obj.get('Size')}:{obj.get('ETag')}"
+            base = self._cache_path(obj["Key"])
+            for suffix in (".ndjson.gz", ".ndjson"):
+                local = base.with_name(base.name + suffix)
+                if local.exists() and index.get(obj["Key"]) == stamp and obj.get("Size", -1) != -1:
+                    return local
+            data = self.clients.s3.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read()
+            local = base.with_name(base.name + (".ndjson.gz" if data[:2] == b"\x1f\x8b" else ".ndjson"))
+            local.parent.mkdir(parents=True, exist_ok=True)
+            tmp = local.with_name(local.name + ".part")
+            tmp.write_bytes(data)
+            tmp.replace(local)  # never leave a half-written file where a complete one is expected
+            index[obj["Key"]] = stamp
+            return local
+
+        with ThreadPoolExecutor(16) as pool:
+            paths = list(pool.map(one, objects))
+        self.root.mkdir(parents=True, exist_ok=True)
+        index_path.write_text(json.dumps(index))
+        return paths
+
+    def _cache_path(self, key: str) -> Path:
+        """Where an object is cached: always inside the cache root, one file per object key."""
+        parts = key.split("/")
+        # '..' or an absolute key would write outside the root; '.' or an empty segment would
+        # make two object keys share one file (a/b and a//b).
+        if any(part in ("", ".", "..") or "\x00" in part for part in parts):
+            raise BackupError(
+                f"backup object s3://{self.bucket}/{key} has an unsafe name (an empty, '.' or '..' path "
+                "segment); it was not written by this tool: move it out of the backup prefix"
+            )
+        return self.root.joinpath(*parts)
+
+    def image(self, image_text: str | None, pointer: str | None) -> dict[str, Any]:
+        """An item image from a state row: inline, or from the full record an oversize pointer names."""
+        if image_text:
+            return loads(image_text)  # type: ignore[no-any-return]
+        return self.fetch_record(pointer or "")["NewImage"]  # type: ignore[no-any-return]
+
+    def fetch_record(self, key: str) -> dict[str, Any]:
+        """The full record an oversize pointer line names."""
+        body = self.clients.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return loads(body.strip().splitlines()[0])  # type: ignore[no-any-return]

@@ -1,0 +1,116 @@
+"""Restore via ImportTable: write the state at T as DynamoDB-JSON files in S3, then let
+DynamoDB load them into a new table (no write capacity used; for very large tables)."""
+
+from __future__ import annotations
+
+import gzip
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import shortuuid
+
+from ..core.aws import Clients
+from ..core.errors import AwsError, UserInputError
+from ..core.schema import table_args
+from .state import item_digest, table_checksum
+
+if TYPE_CHECKING:
+    from .backups import BackupStore, LocalBackups
+
+PART_ITEMS = 100_000
+
+
+def check_importable(backups: LocalBackups) -> None:
+    """Refuse, before anything is uploaded, a schema ImportTable cannot recreate."""
+    lsis = [x["IndexName"] for x in (backups.schema or {}).get("LocalSecondaryIndexes") or []]
+    if lsis:
+        raise UserInputError(
+            f"{backups.table} has local secondary indexes ({', '.join(lsis)}), which ImportTable cannot "
+            "create; restore without --via-import"
+        )
+
+
+@dataclass(frozen=True)
+class Imported:
+    items: int
+    checksum: str
+    note: str
+
+
+def import_state(
+    target_clients: Clients,
+    store: BackupStore,
+    schema: dict[str, Any],
+    target: str,
+    rows: Iterator[tuple[str, str | None, str | None]],
+    sleep: Callable[[float], None],
+    timeout: float = 6 * 3600,
+) -> Imported:
+    """Upload the state as ImportTable input under the table's @imports/ prefix, import it into
+    a new table `target` and wait for the import to end."""
+    prefix = (
+        f"{store.config.prefix}/@imports/{target}/{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-"
+        f"{shortuuid.uuid()[:8]}/"
+    )
+    digests: list[int] = []
+    part: list[bytes] = []
+    parts = 0
+
+    def flush() -> None:
+        nonlocal part, parts
+        store.clients.s3.put_object(
+            Bucket=store.bucket,
+            Key=f"{prefix}data-{parts:05d}.json.gz",
+            Body=gzip.compress(b"".join(part), compresslevel=3),
+        )
+        part, parts = [], parts + 1
+
+    for _, image_text, pointer in rows:
+        image = store.image(image_text, pointer)
+        digests.append(item_digest(image))
+        part.append(orjson.dumps({"Item": image}) + b"\n")
+        if len(part) >= PART_ITEMS:
+            flush()
+    if part or not parts:
+        flush()
+    args = table_args(schema, target)
+    creation = {
+        k: v
+        for k, v in args.items()
+        if k
+        in (
+            "TableName",
+            "AttributeDefinitions",
+            "KeySchema",
+            "BillingMode",
+            "ProvisionedThroughput",
+            "GlobalSecondaryIndexes",
+        )
+    }
+    description = target_clients.dynamodb.import_table(
+        S3BucketSource={"S3Bucket": store.bucket, "S3KeyPrefix": prefix},
+        InputFormat="DYNAMODB_JSON",
+        InputCompressionType="GZIP",
+        TableCreationParameters=creation,
+    )["ImportTableDescription"]
+    deadline = time.monotonic() + timeout
+    polls = 0
+    while description["ImportStatus"] in ("IN_PROGRESS", "CANCELLING"):
+        if time.monotonic() > deadline:
+            raise AwsError(f"import into {target} still running after {timeout:.0f}s: {description['ImportArn']}")
+        sleep(min(30.0, 0.5 * 2**polls))
+        polls += 1
+        description = target_clients.dynamodb.describe_import(ImportArn=description["ImportArn"])[
+            "ImportTableDescription"
+        ]
+    if description["ImportStatus"] != "COMPLETED":
+        raise AwsError(
+            f"import into {target} ended {description['ImportStatus']}: "
+            f"{description.get('FailureCode')}: {description.get('FailureMessage')}"
+        )
+    return Imported(
+        len(digests), table_checksum(digests), f"imported from s3://{store.bucket}/{prefix} ({parts} file(s))"
+    )

@@ -1,0 +1,274 @@
+"""Restore a table to any second: state at T from snapshots + changes (DuckDB), written into a
+new table (or, explicitly, an existing one), then verified by count and content checksum."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..core.aws import Clients, is_code
+from ..core.errors import BackupError, NotFoundError, UserInputError
+from ..core.records import json_form, wire_form
+from ..core.schema import table_args
+from .backups import BackupStore, LocalBackups
+from .importer import check_importable, import_state
+from .keys import key_text, readable_key
+from .state import iso, item_digest, parse_time, table_checksum
+from .statequery import CorruptBackupError, check_times, connect, find_corrupt, iter_state, key_found
+from .tablewrite import BatchWriter
+
+log = logging.getLogger(__name__)
+
+Existing = dict[str, tuple[int, dict[str, Any]]]  # key text -> (content digest, key image) in the target
+
+
+@dataclass
+class RestoreResult:
+    table: str
+    target: str
+    at: float
+    earliest: float | None
+    items: int = 0
+    puts: int = 0
+    deletes: int = 0
+    checksum: str = ""
+    verified: bool = False
+    dry_run: bool = False
+    corrupt: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    sample: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RestoreOptions:
+    at: str | None = None
+    into_existing: bool = False
+    dry_run: bool = False
+    keys: dict[str, Any] | None = None  # one item's key, typed
+    allow_corrupt: bool = False
+    from_start: bool = False
+    via_import: bool = False
+    threads: int = 8
+
+
+class Restorer:
+    def __init__(
+        self,
+        target: Clients,
+        store: BackupStore,
+        sleep: Callable[[float], None] = time.sleep,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.target, self.store, self.sleep = target, store, sleep
+        self.progress = progress or (lambda n: None)
+
+    def restore(self, table: str, target: str, opts: RestoreOptions) -> RestoreResult:
+        at = parse_time(opts.at, time.time())  # a malformed time fails before any download
+        backups = self.store.sync(table)
+        if opts.via_import:
+            check_importable(backups)  # before the state is computed or anything uploaded
+        result = RestoreResult(table, target, at, backups.earliest_restorable(), dry_run=opts.dry_run)
+        self._check_time(backups, result, opts)
+        con = connect()
+        if opts.at is not None:
+            check_times(con, backups)
+        rows = self._state_rows(con, backups, result, opts)  # a corrupt backup fails here, before any write
+        existing = self._prepare_target(backups, target, opts, result)
+        if existing is None and not opts.dry_run and opts.via_import:
+            return self._via_import(backups, target, rows, result)
+        requests = self._requests(rows, existing, result, backups.key_names)
+        if opts.dry_run:
+            for _ in requests:
+                pass
+            return result
+        writer = BatchWriter(self.target.dynamodb, target, opts.threads, self.sleep, progress=self.progress)
+        writer.write(requests)
+        if opts.keys is None:
+            self._verify(target, result)
+        else:
+            item = self.target.dynamodb.get_item(TableName=target, Key=wire_form(opts.keys)).get("Item")
+            result.verified = table_checksum([item_digest(json_form(item))] if item else []) == result.checksum
+        return result
+
+    def _check_time(self, backups: LocalBackups, result: RestoreResult, opts: RestoreOptions) -> None:
+        if result.earliest is None:
+            if not opts.from_start:
+                raise UserInputError(
+                    f"no complete snapshot of {backups.table}, so no restorable time is known: run "
+                    f"`dynamo-backup backfill {backups.table}`, or pass --from-start if the backups cover the "
+                    "table since it was created"
+                )
+            result.notes.append("no snapshot: restoring from the change records alone (--from-start)")
+        elif result.at < result.earliest:
+            raise UserInputError(
+                f"--at {iso(result.at)} is before the earliest restorable time "
+                f"{iso(result.earliest)}; choose a later time"
+            )
+
+    def _state_rows(
+        self, con: Any, backups: LocalBackups, result: RestoreResult, opts: RestoreOptions
+    ) -> Iterator[tuple[str, str | None, str | None]]:
+        at = result.at if opts.at is not None else None
+        only = key_text(opts.keys, backups.key_names) if opts.keys is not None else None  # one item's state only
+        rows = self._rows(con, backups, at, result, opts, only)
+        # A key no backup holds is a typo, not an item to delete: never report it "verified".
+        if only is not None and not key_found(backups, only):
+            raise UserInputError(
+                f"--key {readable_key(only, backups.key_names)}: no such item in the backups of "
+                f"{backups.table}; check the key"
+            )
+        return rows
+
+    def _rows(
+        self,
+        con: Any,
+        backups: LocalBackups,
+        at: float | None,
+        result: RestoreResult,
+        opts: RestoreOptions,
+        only: str | None,
+    ) -> Iterator[tuple[str, str | None, str | None]]:
+        try:
+            return iter_state(con, backups, at, only=only)
+        except CorruptBackupError as exc:
+            bad = find_corrupt(backups.change_files + [f for s in backups.snapshots for f in s.files])
+            names = [self.store.key_of(p) for p in bad] or [str(exc)]
+            for name in names:
+                log.warning("corrupt backup object skipped: %s", name)
+            result.corrupt = names
+            if not opts.allow_corrupt:
+                raise BackupError(
+                    f"{len(names)} corrupt backup object(s), e.g. {names[0]}; "
+                    "rerun with --allow-corrupt to restore without them"
+                ) from None
+            backups.change_files = [f for f in backups.change_files if f not in bad]
+            backups.snapshots = [replace(s, files=tuple(f for f in s.files if f not in bad)) for s in backups.snapshots]
+            return iter_state(con, backups, at, only=only)
+
+    def _prepare_target(
+        self, backups: LocalBackups, target: str, opts: RestoreOptions, result: RestoreResult
+    ) -> Existing | None:
+        """Create the target from the saved schema, or (explicitly) read what an existing one holds."""
+        try:
+            desc = self.target.dynamodb.describe_table(TableName=target)["Table"]
+        except Exception as exc:
+            if not is_code(exc, "ResourceNotFoundException"):
+                raise
+            desc = None
+        if desc is not None:
+            empty = not self.target.dynamodb.scan(TableName=target, Limit=1, Select="COUNT").get("Count")
+            if not empty and not opts.into_existing:
+                raise UserInputError(
+                    f"target table {target} exists and is not empty; choose a new --to, "
+                    "or pass --into-existing to change it to the restored state"
+                )
+            if opts.keys is not None:  # one item: never look at, or touch, any other
+                return self._existing_digests(target, backups.key_names, only=opts.keys)
+            return self._existing_digests(target, backups.key_names) if opts.into_existing or not empty else {}
+        if backups.schema is None:
+            raise NotFoundError(
+                f"no saved schema of {backups.table}, so {target} cannot be created; "
+                "create it yourself and pass --into-existing"
+            )
+        if opts.dry_run:
+            result.notes.append(f"would create {target} from the saved schema")
+            return None
+        if not opts.via_import:
+            self._create_table(backups.schema, target, result)
+        return None
+
+    def _create_table(self, schema: dict[str, Any], target: str, result: RestoreResult) -> None:
+        args = table_args(schema, target)
+        self.target.dynamodb.create_table(**args)
+        self.target.dynamodb.get_waiter("table_exists").wait(
+            TableName=target, WaiterConfig={"Delay": 2, "MaxAttempts": 150}
+        )
+        self.apply_ttl(schema, target, result)
+        if (schema.get("StreamSpecification") or {}).get("StreamEnabled"):
+            result.notes.append(
+                "the source had a stream; the ensure function enables ours on the new table if it "
+                "is opted in (other view types: enable them yourself)"
+            )
+
+    def apply_ttl(self, schema: dict[str, Any], target: str, result: RestoreResult) -> None:
+        """Re-apply the source's TTL setting, which CreateTable and ImportTable cannot carry."""
+        ttl = schema.get("TimeToLiveDescription") or {}
+        if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") and ttl.get("AttributeName"):
+            self.target.dynamodb.update_time_to_live(
+                TableName=target, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]}
+            )
+            result.notes.append(f"TTL re-applied on attribute {ttl['AttributeName']}")
+
+    def _existing_digests(self, target: str, key_names: list[str], only: dict[str, Any] | None = None) -> Existing:
+        """Key text -> (content digest, key image) of what the target holds now."""
+        if only is not None:
+            item = self.target.dynamodb.get_item(TableName=target, Key=wire_form(only)).get("Item")
+            items: Iterator[dict[str, Any]] = iter([item] if item else [])
+        else:
+            items = (
+                i
+                for page in self.target.dynamodb.get_paginator("scan").paginate(TableName=target)
+                for i in page["Items"]
+            )
+        found = {}
+        for item in items:
+            image = json_form(item)
+            found[key_text(image, key_names)] = (item_digest(image), {k: image[k] for k in key_names})
+        return found
+
+    def _requests(
+        self,
+        rows: Iterator[tuple[str, str | None, str | None]],
+        existing: Existing | None,
+        result: RestoreResult,
+        names: list[str],
+    ) -> Iterator[dict[str, Any]]:
+        existing = dict(existing or {})
+        digests: list[int] = []
+        for key, image_text, pointer in rows:
+            image = self.store.image(image_text, pointer)
+            digest = item_digest(image)
+            digests.append(digest)
+            result.items += 1
+            if existing.pop(key, (None, None))[0] == digest:
+                continue
+            result.puts += 1
+            if len(result.sample) < 5:
+                result.sample.append(f"put {readable_key(key, names)}")
+            yield {"PutRequest": {"Item": wire_form(image)}}
+        result.checksum = table_checksum(digests)
+        for key, (_, key_image) in existing.items():  # in the target but not in the state at T
+            result.deletes += 1
+            if len(result.sample) < 10:
+                result.sample.append(f"delete {readable_key(key, names)}")
+            yield {"DeleteRequest": {"Key": wire_form(key_image)}}
+
+    def _verify(self, target: str, result: RestoreResult) -> None:
+        digests = []
+        for page in self.target.dynamodb.get_paginator("scan").paginate(TableName=target):
+            digests += [item_digest(json_form(item)) for item in page["Items"]]
+        if len(digests) != result.items or table_checksum(digests) != result.checksum:
+            raise BackupError(
+                f"verification failed: {target} holds {len(digests)} items (checksum "
+                f"{table_checksum(digests)}), the state at {iso(result.at)} has {result.items} "
+                f"(checksum {result.checksum})"
+            )
+        result.verified = True
+
+    def _via_import(
+        self,
+        backups: LocalBackups,
+        target: str,
+        rows: Iterator[tuple[str, str | None, str | None]],
+        result: RestoreResult,
+    ) -> RestoreResult:
+        assert backups.schema is not None
+        done = import_state(self.target, self.store, backups.schema, target, rows, self.sleep)
+        result.items, result.puts, result.checksum = done.items, done.items, done.checksum
+        result.notes.append(done.note)
+        self.apply_ttl(backups.schema, target, result)
+        self._verify(target, result)
+        return result
