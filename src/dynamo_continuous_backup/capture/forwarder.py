@@ -17,12 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from ..core import naming
-from ..core.aws import error_code
-from ..core.errors import UserInputError
+from ..core.aws import wrap
+from ..core.errors import AwsError, UserInputError
 from ..core.records import backup_record, encode_line, pointer_record
+from ..core.retry import Backoff
 from .batching import MAX_RECORD_BYTES, pack
 
 log = logging.getLogger(__name__)
@@ -30,39 +29,6 @@ log = logging.getLogger(__name__)
 BASE_DELAY = 0.1
 MAX_DELAY = 5.0
 SAFETY_MARGIN = 2.0  # seconds kept back so the response is returned before Lambda times out
-# Worth retrying within the invocation: throttling and transient service faults (botocore's
-# own throttled and transient codes, plus Firehose's). Any other 4xx will fail the same way
-# until someone acts, so the batch goes back to Lambda at once.
-RETRYABLE_CODES = frozenset(
-    {
-        "ServiceUnavailableException",
-        "ServiceUnavailable",
-        "InternalFailure",
-        "InternalServerError",
-        "InternalError",
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "LimitExceededException",
-        "RequestLimitExceeded",
-        "SlowDown",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "PriorRequestNotComplete",
-    }
-)
-
-
-def is_retryable(exc: ClientError | BotoCoreError) -> bool:
-    """True when waiting may fix the failed call: throttling, 5xx, network errors."""
-    if not isinstance(exc, ClientError):
-        return True  # connection and timeout errors
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-    return error_code(exc) in RETRYABLE_CODES or status >= 500
 
 
 @dataclass
@@ -86,6 +52,9 @@ class Forwarder:
     clock: Callable[[], float] = time.monotonic
     rand: Callable[[float, float], float] = random.uniform
     log_item_data: bool = False  # item keys in logs only when the config's logItemData allows it
+
+    def __post_init__(self) -> None:
+        self.firehose, self.s3 = wrap(self.firehose), wrap(self.s3)  # typed errors, also for given clients
 
     def forward(self, records: list[dict[str, Any]], seconds_left: float) -> Outcome:
         """Deliver every record or report where delivery must resume."""
@@ -120,17 +89,16 @@ class Forwarder:
                 stuck.append(i)
         attempt = 0
         fatal: str | None = None
+        backoff = Backoff(BASE_DELAY, MAX_DELAY, self.sleep, self.clock, self.rand)
         while pending:
             failed, fatal = self._put_all(stream, pending, lines, sizes, outcome)
             pending = _with_later_same_key(failed, pending, records) if failed else []
             if not pending or fatal:
                 break
             attempt += 1
-            delay = self.rand(0, min(MAX_DELAY, BASE_DELAY * 2**attempt))
-            if self.clock() + delay >= deadline:
+            if not backoff.pause(attempt, deadline):
                 break
             outcome.retries += 1
-            self.sleep(delay)
         if pending and self.log_item_data:
             log.warning(
                 "table %s: first undelivered record has keys %s", table, records[pending[0]]["dynamodb"]["Keys"]
@@ -171,15 +139,10 @@ class Forwarder:
                 response = self.firehose.put_record_batch(
                     DeliveryStreamName=stream, Records=[{"Data": lines[i]} for i in batch]
                 )
-            except (ClientError, BotoCoreError) as exc:
-                log.warning(
-                    "PutRecordBatch to %s failed for %d records: %s",
-                    stream,
-                    len(batch),
-                    error_code(exc) or type(exc).__name__,
-                )
-                if not is_retryable(exc):
-                    fatal = error_code(exc) or type(exc).__name__
+            except AwsError as exc:  # the facade's verdict: throttling, 5xx and network errors may pass
+                log.warning("PutRecordBatch to %s failed for %d records: %s", stream, len(batch), exc.code or exc)
+                if not exc.retryable:
+                    fatal = exc.code or type(exc).__name__
                 failed += batch
                 continue
             if response.get("FailedPutCount"):
@@ -191,8 +154,8 @@ class Forwarder:
         key = naming.oversize_key(self.prefix, table, record["SequenceNumber"], record["eventID"])
         try:
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=line, ContentType="application/x-ndjson")
-        except (ClientError, BotoCoreError) as exc:
-            log.warning("oversize record of %s not stored: %s", table, error_code(exc) or exc)
+        except AwsError as exc:
+            log.warning("oversize record of %s not stored: %s", table, exc.code or exc)
             return None
         return encode_line(pointer_record(record, key))
 

@@ -1,12 +1,12 @@
-"""Thin facade over boto3: sessions that honour the standard environment, adaptive retries,
-error-code helpers and bounded waits with an injectable clock."""
+"""The AWS facade: every boto3 client the package uses comes from `Clients`, and every call
+through it raises the package's typed errors (core/errors.py) instead of botocore's, with
+botocore's retry modes doing the throttling retries. Polling and backoff: core/retry.py."""
 
 from __future__ import annotations
 
 import functools
 import re
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -19,7 +19,18 @@ from botocore.exceptions import (
     NoRegionError,
 )
 
-from .errors import AwsError, QuotaExceededError, WaitTimeoutError
+from .errors import (
+    AccessDeniedError,
+    AwsError,
+    AwsNotFoundError,
+    BackupError,
+    ConflictError,
+    QuotaExceededError,
+    ThrottledError,
+)
+from .retry import wait_until
+
+__all__ = ["CONTROL_PLANE", "DATA_PLANE", "Clients", "translate", "wait_until", "wrap"]
 
 CONTROL_PLANE = BotoConfig(retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=10, read_timeout=60)
 # The forwarder retries records itself within its deadline; botocore only smooths blips.
@@ -28,6 +39,75 @@ DATA_PLANE = BotoConfig(retries={"mode": "standard", "max_attempts": 3}, connect
 # with ThrottlingException, while LimitExceededException from CreateDeliveryStream means the
 # account's count quota is used up, which no retry fixes (botocore would spend ~a minute per call).
 FINAL_ERRORS = {("firehose", "CreateDeliveryStream"): frozenset({"LimitExceededException"})}
+
+# Error codes by what they mean for us. Codes differ by service (and moto sometimes says
+# another than AWS); each list is the union.
+NOT_FOUND = frozenset(
+    {
+        "ResourceNotFoundException",
+        "NoSuchEntity",
+        "NoSuchKey",
+        "NoSuchBucket",
+        "NotFound",
+        "404",
+        "TableNotFoundException",
+    }
+)
+CONFLICT = frozenset(
+    {
+        "ResourceInUseException",
+        "ResourceConflictException",
+        "ResourceAlreadyExistsException",
+        "EntityAlreadyExists",
+        "ConditionalCheckFailedException",
+        "ConcurrentModificationException",
+        "TransactionConflictException",
+        "BucketAlreadyExists",
+        "PreconditionFailed",
+    }
+)
+THROTTLED = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "LimitExceededException",  # Firehose data plane and DynamoDB control plane rate limits
+    }
+)
+TRANSIENT = frozenset(
+    {
+        "ServiceUnavailableException",
+        "ServiceUnavailable",
+        "InternalFailure",
+        "InternalServerError",
+        "InternalError",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "PriorRequestNotComplete",
+    }
+)
+DENIED = frozenset(
+    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError", "Forbidden"}
+)
+BAD_CREDENTIALS = frozenset(
+    {
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "AuthFailure",
+    }
+)
+# (operation, error code) -> (quota name as the Service Quotas console shows it, service code)
+QUOTAS = {("CreateDeliveryStream", "LimitExceededException"): ("Firehose delivery streams per Region", "firehose")}
 
 
 def _final(response: Any = None, operation: Any = None, **_: Any) -> bool | None:
@@ -40,7 +120,7 @@ def _final(response: Any = None, operation: Any = None, **_: Any) -> bool | None
 
 
 class Clients:
-    """Lazily created clients from one session; the whole package takes one of these."""
+    """Lazily created, error-translating clients from one session; the whole package takes one."""
 
     def __init__(
         self, region: str | None = None, session: boto3.Session | None = None, config: BotoConfig = CONTROL_PLANE
@@ -58,7 +138,7 @@ class Clients:
         for svc, operation in FINAL_ERRORS:
             if svc == service:
                 client.meta.events.register_first(f"needs-retry.{svc}.{operation}", _final)
-        return client
+        return wrap(client, self.region)
 
     @property
     def dynamodb(self) -> Any:
@@ -93,7 +173,134 @@ class Clients:
         return self.get("sts")
 
 
+class _Translating:
+    """A boto3 client (or paginator) whose calls raise core/errors.py's exceptions."""
+
+    def __init__(self, target: Any, region: str | None) -> None:
+        self._target = target
+        self._region = region
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._target, name)
+        if name == "get_paginator":
+            return lambda op: _Translating(attr(op), self._region)
+        if name == "paginate":
+            return lambda **kw: _pages(attr, kw, self._region)
+        if not callable(attr) or name.startswith("_") or name in ("can_paginate", "get_waiter"):
+            return attr
+        return _translated(attr, self._region)
+
+
+def wrap(client: Any, region: str | None = None) -> Any:
+    """`client` with typed errors (for clients made outside `Clients`, e.g. in tests)."""
+    return client if isinstance(client, _Translating) else _Translating(client, region)
+
+
+def _translated(call: Callable[..., Any], region: str | None) -> Callable[..., Any]:
+    @functools.wraps(call)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return call(*args, **kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, region) from exc
+
+    return run
+
+
+def _pages(paginate: Callable[..., Any], kwargs: dict[str, Any], region: str | None) -> Iterator[Any]:
+    try:
+        yield from paginate(**kwargs)
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, region) from exc
+
+
+def translate(exc: BaseException, region: str | None = None) -> BackupError:
+    """The typed error, with one line saying what failed and what to do, for a failed AWS call
+    (a BackupError passes through; anything else becomes a plain AwsError)."""
+    if isinstance(exc, BackupError):
+        return exc
+    if isinstance(exc, ClientError):
+        return _client_error(exc, region)
+    if isinstance(exc, NoCredentialsError):
+        return AccessDeniedError(
+            "no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
+        )
+    if isinstance(exc, NoRegionError):
+        return AwsError("no AWS region: set 'region' in the config, pass --region, or export AWS_REGION")
+    if isinstance(exc, EndpointConnectionError):
+        return AwsError(
+            f"cannot reach {exc.kwargs.get('endpoint_url')}: check the network, AWS_REGION and AWS_ENDPOINT_URL",
+            retryable=True,
+        )
+    return AwsError(
+        f"{type(exc).__name__}: {_short(str(exc))}; run again, or with --debug for the details", retryable=True
+    )
+
+
+def _client_error(exc: ClientError, region: str | None) -> AwsError:
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code") or "UnknownError")
+    operation = exc.operation_name
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    message = _short(str(error.get("Message") or "")).rstrip(".")
+    quota = QUOTAS.get((operation, code))
+    if quota:
+        return _quota_error(code, operation, message, quota, region)
+    kind: type[AwsError] = AwsError
+    retryable = False
+    if code in DENIED:
+        kind, todo = AccessDeniedError, "grant the identity running this that permission (see README, IAM needs)"
+    elif code in BAD_CREDENTIALS:
+        kind, todo = AccessDeniedError, "check AWS_PROFILE / the access keys, or log in again (e.g. aws sso login)"
+    elif code == "NoSuchBucket":
+        kind = AwsNotFoundError
+        todo = "check firehoseDeliveryBucket and region in the config (deploy.py creates the bucket)"
+    elif code in NOT_FOUND:
+        kind, todo = AwsNotFoundError, "it does not exist (deleted meanwhile?): check the names and the region"
+    elif code in CONFLICT:
+        kind, todo = ConflictError, "it is in use or was changed meanwhile: run again in a minute"
+    elif code in THROTTLED:
+        kind, retryable = ThrottledError, True
+        todo = "AWS throttled even after retries: run again later or with a lower --concurrency"
+    elif code.endswith("LimitExceededException") or code == "LimitExceeded":
+        kind = QuotaExceededError
+        todo = "an AWS quota is reached: raise it in the Service Quotas console, then run again"
+    elif code in TRANSIENT or status >= 500:
+        retryable, todo = True, "an AWS-side failure: run again later"
+    else:
+        todo = "run again with --debug for the details"
+    line = f"{code} from {operation}: {message}: {todo}" if message else f"{code} from {operation}: {todo}"
+    return kind(line, code=code, operation=operation, retryable=retryable)
+
+
+def _quota_error(code: str, operation: str, message: str, quota: tuple[str, str], region: str | None) -> AwsError:
+    name, service = quota
+    found = re.search(r"quota of (\d+)", message)
+    limit = f"limit {found.group(1)}" if found else "its current limit"
+    where = f" in {region}" if region else ""
+    region_arg = f" --region {region}" if region else ""
+    return QuotaExceededError(
+        f'{code}: the quota "{name}" is used up ({limit}{where}); raise it with Service Quotas, then run this again',
+        fix=f'raise the quota "{name}" ({limit}{where}) in the Service Quotas console (Request increase), '
+        f"or find its QuotaCode with `aws service-quotas list-service-quotas --service-code {service}{region_arg}` "
+        f"and run `aws service-quotas request-service-quota-increase --service-code {service} --quota-code CODE "
+        f"--desired-value N{region_arg}` (N: the current limit plus the tables left unprotected); "
+        "once granted, run this command again",
+        code=code,
+        operation=operation,
+    )
+
+
+def _short(text: str, limit: int = 200) -> str:
+    """One line of at most `limit` characters (AWS messages can list every resource)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# -- transitional: the call sites still written against botocore's exceptions -----------------
 def error_code(exc: BaseException) -> str:
+    if isinstance(exc, AwsError):
+        return exc.code
     if isinstance(exc, ClientError):
         return str(exc.response.get("Error", {}).get("Code", ""))
     return ""
@@ -103,99 +310,10 @@ def is_code(exc: BaseException, *codes: str) -> bool:
     return error_code(exc) in codes
 
 
-# (operation, error code) -> (quota name as the Service Quotas console shows it, service code)
-QUOTAS = {("CreateDeliveryStream", "LimitExceededException"): ("Firehose delivery streams per Region", "firehose")}
-_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError", "Forbidden"}
-_BAD_CREDENTIALS = {
-    "InvalidClientTokenId",
-    "UnrecognizedClientException",
-    "ExpiredToken",
-    "ExpiredTokenException",
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "AuthFailure",
-}
-_NOT_FOUND = {"ResourceNotFoundException", "NoSuchEntity", "NoSuchKey", "NotFound", "404"}
-_THROTTLED = {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown"}
-
-
 def aws_error(exc: BaseException, region: str | None = None) -> AwsError | None:
-    """One line for a failed AWS call: the error code, what failed and what to do (None if
-    `exc` is not an AWS failure). The traceback is for --debug only."""
-    if isinstance(exc, ClientError):
-        return _client_error(exc, region)
-    if isinstance(exc, NoCredentialsError):
-        return AwsError("no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
-    if isinstance(exc, NoRegionError):
-        return AwsError("no AWS region: set 'region' in the config, pass --region, or export AWS_REGION")
-    if isinstance(exc, EndpointConnectionError):
-        return AwsError(
-            f"cannot reach {exc.kwargs.get('endpoint_url')}: check the network, AWS_REGION and AWS_ENDPOINT_URL"
-        )
-    if isinstance(exc, BotoCoreError):
-        return AwsError(f"{type(exc).__name__}: {_short(str(exc))}; run again, or with --debug for the details")
+    if isinstance(exc, AwsError):
+        return exc
+    if isinstance(exc, ClientError | BotoCoreError):
+        error = translate(exc, region)
+        return error if isinstance(error, AwsError) else None
     return None
-
-
-def _client_error(exc: ClientError, region: str | None) -> AwsError:
-    code = error_code(exc) or "UnknownError"
-    operation = exc.operation_name
-    message = _short(str(exc.response.get("Error", {}).get("Message") or "")).rstrip(".")
-    quota = QUOTAS.get((operation, code))
-    if quota:
-        name, service = quota
-        found = re.search(r"quota of (\d+)", message)
-        limit = f"limit {found.group(1)}" if found else "its current limit"
-        where = f" in {region}" if region else ""
-        region_arg = f" --region {region}" if region else ""
-        return QuotaExceededError(
-            f'{code}: the quota "{name}" is used up ({limit}{where}); raise it with Service Quotas, '
-            "then run this again",
-            fix=f'raise the quota "{name}" ({limit}{where}) in the Service Quotas console (Request increase), '
-            f"or find its QuotaCode with `aws service-quotas list-service-quotas --service-code {service}{region_arg}` "
-            f"and run `aws service-quotas request-service-quota-increase --service-code {service} --quota-code CODE "
-            f"--desired-value N{region_arg}` (N: the current limit plus the tables left unprotected); "
-            "once granted, run this command again",
-        )
-    if code in _DENIED:
-        todo = "grant the identity running this that permission (see README, IAM needs)"
-    elif code in _BAD_CREDENTIALS:
-        todo = "check AWS_PROFILE / the access keys, or log in again (e.g. aws sso login)"
-    elif code == "NoSuchBucket":
-        todo = "check firehoseDeliveryBucket and region in the config (deploy.py creates the bucket)"
-    elif code in _NOT_FOUND:
-        todo = "it does not exist (deleted meanwhile?): check the names and the region"
-    elif code in _THROTTLED:
-        todo = "AWS throttled even after retries: run again later or with a lower --concurrency"
-    elif code.endswith("LimitExceededException") or code == "LimitExceeded":
-        todo = "an AWS quota is reached: raise it in the Service Quotas console, then run again"
-    elif (exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0) >= 500:
-        todo = "an AWS-side failure: run again later"
-    else:
-        todo = "run again with --debug for the details"
-    return AwsError(f"{code} from {operation}: {message}: {todo}" if message else f"{code} from {operation}: {todo}")
-
-
-def _short(text: str, limit: int = 200) -> str:
-    """One line of at most `limit` characters (AWS messages can list every resource)."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def wait_until(
-    check: Callable[[], Any],
-    what: str,
-    timeout: float,
-    interval: float = 1.0,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> Any:
-    """Poll `check` until it returns a truthy value; raise WaitTimeoutError after `timeout` s."""
-    deadline = clock() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if clock() >= deadline:
-            raise WaitTimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        sleep(interval)
