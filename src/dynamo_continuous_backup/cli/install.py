@@ -1,0 +1,89 @@
+"""Commands that install the product: deploy (and its CloudFormation template), local."""
+
+from __future__ import annotations
+
+import argparse
+
+from .base import UI, command, config_args, load
+
+
+def _deploy_args(p: argparse.ArgumentParser) -> None:
+    config_args(p)
+    p.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
+    p.add_argument("--template-out", metavar="FILE", help="also write an equivalent CloudFormation template")
+    p.add_argument("--remove", action="store_true", help="remove what deploy created (the bucket and data stay)")
+    p.add_argument("--force", action="store_true", help="with --remove: even while tables are still protected")
+
+
+@command("deploy", "install (or update) the product in an account", _deploy_args)
+def cmd_deploy(args: argparse.Namespace, ui: UI) -> int:
+    from ..install.deployer import Deployer
+
+    config, clients = load(args)
+    deployer = Deployer(clients, config)
+    changes = deployer.plan_remove(args.force) if args.remove else deployer.plan()
+    for warning in deployer.warnings:
+        ui.line(f"warning: {warning}")
+    for change in changes:
+        ui.line(f"{'would ' if args.dry_run else ''}{change}")
+    if not changes:
+        ui.line("nothing to change")
+    if not args.dry_run:
+        deployer.execute(changes)
+    if args.template_out and not args.remove:
+        from ..install.template import write_template
+
+        where = write_template(deployer, args.template_out, upload=not args.dry_run)
+        ui.line(f"CloudFormation template written to {args.template_out} (code: {where})")
+    verb = "would change" if args.dry_run else ("removed" if args.remove else "deployed")
+    ui.line(f"{verb}: {len(changes)} change(s) in {clients.region}")
+    return 0
+
+
+def _local_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=int, default=5000, help="port of the embedded moto server (default 5000)")
+    p.add_argument("--config", help="also deploy this config into the emulator")
+    p.add_argument("--speedup", type=float, default=1.0, help="run schedules N times faster (60: hourly -> 1 min)")
+    p.add_argument("--endpoint-url", help="attach to an emulator already running there instead of starting one")
+
+
+@command("local", "run the embedded AWS and the local runtime until interrupted", _local_args)
+def cmd_local(args: argparse.Namespace, ui: UI) -> int:
+    import os
+    import time
+
+    from ..local import LocalRuntime
+    from ..local.emulator import EmbeddedMoto
+
+    region = os.environ.get("AWS_REGION", "us-east-1")
+    moto = None if args.endpoint_url else EmbeddedMoto(args.port).start()
+    if moto is None:
+        # A moto server we did not start still runs its own Docker-based stream delivery,
+        # which empties shards: the mappings may then miss records (see README).
+        ui.line("warning: attached to an external emulator; start it with `dynamo-backup local` for full fidelity")
+        env = {"AWS_ENDPOINT_URL": args.endpoint_url, "AWS_REGION": region, "AWS_DEFAULT_REGION": region}
+        env.update({k: v for k, v in EmbeddedMoto.fake_credentials().items() if k not in os.environ})
+    else:
+        env = moto.environment(region)
+    os.environ.update(env)
+    ui.line(f"AWS emulator on {env['AWS_ENDPOINT_URL']}; in another shell:")
+    for key, value in env.items():
+        ui.line(f"  export {key}={value}")
+    runtime: LocalRuntime | None = None
+    try:
+        if args.config:
+            cmd_deploy(
+                argparse.Namespace(
+                    config=args.config, region=None, dry_run=False, template_out=None, remove=False, force=False
+                ),
+                ui,
+            )
+        runtime = LocalRuntime(speedup=args.speedup).start()
+        ui.line("local runtime running (table events, schedules, stream mappings); Ctrl-C stops it")
+        while True:
+            time.sleep(3600)
+    finally:
+        if runtime:
+            runtime.stop()
+        if moto:
+            moto.stop()

@@ -1,0 +1,130 @@
+"""Commands that protect tables: provision, deprovision, status, backfill."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..provisioning.fleet import select_tables
+from ..provisioning.optin import OptIn
+from ..provisioning.provisioner import Provisioner, Result
+from ..provisioning.status import fleet_status
+from ..provisioning.whitelist import load_whitelist
+from ..restore.backups import check_bucket
+from .base import UI, command, config_args, load, report, run_tables, whitelist_args
+
+
+@command("provision", "protect the tables of a whitelist", whitelist_args)
+def cmd_provision(args: argparse.Namespace, ui: UI) -> int:
+    whitelist = load_whitelist(args.whitelist)
+    config, clients = load(args)
+    optin = OptIn.from_config(config, strict=True)
+    check_bucket(clients, config)
+    tables = select_tables(clients, whitelist.provision_all, whitelist.table_names)
+    explicit = set(whitelist.table_names)
+    provisioner = Provisioner(clients, config)
+
+    def one(table: str) -> Result:
+        if not optin.covers(table):
+            # An explicitly named table the filter excludes is a failure; others are skipped.
+            reason = "excluded by the opt-in filter (tableNameMatchRegex/ExcludeRegex/optInHook)"
+            return Result(table, "not_protectable" if table in explicit else "excluded", reason=reason)
+        return provisioner.ensure(table, dry_run=args.dry_run)
+
+    fixes: list[str] = []
+    results = run_tables(one, tables, args.concurrency, ui, clients.region, fixes)
+    if args.dry_run:
+        ui.line("dry run: nothing was changed")
+        return 0 if all(r.ok or r.status == "planned" for r in results) else 1
+    return report(results, ui, "provisioned", fixes, "left unprotected")
+
+
+def _deprovision_args(p: argparse.ArgumentParser) -> None:
+    whitelist_args(p)
+    p.add_argument("--no-wait", action="store_true", help="start draining and return; reconcile finishes")
+
+
+@command("deprovision", "stop backing up the tables of a whitelist (backups stay)", _deprovision_args)
+def cmd_deprovision(args: argparse.Namespace, ui: UI) -> int:
+    whitelist = load_whitelist(args.whitelist)
+    config, clients = load(args)
+    tables = select_tables(clients, whitelist.provision_all, whitelist.table_names)
+    provisioner = Provisioner(clients, config)
+    fixes: list[str] = []
+    results = run_tables(
+        lambda t: provisioner.remove(t, args.dry_run, wait=not args.no_wait),
+        tables,
+        args.concurrency,
+        ui,
+        clients.region,
+        fixes,
+    )
+    if args.dry_run:
+        ui.line("dry run: nothing was changed")
+        return 0
+    return report(results, ui, "deprovisioned", fixes, "not deprovisioned")
+
+
+def _status_args(p: argparse.ArgumentParser) -> None:
+    config_args(p)
+    p.add_argument("--json", action="store_true", help="one JSON document instead of a table")
+
+
+@command("status", "show every table's protection", _status_args)
+def cmd_status(args: argparse.Namespace, ui: UI) -> int:
+    config, clients = load(args)
+    rows = fleet_status(clients, config)
+    if args.json:
+        ui.line(json.dumps([r.as_dict() for r in rows], indent=2))
+    else:
+        header = ("TABLE", "OPTED-IN", "STREAM", "DELIVERY", "MAPPING", "LAST BACKUP", "PROTECTED")
+        data = [
+            (
+                r.table,
+                "yes" if r.opted_in else "no",
+                r.stream_view_type or "-",
+                r.delivery_status or "-",
+                r.mapping_state or "-",
+                r.last_backup or "-",
+                "yes" if r.protected else f"NO: {r.problem}" if r.opted_in else "no",
+            )
+            for r in rows
+        ]
+        widths = [max(len(str(x)) for x in col) for col in zip(header, *data, strict=False)]
+        for row in (header, *data):
+            ui.line("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=False)).rstrip())
+    unprotected = [r for r in rows if r.opted_in and not r.protected]
+    return 1 if unprotected else 0
+
+
+def _backfill_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("table")
+    config_args(p)
+    p.add_argument("--segments", type=int, default=8, help="parallel scan segments (default 8)")
+    p.add_argument("--max-rcu", type=float, help="read capacity units per second to spend at most")
+    p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run")
+    p.add_argument("--export", action="store_true", help="use ExportTableToPointInTime (needs PITR) instead")
+
+
+@command("backfill", "snapshot a protected table's current items into its backups", _backfill_args)
+def cmd_backfill(args: argparse.Namespace, ui: UI) -> int:
+    from ..provisioning.status import require_protected
+    from ..snapshot.backfill import Backfill, export_snapshot
+    from .progress import Progress
+
+    config, clients = load(args)
+    require_protected(clients, config, args.table)
+    if args.export:
+        result = export_snapshot(clients, config, args.table)
+    else:
+        with Progress(f"backfill {args.table}") as bar:
+            result = Backfill(clients, config, args.table, args.segments, args.max_rcu, progress=bar.update).run(
+                args.resume
+            )
+    rate = result.items / result.seconds if result.seconds else 0
+    resumed = f", {result.resumed_segments} segment(s) already done" if result.resumed_segments else ""
+    ui.line(
+        f"backfill {result.run_id}: {result.items} items in {result.files} file(s), {result.seconds:.1f}s "
+        f"({rate:,.0f} items/s){resumed}"
+    )
+    return 0

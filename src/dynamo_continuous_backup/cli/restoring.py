@@ -1,0 +1,96 @@
+"""Commands that read backups back: restore, verify."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..core.aws import Clients
+from ..core.config import load_config
+from .base import UI, command, config_args, load
+
+
+def _restore_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("table", help="the table whose backups to restore (it may no longer exist)")
+    p.add_argument("--to", required=True, metavar="NEW_TABLE", help="table to restore into (created if missing)")
+    config_args(p)
+    p.add_argument("--at", metavar="TIME", help="ISO-8601 or epoch seconds (default: now, the latest state)")
+    p.add_argument("--into-existing", action="store_true", help="change an existing non-empty table to the state")
+    p.add_argument("--dry-run", action="store_true", help="show what would be written and deleted")
+    p.add_argument("--key", action="append", metavar="ATTR=VALUE", help="restore one item (repeat per key part)")
+    p.add_argument("--source-region", help="region of the backups' table (default: the config's)")
+    p.add_argument("--target-region", help="region to restore into (default: the source region)")
+    p.add_argument("--via-import", action="store_true", help="load with DynamoDB ImportTable (new table only)")
+    p.add_argument("--allow-corrupt", action="store_true", help="skip unreadable backup objects")
+    p.add_argument("--from-start", action="store_true", help="no snapshot: trust the changes as full history")
+    p.add_argument("--threads", type=int, default=8, help="parallel BatchWriteItem calls (default 8)")
+
+
+@command("restore", "restore a table to any second into a new table", _restore_args)
+def cmd_restore(args: argparse.Namespace, ui: UI) -> int:
+    from ..restore.backups import BackupStore
+    from ..restore.keys import parse_key_args
+    from ..restore.restore import RestoreOptions, Restorer
+    from ..restore.state import iso
+    from .progress import Progress
+
+    config = load_config(args.config, args.source_region or args.region)
+    source = Clients(config.region)
+    target = Clients(args.target_region or config.region)
+    store = BackupStore(source, config)
+    keys = None
+    if args.key:
+        keys = parse_key_args(args.key, store.sync(args.table))
+    opts = RestoreOptions(
+        args.at,
+        args.into_existing,
+        args.dry_run,
+        keys,
+        args.allow_corrupt,
+        args.from_start,
+        args.via_import,
+        args.threads,
+    )
+    with Progress(f"restore {args.table} -> {args.to}") as bar:
+        result = Restorer(target, store, progress=bar.update).restore(args.table, args.to, opts)
+    earliest = iso(result.earliest) if result.earliest is not None else "unknown (no snapshot)"
+    ui.line(f"earliest restorable time of {args.table}: {earliest}")
+    for name in result.corrupt:
+        ui.line(f"warning: corrupt backup object skipped: {name}")
+    for note in result.notes:
+        ui.line(f"note: {note}")
+    if result.dry_run:
+        ui.line(f"dry run: {result.items} items at {iso(result.at)}; would put {result.puts}, delete {result.deletes}")
+        for line in result.sample:
+            ui.line(f"  {line}")
+        return 0
+    check = "verified" if result.verified else "NOT verified"
+    ui.line(
+        f"restored {args.table} at {iso(result.at)} into {args.to} ({target.region}): {result.items} items, "
+        f"{result.puts} written, {result.deletes} deleted, checksum {result.checksum} {check}"
+    )
+    return 0 if result.verified else 1
+
+
+def _verify_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("table")
+    config_args(p)
+    p.add_argument("--sample", type=int, metavar="N", help="compare N sampled items instead of the whole table")
+
+
+@command("verify", "check that the backups hold exactly what the live table holds", _verify_args)
+def cmd_verify(args: argparse.Namespace, ui: UI) -> int:
+    from ..restore.backups import BackupStore
+    from ..restore.verify import Verifier
+
+    config, clients = load(args)
+    result = Verifier(clients, BackupStore(clients, config)).verify(args.table, args.sample)
+    scope = f"a sample of {args.sample}" if args.sample else "every item"
+    ui.line(f"{args.table}: compared {scope}; live {result.live_items}, in backups {result.backed_up_items}")
+    for kind in ("missing", "extra", "differing"):
+        keys = getattr(result, kind)
+        if keys:
+            ui.line(f"  {len(keys)} {kind}: {'; '.join(keys[:5])}" + (" ..." if len(keys) > 5 else ""))
+    if result.resolved_in_flight:
+        ui.line(f"  {result.resolved_in_flight} difference(s) were changes in flight and have since landed")
+    ui.line("OK: the backups match the table" if result.ok else "DIFFERENT: the backups do not match the table")
+    return 0 if result.ok else 1
