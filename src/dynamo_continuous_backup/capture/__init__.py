@@ -1,1 +1,2 @@
-"""capture."""
+"""Capture: a stream batch becomes NDJSON lines in the table's Firehose stream (the forwarder's
+logic). Imports core only; runs in Lambda."""
