@@ -8,9 +8,11 @@ import logging
 import traceback
 from collections.abc import Sequence
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from .. import __version__
-from ..core.aws import aws_error
-from ..core.errors import BackupError
+from ..core.aws import translate
+from ..core.errors import AwsError, BackupError
 from . import explore, install, protect, restoring  # noqa: F401 - importing registers the commands
 from .base import COMMANDS, UI
 
@@ -43,20 +45,16 @@ def main(argv: Sequence[str] | None = None, ui: UI | None = None) -> int:
         package_log.setLevel(logging.DEBUG)
     try:
         return int(args.func(args, ui))
-    except BackupError as exc:
-        _traceback(args, ui)
-        ui.error(str(exc))
-        return exc.exit_code
     except KeyboardInterrupt:
         ui.error("interrupted")
         return 130
-    except Exception as exc:  # an AWS failure is one line with what to do; a bug keeps its traceback
-        error = aws_error(exc, getattr(args, "region", None))
-        if error is None:
-            raise
+    except (BackupError, ClientError, BotoCoreError) as exc:  # a bug keeps its traceback
+        # Clients from the facade already raise typed errors; botocore's own (a client made
+        # elsewhere, credentials) get the same one line here.
+        error = translate(exc, getattr(args, "region", None))
         _traceback(args, ui)
         ui.error(str(error))
-        if error.fix:
+        if isinstance(error, AwsError) and error.fix:
             ui.error(f"to fix: {error.fix}")
         return error.exit_code
     finally:
