@@ -4,6 +4,7 @@ line on stderr and its `exit_code`.
 BackupError                      base
 ├── ConfigError           (2)    the config or whitelist file is wrong (names the key and the fix)
 ├── UserInputError        (2)    a command-line argument or an event is wrong
+│   └── UnrestorableError (2)    the time asked for is in no restorable span (names the nearest ones)
 ├── NotFoundError         (3)    a table, function, bucket or backup the command needs does not exist
 │   └── TableNotFoundError (3)   ... a DynamoDB table (always this one, whoever finds it missing)
 ├── NotProtectableError   (1)    a table cannot be backed up without touching another consumer
@@ -33,6 +34,14 @@ class ConfigError(BackupError):
 
 class UserInputError(BackupError):
     exit_code = 2
+
+
+class UnrestorableError(UserInputError):
+    """`before`/`after`: the nearest restorable times around the one asked for (None: none)."""
+
+    def __init__(self, message: str, before: float | None = None, after: float | None = None) -> None:
+        super().__init__(message)
+        self.before, self.after = before, after
 
 
 class NotFoundError(BackupError):

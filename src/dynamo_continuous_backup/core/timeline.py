@@ -1,0 +1,266 @@
+"""A table's backup timeline (DESIGN.md section 4), as pure data and functions.
+
+A generation is one stretch of unbroken capture: one table incarnation and one stream, named
+by the stream's label (the timestamp that ends its ARN). Each has its bases (scan snapshots,
+exports, checkpoints). The state at T needs only T's generation, its newest base ended by T,
+and the changes from that base's start (minus a margin) up to T: `window` says which.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from .errors import UnrestorableError
+
+# Clock skew between a scan and the stream's ApproximateCreationDateTime.
+MARGIN_SECONDS = 60.0
+# A change reaches S3 at most this long after it happened: the stream keeps records 24 h,
+# and Firehose buffers at most 900 s.
+LATE_SECONDS = 24 * 3600.0 + 900.0
+
+
+@dataclass(frozen=True)
+class Base:
+    """A complete image of the table inside one generation."""
+
+    run_id: str
+    kind: str  # scan | export | checkpoint
+    start: float
+    end: float
+    items: int = 0
+    manifest: str = ""  # S3 key of its manifest
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "runId": self.run_id,
+            "kind": self.kind,
+            "startTime": self.start,
+            "endTime": self.end,
+            "items": self.items,
+            "manifest": self.manifest,
+        }
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One table incarnation x one stream; `end` None while capture goes on."""
+
+    label: str
+    start: float
+    end: float | None = None
+    ended_by: str = ""  # deleted | stream disabled | stream replaced | records lost
+    created: float | None = None  # the incarnation's CreationDateTime
+    bases: tuple[Base, ...] = ()
+
+    def holds(self, at: float) -> bool:
+        return self.start <= at and (self.end is None or at < self.end)
+
+    def base_at(self, at: float) -> Base | None:
+        """The newest base that ended by `at`."""
+        done = [b for b in self.bases if b.end <= at]
+        return max(done, key=lambda b: (b.end, b.run_id)) if done else None
+
+    def earliest(self) -> float | None:
+        """The earliest restorable time: the end of its first base."""
+        return min((b.end for b in self.bases), default=None)
+
+
+@dataclass(frozen=True)
+class Window:
+    """What the state at `at` reads: one generation, one base (None: no base, so unrestorable),
+    and the change records of that generation with time in (since, at], found in the hour
+    partitions from `since` to `until`."""
+
+    generation: Generation
+    base: Base | None
+    at: float
+    since: float
+    until: float
+
+    def hours(self) -> list[str]:
+        return hour_partitions(self.since, self.until)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    table: str
+    generations: tuple[Generation, ...] = field(default=())
+
+    # -- reading -------------------------------------------------------------------------
+    def generation(self, label: str) -> Generation | None:
+        return next((g for g in self.generations if g.label == label), None)
+
+    def generation_at(self, at: float) -> Generation | None:
+        held = [g for g in self.generations if g.holds(at)]
+        return max(held, key=lambda g: g.start) if held else None
+
+    def window(self, at: float, now: float, margin: float = MARGIN_SECONDS, late: float = LATE_SECONDS) -> Window:
+        """What the state at `at` must read; UnrestorableError when no base covers `at`."""
+        gen = self.generation_at(at)
+        if gen is None:
+            raise unrestorable(self, at, "no capture at that time")
+        base = gen.base_at(at)
+        if base is None:
+            raise unrestorable(self, at, "no complete base of that generation had ended by then")
+        # A change at or before `at` lands in S3 at most `late` later; `at` is inside the
+        # generation, so this never reaches far into the next one (its records are filtered out).
+        return Window(gen, base, at, base.start - margin, max(min(now, at + late), at))
+
+    def restorable(self) -> list[tuple[float, float | None]]:
+        """Spans (from, to) of restorable times, oldest first; `to` None: up to now."""
+        spans = []
+        for g in sorted(self.generations, key=lambda g: g.start):
+            first = g.earliest()
+            if first is not None and (g.end is None or first < g.end):
+                spans.append((first, g.end))
+        return spans
+
+    def nearest(self, at: float) -> tuple[float | None, float | None]:
+        """The restorable times nearest before and after `at` (None where there is none)."""
+        before: float | None = None
+        after: float | None = None
+        for lo, hi in self.restorable():
+            if hi is not None and hi <= at:
+                before = _latest_in(hi)
+            elif lo > at:
+                after = lo if after is None else min(after, lo)
+        return before, after
+
+    # -- changes (each returns a new Timeline) ---------------------------------------------
+    def begin(self, label: str, start: float, created: float | None = None) -> Timeline:
+        """Capture of stream `label` began at `start`; an open generation on another stream ends."""
+        if self.generation(label) is not None:
+            return self
+        ended = tuple(
+            replace(g, end=start, ended_by="stream replaced") if g.end is None else g for g in self.generations
+        )
+        return replace(self, generations=(*ended, Generation(label, start, created=created)))
+
+    def end(self, label: str, at: float, reason: str) -> Timeline:
+        """Generation `label` ended at `at` (idempotent: the first end stays)."""
+        return replace(
+            self,
+            generations=tuple(
+                replace(g, end=at, ended_by=reason) if g.label == label and g.end is None else g
+                for g in self.generations
+            ),
+        )
+
+    def with_base(self, label: str, base: Base) -> Timeline:
+        """Add a base to generation `label` (idempotent by run id); unknown labels begin one."""
+        tl = self if self.generation(label) is not None else self.begin(label, base.start)
+        gens = []
+        for g in tl.generations:
+            if g.label == label and all(b.run_id != base.run_id for b in g.bases):
+                g = replace(g, bases=tuple(sorted((*g.bases, base), key=lambda b: (b.end, b.run_id))))
+            gens.append(g)
+        return replace(tl, generations=tuple(gens))
+
+    def merge(self, other: Timeline) -> Timeline:
+        """Both timelines' facts, for writers that raced (each read, changed and wrote)."""
+        by_label = {g.label: g for g in self.generations}
+        for g in other.generations:
+            mine = by_label.get(g.label)
+            if mine is None:
+                by_label[g.label] = g
+                continue
+            ends = [x for x in (mine, g) if x.end is not None]
+            first_end = min(ends, key=lambda x: x.end or 0.0) if ends else mine
+            bases = {b.run_id: b for b in (*mine.bases, *g.bases)}
+            by_label[g.label] = replace(
+                mine,
+                start=min(mine.start, g.start),
+                end=first_end.end,
+                ended_by=first_end.ended_by,
+                created=mine.created if mine.created is not None else g.created,
+                bases=tuple(sorted(bases.values(), key=lambda b: (b.end, b.run_id))),
+            )
+        return replace(self, generations=tuple(sorted(by_label.values(), key=lambda g: (g.start, g.label))))
+
+    # -- the manifest in S3 ------------------------------------------------------------------
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "generations": [
+                {
+                    "streamLabel": g.label,
+                    "start": g.start,
+                    "end": g.end,
+                    "endedBy": g.ended_by,
+                    "created": g.created,
+                    "bases": [b.as_dict() for b in g.bases],
+                }
+                for g in self.generations
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Timeline:
+        gens = []
+        for g in data.get("generations", []):
+            bases = tuple(
+                Base(
+                    str(b["runId"]),
+                    str(b.get("kind", "scan")),
+                    float(b["startTime"]),
+                    float(b["endTime"]),
+                    int(b.get("items", 0)),
+                    str(b.get("manifest", "")),
+                )
+                for b in g.get("bases", [])
+            )
+            end = g.get("end")
+            created = g.get("created")
+            gens.append(
+                Generation(
+                    str(g["streamLabel"]),
+                    float(g["start"]),
+                    None if end is None else float(end),
+                    str(g.get("endedBy", "")),
+                    None if created is None else float(created),
+                    bases,
+                )
+            )
+        return cls(str(data["table"]), tuple(gens))
+
+
+def unrestorable(timeline: Timeline, at: float, why: str) -> UnrestorableError:
+    """The error for a time in no restorable span, naming the nearest restorable times."""
+    before, after = timeline.nearest(at)
+    near = [f"{label} {iso(t)}" for label, t in (("latest before:", before), ("earliest after:", after)) if t]
+    hint = "; ".join(near) if near else "no time of this table is restorable yet (no complete base)"
+    return UnrestorableError(f"{timeline.table} is not restorable at {iso(at)} ({why}); {hint}", before, after)
+
+
+def stream_label(stream_arn: str) -> str:
+    """The label that ends a stream ARN (`.../stream/2026-11-23T10:00:00.123`)."""
+    return stream_arn.rsplit("/stream/", 1)[-1]
+
+
+def label_time(label: str) -> float | None:
+    """A stream label's timestamp as epoch seconds (None if it is not one)."""
+    try:
+        when = datetime.fromisoformat(label)
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def hour_partitions(since: float, until: float) -> list[str]:
+    """The `YYYY/MM/DD/HH` partitions whose hour overlaps [since, until]."""
+    if until < since:
+        return []
+    first = math.floor(since / 3600) * 3600
+    return [datetime.fromtimestamp(h, UTC).strftime("%Y/%m/%d/%H") for h in range(int(first), int(until) + 1, 3600)]
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _latest_in(end: float) -> float:
+    """The last whole second before a generation's end (its last restorable time)."""
+    return math.ceil(end) - 1.0

@@ -1,0 +1,144 @@
+"""The backup timeline (DESIGN.md section 4): generations, bases and what a restore reads."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dynamo_continuous_backup.core.errors import UnrestorableError, UserInputError
+from dynamo_continuous_backup.core.timeline import (
+    LATE_SECONDS,
+    MARGIN_SECONDS,
+    Base,
+    Timeline,
+    hour_partitions,
+    label_time,
+    stream_label,
+)
+
+H = 3600.0
+T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
+
+
+def recreated() -> Timeline:
+    """A table created at T0 with a base at +1 h, deleted at +10 h, recreated at +12 h with a base at +13 h."""
+    return (
+        Timeline("orders")
+        .begin("g1", T0)
+        .with_base("g1", Base("r1", "scan", T0 + H, T0 + H + 60, 10))
+        .end("g1", T0 + 10 * H, "deleted")
+        .begin("g2", T0 + 12 * H)
+        .with_base("g2", Base("r2", "scan", T0 + 13 * H, T0 + 13 * H + 60, 3))
+    )
+
+
+def test_a_restore_reads_only_its_generation_from_its_newest_base() -> None:
+    # GIVEN a generation with two bases
+    tl = Timeline("t").begin("g", T0).with_base("g", Base("a", "scan", T0 + H, T0 + H + 10))
+    tl = tl.with_base("g", Base("b", "checkpoint", T0 + 5 * H, T0 + 5 * H))
+    # WHEN the state at +3 h and at +6 h is asked for
+    early = tl.window(T0 + 3 * H, now=T0 + 100 * H)
+    late = tl.window(T0 + 6 * H, now=T0 + 100 * H)
+    # THEN each reads from the newest base ended by then, from its start minus the margin
+    assert (early.base and early.base.run_id, early.since) == ("a", T0 + H - MARGIN_SECONDS)
+    assert (late.base and late.base.run_id, late.since) == ("b", T0 + 5 * H - MARGIN_SECONDS)
+    # AND up to T plus the time a change may take to reach S3, never past now
+    assert late.until == T0 + 6 * H + LATE_SECONDS
+    assert tl.window(T0 + 6 * H, now=T0 + 7 * H).until == T0 + 7 * H
+
+
+def test_a_recreated_table_never_reads_the_old_incarnation() -> None:
+    tl = recreated()
+    window = tl.window(T0 + 14 * H, now=T0 + 14 * H)
+    assert window.generation.label == "g2" and window.base is not None and window.base.run_id == "r2"
+    assert window.since > T0 + 10 * H  # nothing of g1's hours
+    old = tl.window(T0 + 5 * H, now=T0 + 100 * H)
+    assert old.generation.label == "g1" and old.base is not None and old.base.run_id == "r1"
+    assert old.until == T0 + 5 * H + LATE_SECONDS  # the hours a change up to T may land in, not g2's life
+
+
+@pytest.mark.parametrize(
+    ("at", "why", "before", "after"),
+    [
+        (T0 + 30 * 60, "no complete base", None, T0 + H + 60),
+        (T0 + 11 * H, "no capture", T0 + 10 * H - 1, T0 + 13 * H + 60),
+        (T0 + 12.5 * H, "no complete base", T0 + 10 * H - 1, T0 + 13 * H + 60),
+        (T0 - H, "no capture", None, T0 + H + 60),
+    ],
+)
+def test_an_unrestorable_time_names_the_nearest_restorable_ones(
+    at: float, why: str, before: float | None, after: float | None
+) -> None:
+    with pytest.raises(UnrestorableError) as caught:
+        recreated().window(at, now=T0 + 20 * H)
+    assert isinstance(caught.value, UserInputError) and caught.value.exit_code == 2
+    assert why in str(caught.value)
+    assert (caught.value.before, caught.value.after) == (before, after)
+    if after:
+        assert "earliest after:" in str(caught.value)
+
+
+def test_restorable_spans_per_generation() -> None:
+    assert recreated().restorable() == [(T0 + H + 60, T0 + 10 * H), (T0 + 13 * H + 60, None)]
+
+
+def test_a_new_stream_ends_the_open_generation() -> None:
+    tl = Timeline("t").begin("g1", T0).begin("g2", T0 + H)
+    g1, g2 = tl.generations
+    assert (g1.end, g1.ended_by, g2.end) == (T0 + H, "stream replaced", None)
+
+
+def test_changes_are_idempotent() -> None:
+    base = Base("r", "scan", T0 + 1, T0 + 2)
+    once = Timeline("t").begin("g", T0).with_base("g", base).end("g", T0 + H, "deleted")
+    twice = once.begin("g", T0 + 5).with_base("g", base).end("g", T0 + 2 * H, "stream disabled")
+    assert twice == once
+
+
+def test_a_base_for_an_unknown_generation_begins_it() -> None:
+    tl = Timeline("t").with_base("g", Base("r", "export", T0, T0 + 1))
+    assert [g.label for g in tl.generations] == ["g"] and tl.generations[0].start == T0
+
+
+def test_json_round_trip() -> None:
+    tl = recreated()
+    assert Timeline.from_dict(tl.as_dict()) == tl
+
+
+bases = st.builds(  # a run id names one run: the same id is always the same base
+    lambda start, length: Base(f"r{start}-{length}", "scan", T0 + start, T0 + start + length),
+    st.integers(0, 10_000),
+    st.integers(0, 100),
+)
+facts = st.lists(st.tuples(st.sampled_from(["g1", "g2", "g3"]), bases), max_size=8)
+
+
+@given(facts, facts)
+def test_merging_two_writers_keeps_every_fact_whatever_the_order(a: list, b: list) -> None:  # type: ignore[type-arg]
+    # GIVEN two writers that each added bases to the same starting timeline
+    start = Timeline("t").begin("g1", T0)
+    one, two = start, start
+    for label, base in a:
+        one = one.with_base(label, base)
+    for label, base in b:
+        two = two.with_base(label, base)
+    # WHEN their results are merged, in either order
+    merged, reverse = one.merge(two), two.merge(one)
+    # THEN nothing either wrote is lost, and the order does not matter
+    assert merged == reverse
+    held = {(g.label, x.run_id) for g in merged.generations for x in g.bases}
+    assert {(label, x.run_id) for label, x in a + b} <= held
+
+
+def test_hour_partitions_cover_both_ends() -> None:
+    assert hour_partitions(T0, T0) == ["2023/11/14/22"]
+    assert hour_partitions(T0, T0 + 2 * H) == ["2023/11/14/22", "2023/11/14/23", "2023/11/15/00"]
+    assert hour_partitions(T0 + 1, T0) == []
+
+
+def test_stream_label_is_the_arn_tail() -> None:
+    arn = "arn:aws:dynamodb:us-east-1:123456789012:table/a/stream/b/stream/2026-11-23T10:00:00.123"
+    assert stream_label(arn) == "2026-11-23T10:00:00.123"
+    assert label_time("2026-11-23T10:00:00.123") == 1795428000.123
+    assert label_time("not-a-time") is None
