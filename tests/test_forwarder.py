@@ -108,6 +108,8 @@ def test_documented_sample_event_lands_in_s3(aws: Clients, config: Config) -> No
     assert insert["SequenceNumber"] == "4421584500000000017450439091"
     assert insert["tableName"] == "ExampleTableWithStream" and insert["eventID"] == "c4ca4238a0b923820dcc509a6f75849b"
     assert insert["SizeBytes"] == 26
+    # AND each record names its generation: the label that ends its stream's ARN
+    assert {r["streamLabel"] for r in lines} == {"2015-06-27T00:48:05.899"}
 
 
 class FlakyFirehose:

@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dynamo_continuous_backup.core.errors import UnrestorableError, UserInputError
+from dynamo_continuous_backup.core.naming import stream_label
 from dynamo_continuous_backup.core.timeline import (
     LATE_SECONDS,
     MARGIN_SECONDS,
@@ -14,7 +15,6 @@ from dynamo_continuous_backup.core.timeline import (
     Timeline,
     hour_partitions,
     label_time,
-    stream_label,
 )
 
 H = 3600.0
@@ -140,5 +140,6 @@ def test_hour_partitions_cover_both_ends() -> None:
 def test_stream_label_is_the_arn_tail() -> None:
     arn = "arn:aws:dynamodb:us-east-1:123456789012:table/a/stream/b/stream/2026-11-23T10:00:00.123"
     assert stream_label(arn) == "2026-11-23T10:00:00.123"
+    assert stream_label("arn:aws:dynamodb:us-east-1:123456789012:table/a") == ""
     assert label_time("2026-11-23T10:00:00.123") == 1795428000.123
     assert label_time("not-a-time") is None

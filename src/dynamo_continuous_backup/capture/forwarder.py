@@ -62,15 +62,21 @@ class Forwarder:
         outcome = Outcome()
         failed: list[int] = []
         for arn, indices in _by_source(records).items():
-            table = naming.table_from_arn(arn)
-            failed += self._deliver(table, records, indices, deadline, outcome)
+            table, label = naming.table_from_arn(arn), naming.stream_label(arn)
+            failed += self._deliver(table, label, records, indices, deadline, outcome)
         if failed:
             outcome.failed_from = min(failed)
         outcome.delivered = len(records) - len(failed)
         return outcome
 
     def _deliver(
-        self, table: str, records: list[dict[str, Any]], indices: list[int], deadline: float, outcome: Outcome
+        self,
+        table: str,
+        label: str,
+        records: list[dict[str, Any]],
+        indices: list[int],
+        deadline: float,
+        outcome: Outcome,
     ) -> list[int]:
         stream = naming.delivery_stream_name(table)
         lines: dict[int, bytes] = {}
@@ -78,7 +84,7 @@ class Forwarder:
         pending: list[int] = []
         stuck: list[int] = []  # oversize records whose S3 copy could not be written
         for i in indices:
-            record = backup_record(records[i], table)
+            record = backup_record(records[i], table, label)
             encoded = encode_line(record)
             line = encoded if len(encoded) <= MAX_RECORD_BYTES else self._store_oversize(table, record, encoded)
             outcome.oversize += len(encoded) > MAX_RECORD_BYTES

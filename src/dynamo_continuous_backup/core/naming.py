@@ -33,6 +33,12 @@ def table_from_arn(arn: str) -> str:
     return rest.split("/", 1)[0]
 
 
+def stream_label(stream_arn: str) -> str:
+    """The label that ends a stream ARN (`.../stream/2026-11-23T10:00:00.123`): its generation."""
+    _, sep, label = stream_arn.rpartition("/stream/")
+    return label if sep else ""
+
+
 def table_name(value: str) -> str:
     """Accept a table name or a table ARN, as DynamoDB's APIs do."""
     return table_from_arn(value) if value.startswith("arn:") else value

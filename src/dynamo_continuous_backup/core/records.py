@@ -2,7 +2,8 @@
 
 Fields: Keys, NewImage (absent on REMOVE), OldImage (absent on INSERT), SequenceNumber
 (string, compare numerically), SizeBytes, eventName, ApproximateCreationDateTime (epoch s),
-eventID, tableName and userIdentity when the stream carries it. A record too large for
+eventID, tableName, streamLabel (the stream ARN's label: the record's generation; absent in
+older files) and userIdentity when the stream carries it. A record too large for
 Firehose is replaced by a pointer line whose `oversizeS3Key` names the full record.
 """
 
@@ -40,13 +41,15 @@ POINTER_FIELD = "oversizeS3Key"
 _COPIED = ("Keys", "NewImage", "OldImage", "SequenceNumber", "SizeBytes", "ApproximateCreationDateTime")
 
 
-def backup_record(stream_record: dict[str, Any], table: str) -> dict[str, Any]:
-    """Map one Lambda DynamoDB Streams record to the backup record."""
+def backup_record(stream_record: dict[str, Any], table: str, label: str = "") -> dict[str, Any]:
+    """Map one Lambda DynamoDB Streams record to the backup record (`label`: its stream's)."""
     ddb = stream_record["dynamodb"]
     out = {k: ddb[k] for k in _COPIED if k in ddb}
     out["eventName"] = stream_record["eventName"]
     out["eventID"] = stream_record["eventID"]
     out["tableName"] = table
+    if label:
+        out["streamLabel"] = label
     if "userIdentity" in stream_record:
         out["userIdentity"] = stream_record["userIdentity"]
     return out

@@ -235,11 +235,6 @@ def unrestorable(timeline: Timeline, at: float, why: str) -> UnrestorableError:
     return UnrestorableError(f"{timeline.table} is not restorable at {iso(at)} ({why}); {hint}", before, after)
 
 
-def stream_label(stream_arn: str) -> str:
-    """The label that ends a stream ARN (`.../stream/2026-11-23T10:00:00.123`)."""
-    return stream_arn.rsplit("/stream/", 1)[-1]
-
-
 def label_time(label: str) -> float | None:
     """A stream label's timestamp as epoch seconds (None if it is not one)."""
     try:

@@ -30,6 +30,7 @@ COLUMNS = {
     "ApproximateCreationDateTime": "DOUBLE",
     "eventID": "VARCHAR",
     "oversizeS3Key": "VARCHAR",
+    "streamLabel": "VARCHAR",  # absent (NULL) in files written before records carried it
 }
 ORDER = "lpad(SequenceNumber, 48, '0')"
 
