@@ -14,7 +14,7 @@ from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.local import LocalRuntime
 
-from .conftest import cli
+from ..conftest import cli
 
 
 @pytest.fixture
@@ -120,7 +120,7 @@ def test_history_and_state_follow_oversize_pointers(
     from dynamo_continuous_backup.explore.query import open_views, run_query
     from dynamo_continuous_backup.restore.backups import BackupStore
 
-    from .conftest import s3_records
+    from ..conftest import s3_records
 
     config, runtime = deployed
     make_table("docs")

@@ -19,7 +19,7 @@ from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.core.errors import UserInputError
 from dynamo_continuous_backup.core.records import sequence_key
 
-from .conftest import BUCKET, load_event, s3_records
+from ..conftest import BUCKET, load_event, s3_records
 
 ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/{}/stream/2026-01-01T00:00:00.000"
 

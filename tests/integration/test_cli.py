@@ -14,9 +14,9 @@ from dynamo_continuous_backup.cli.main import COMMANDS, main
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 
-from .conftest import cli
+from ..conftest import cli
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 
 
 def files(tmp_path: Path, config: Config, whitelist: str, **extra: object) -> tuple[str, str]:

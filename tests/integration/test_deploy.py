@@ -13,7 +13,7 @@ from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.install import iam
 
-from .conftest import BUCKET
+from ..conftest import BUCKET
 
 
 def cli(*args: str) -> tuple[int, str]:

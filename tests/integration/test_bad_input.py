@@ -18,7 +18,7 @@ from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.core.errors import BackupError
 
-from .conftest import BUCKET
+from ..conftest import BUCKET
 
 GOOD = {"firehoseDeliveryBucket": BUCKET, "firehoseDeliveryPrefix": "backups", "region": "us-east-1"}
 

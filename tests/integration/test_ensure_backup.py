@@ -14,7 +14,7 @@ from dynamo_continuous_backup.provisioning.events import handle, parse_event
 from dynamo_continuous_backup.provisioning.optin import OptIn
 from dynamo_continuous_backup.provisioning.provisioner import Provisioner
 
-from .conftest import load_event
+from ..conftest import load_event
 
 
 @pytest.mark.parametrize(

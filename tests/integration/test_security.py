@@ -22,7 +22,7 @@ from dynamo_continuous_backup.restore.backups import BackupStore
 from dynamo_continuous_backup.restore.restore import RestoreOptions, Restorer
 from dynamo_continuous_backup.restore.verify import Verifier
 
-from .conftest import BUCKET
+from ..conftest import BUCKET
 from .test_forwarder import delivery_stream, firehose_down, stream_event
 
 SECRET = "s3cr3t-card-4111111111111111"

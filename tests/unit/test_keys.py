@@ -21,7 +21,7 @@ from dynamo_continuous_backup.restore.keys import key_sql, key_text, normal_numb
 from dynamo_continuous_backup.restore.statequery import connect, read_files
 from dynamo_continuous_backup.restore.verify import Verifier
 
-from .conftest import cli, contents
+from ..conftest import cli, contents
 
 NAMES = ["pk", "sk"]
 # Every character a JSON encoder may escape (and spell differently), plus the characters a

@@ -18,7 +18,7 @@ from dynamo_continuous_backup.provisioning.provisioner import Provisioner
 from dynamo_continuous_backup.provisioning.status import require_protected
 from dynamo_continuous_backup.snapshot.backfill import Backfill, RateLimiter
 
-from .conftest import BUCKET, s3_records
+from ..conftest import BUCKET, s3_records
 
 
 class Killed(BaseException):
