@@ -14,7 +14,7 @@ from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.local import LocalRuntime
 
-from .conftest import cli
+from ..conftest import cli
 
 
 @pytest.fixture
@@ -120,7 +120,7 @@ def test_history_and_state_follow_oversize_pointers(
     from dynamo_continuous_backup.explore.query import open_views, run_query
     from dynamo_continuous_backup.restore.backups import BackupStore
 
-    from .conftest import s3_records
+    from ..conftest import s3_records
 
     config, runtime = deployed
     make_table("docs")
@@ -156,10 +156,3 @@ def test_athena_names_are_distinct_and_deterministic(captured: str) -> None:
         "Create",
         "Create",
     ]
-
-
-def test_query_table_output_escapes_control_characters() -> None:
-    from dynamo_continuous_backup.explore.query import render
-
-    text = render(["item_key"], [("S7:esc\x1bkey",)], "table")
-    assert "\x1b" not in text and "esc\\x1bkey" in text

@@ -16,10 +16,9 @@ from dynamo_continuous_backup.capture.forwarder import Forwarder
 from dynamo_continuous_backup.core import naming
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
-from dynamo_continuous_backup.core.errors import UserInputError
 from dynamo_continuous_backup.core.records import sequence_key
 
-from .conftest import BUCKET, load_event, s3_records
+from ..conftest import BUCKET, load_event, s3_records
 
 ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/{}/stream/2026-01-01T00:00:00.000"
 
@@ -298,9 +297,3 @@ def test_long_table_name_routes_to_the_hashed_delivery_stream(aws: Clients, conf
     event = stream_event(table, 10)
     assert forwarder.handler(event, None, make_forwarder(aws, config)) == {"batchItemFailures": []}
     assert len(s3_records(aws, f"backups/{table}/")) == 10
-
-
-@pytest.mark.parametrize("event", [{}, {"Records": "x"}, {"Records": [{"eventID": "1"}]}, []])
-def test_unknown_event_shape_is_one_clear_error(event: Any) -> None:
-    with pytest.raises(UserInputError, match="forwarder:"):
-        forwarder.handler(event, None, None)

@@ -6,19 +6,16 @@ from __future__ import annotations
 import gzip
 import io
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dynamo_continuous_backup import forwarder
 from dynamo_continuous_backup.cli.main import UI, main
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
-from dynamo_continuous_backup.core.errors import BackupError
 
-from .conftest import BUCKET
+from ..conftest import BUCKET
 
 GOOD = {"firehoseDeliveryBucket": BUCKET, "firehoseDeliveryPrefix": "backups", "region": "us-east-1"}
 
@@ -149,21 +146,3 @@ def test_bad_input(
     assert (exit_code, err.getvalue().count("\n")) == (code, 1), (out.getvalue(), err.getvalue())
     assert message in err.getvalue() and "Traceback" not in err.getvalue()
     assert world(aws) == before, "a failed command changed something"
-
-
-HANDLER_CASES: list[tuple[str, Callable[[], Any], str]] = [
-    ("forwarder: not a stream batch", lambda: forwarder.handler({"detail": {}}, None), "not a DynamoDB Streams batch"),
-    (
-        "forwarder: record without a sequence number",
-        lambda: forwarder.handler(
-            {"Records": [{"eventID": "1", "eventName": "INSERT", "eventSourceARN": "a", "dynamodb": {}}]}, None
-        ),
-        "lacks",
-    ),
-]
-
-
-@pytest.mark.parametrize(("case", "call", "message"), HANDLER_CASES, ids=[c[0] for c in HANDLER_CASES])
-def test_stream_event_of_unknown_shape(case: str, call: Callable[[], Any], message: str) -> None:
-    with pytest.raises(BackupError, match=message):
-        call()

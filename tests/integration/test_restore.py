@@ -21,7 +21,7 @@ from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.restore.backups import BackupStore
 from dynamo_continuous_backup.restore.restore import RestoreOptions, Restorer
 
-from .conftest import BUCKET, contents
+from ..conftest import BUCKET, contents
 
 
 def create_orders(aws: Clients) -> None:

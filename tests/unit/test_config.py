@@ -13,7 +13,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_example_config_loads() -> None:
-    config = load_config(Path(__file__).parents[1] / "config" / "config.hjson")
+    config = load_config(Path(__file__).parents[2] / "config" / "config.hjson")
     assert config.firehose_delivery_bucket
     assert config.firehose_compression == "GZIP"
 

@@ -20,8 +20,8 @@ from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.local.lambda_python import lambda_python
 from dynamo_continuous_backup.local.workers import FunctionError
 
-from .conftest import BUCKET
-from .importgraph import PACKAGE, reachable_modules
+from ..conftest import BUCKET
+from ..importgraph import PACKAGE, reachable_modules
 
 
 def test_every_module_the_handlers_reach_imports_in_lambdas_python(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from dynamo_continuous_backup.restore.backups import BackupStore
 from dynamo_continuous_backup.restore.restore import RestoreOptions, Restorer
 from dynamo_continuous_backup.snapshot.backfill import Backfill
 
-from .conftest import contents, s3_records
+from ..conftest import contents, s3_records
 from .test_backfill import FaultyDynamo, Killed, _run_with_id
 
 # Keys that are not UTF-8, hold NUL bytes, or are themselves valid base64 text: a key

@@ -7,7 +7,6 @@ import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,22 +14,18 @@ from dynamo_continuous_backup import forwarder
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.core.errors import BackupError
-from dynamo_continuous_backup.install.deployer import Deployer, tls_only_policy
+from dynamo_continuous_backup.install.deployer import Deployer
 from dynamo_continuous_backup.install.template import build_template
 from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.restore.backups import BackupStore
 from dynamo_continuous_backup.restore.restore import RestoreOptions, Restorer
 from dynamo_continuous_backup.restore.verify import Verifier
 
-from .conftest import BUCKET
+from ..conftest import BUCKET
+from ..unit.test_security import statements
 from .test_forwarder import delivery_stream, firehose_down, stream_event
 
 SECRET = "s3cr3t-card-4111111111111111"
-
-
-def statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
-    st = policy["Statement"]
-    return st if isinstance(st, list) else [st]
 
 
 def test_every_role_trusts_exactly_its_aws_service(aws: Clients) -> None:
@@ -49,13 +44,6 @@ def test_every_role_trusts_exactly_its_aws_service(aws: Clients) -> None:
             assert "Principal" in st, st  # a missing principal is not a service
             assert set(st["Principal"]) == {"Service"}, st
             assert st["Principal"]["Service"] in ("lambda.amazonaws.com", "firehose.amazonaws.com"), st
-
-
-def test_the_bucket_policy_only_denies_plain_http() -> None:
-    # The wildcard principal is only acceptable in a Deny conditioned on insecure transport.
-    for st in statements(tls_only_policy(BUCKET)):
-        assert st["Effect"] == "Deny", st
-        assert st["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, st
 
 
 def test_item_values_never_reach_the_logs_by_default(

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 
-from .conftest import BUCKET
+from ..conftest import BUCKET
 from .test_cli import ROOT, cli, files
 
 QUOTA = "Firehose delivery streams per Region"

@@ -16,9 +16,9 @@ from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.core.errors import NotProtectableError
 from dynamo_continuous_backup.provisioning.provisioner import Provisioner
 from dynamo_continuous_backup.provisioning.status import require_protected
-from dynamo_continuous_backup.snapshot.backfill import Backfill, RateLimiter
+from dynamo_continuous_backup.snapshot.backfill import Backfill
 
-from .conftest import BUCKET, s3_records
+from ..conftest import BUCKET, s3_records
 
 
 class Killed(BaseException):
@@ -108,20 +108,6 @@ def test_backfill_refuses_an_unprotected_table(aws: Clients, config: Config, mak
     make_table("bare")
     with pytest.raises(NotProtectableError, match="provision it first"):
         require_protected(aws, config, "bare")
-
-
-def test_rate_limiter_paces_read_capacity() -> None:
-    now = [0.0]
-    waits: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        waits.append(seconds)
-        now[0] += seconds
-
-    limiter = RateLimiter(per_second=10, sleep=sleep, clock=lambda: now[0])
-    for _ in range(20):
-        limiter.spend(5)  # 100 units at 10 per second: the 20th call may start at 9.5 s
-    assert sum(waits) == pytest.approx(9.5)
 
 
 def test_ensure_snapshots_what_a_table_held_before_capture(

@@ -14,7 +14,7 @@ from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.local import LocalRuntime
 
-from .conftest import s3_records
+from ..conftest import s3_records
 
 
 def our_mappings(aws: Clients, config: Config) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from dynamo_continuous_backup.restore.backups import LocalBackups
 from dynamo_continuous_backup.restore.keys import key_text
 from dynamo_continuous_backup.restore.statequery import connect, iter_state
 
-from .conftest import BUCKET
+from ..conftest import BUCKET
 from .test_forwarder import FlakyFirehose, delivery_stream, run_like_lambda, stream_event
 
 

@@ -3,7 +3,7 @@ only the ones below it, the handlers reach only what Lambda has, and there are n
 
 from __future__ import annotations
 
-from .importgraph import HANDLERS, PACKAGE, all_modules, external_imports_of, imports_of, reachable_modules
+from ..importgraph import HANDLERS, PACKAGE, all_modules, external_imports_of, imports_of, reachable_modules
 
 # Subpackage -> the subpackages it may import (besides itself). cli and local sit on top.
 ALLOWED = {

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).parents[1] / "bench"
+BENCH = Path(__file__).parents[2] / "bench"
 SMALL = {"DCB_BENCH_ITEMS": "300", "DCB_BENCH_RECORDS": "4000", "DCB_BENCH_SECONDS": "0.2"}
 
 
