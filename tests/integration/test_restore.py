@@ -178,7 +178,8 @@ def test_unprocessed_items_storm_still_writes_everything(history: Any, aws: Clie
 def test_corrupt_object_fails_unless_allowed(history: Any, aws: Clients, tmp_path: Path) -> None:
     config, captured = history
     good = gzip.compress(b'{"Keys": {"pk": {"S": "zz"}, "sk": {"N": "1"}}}\n' * 50)
-    aws.s3.put_object(Bucket=BUCKET, Key="backups/orders/2030/01/01/00/broken", Body=good[: len(good) // 2])
+    hour = time.strftime("%Y/%m/%d/%H", time.gmtime())  # among the hours a restore to now reads
+    aws.s3.put_object(Bucket=BUCKET, Key=f"backups/orders/{hour}/broken", Body=good[: len(good) // 2])
     with pytest.raises(BackupError, match="corrupt backup object.*broken"):
         restore(aws, config, "orders-c", cache=tmp_path)
     result = restore(aws, config, "orders-c", cache=tmp_path, allow_corrupt=True)

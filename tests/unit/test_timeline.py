@@ -61,10 +61,15 @@ def test_a_recreated_table_never_reads_the_old_incarnation() -> None:
 @pytest.mark.parametrize(
     ("at", "why", "before", "after"),
     [
-        (T0 + 30 * 60, "no complete base", None, T0 + H + 60),
-        (T0 + 11 * H, "no capture", T0 + 10 * H - 1, T0 + 13 * H + 60),
-        (T0 + 12.5 * H, "no complete base", T0 + 10 * H - 1, T0 + 13 * H + 60),
-        (T0 - H, "no capture", None, T0 + H + 60),
+        (T0 + 30 * 60, "before the earliest restorable time 2023-11-14T23:14:20Z", None, T0 + H + 60),
+        (
+            T0 + 11 * H,
+            "(no capture at that time): the latest restorable time before it",
+            T0 + 10 * H - 1,
+            T0 + 13 * H + 60,
+        ),
+        (T0 + 12.5 * H, "(no complete base of that generation", T0 + 10 * H - 1, T0 + 13 * H + 60),
+        (T0 - H, "before the earliest restorable time", None, T0 + H + 60),
     ],
 )
 def test_an_unrestorable_time_names_the_nearest_restorable_ones(
@@ -75,8 +80,23 @@ def test_an_unrestorable_time_names_the_nearest_restorable_ones(
     assert isinstance(caught.value, UserInputError) and caught.value.exit_code == 2
     assert why in str(caught.value)
     assert (caught.value.before, caught.value.after) == (before, after)
-    if after:
-        assert "earliest after:" in str(caught.value)
+
+
+def test_no_base_at_all_names_the_backfill() -> None:
+    with pytest.raises(UnrestorableError, match="run `dynamo-backup backfill t`"):
+        Timeline("t").begin("g", T0).window(T0 + H, now=T0 + 2 * H)
+
+
+def test_from_start_reads_a_generation_without_a_base_from_its_start() -> None:
+    window = Timeline("t").begin("g", T0).window(T0 + H, now=T0 + 2 * H, from_start=True)
+    assert window.base is None and window.since == T0 - MARGIN_SECONDS
+
+
+def test_the_latest_state_of_a_deleted_table_is_its_last_moment() -> None:
+    assert recreated().latest(now=T0 + 20 * H) == T0 + 20 * H
+    deleted = recreated().end("g2", T0 + 15 * H, "deleted")
+    assert deleted.latest(now=T0 + 20 * H) == T0 + 15 * H - 1
+    assert deleted.window(deleted.latest(T0 + 20 * H), now=T0 + 20 * H).generation.label == "g2"
 
 
 def test_restorable_spans_per_generation() -> None:

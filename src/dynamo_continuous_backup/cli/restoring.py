@@ -39,7 +39,7 @@ def cmd_restore(args: argparse.Namespace, ui: UI) -> int:
     store = BackupStore(source, config)
     keys = None
     if args.key:
-        keys = parse_key_args(args.key, store.sync(args.table))
+        keys = parse_key_args(args.key, store.key_info(args.table))
     opts = RestoreOptions(
         args.at,
         args.into_existing,

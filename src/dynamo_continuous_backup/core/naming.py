@@ -13,6 +13,7 @@ TAG_DRAINING = "dynamo-continuous-backup:draining-since"
 # '@' never occurs in a DynamoDB table name, so these prefixes cannot collide with a table's.
 SNAPSHOTS = "@snapshots"
 SCHEMAS = "@schemas"
+TIMELINES = "@timelines"
 OVERSIZE = "@oversize"
 ERRORS = "@errors"
 
@@ -54,6 +55,11 @@ def errors_prefix(prefix: str, table: str) -> str:
 
 def snapshots_prefix(prefix: str, table: str) -> str:
     return f"{prefix}/{SNAPSHOTS}/{table}/"
+
+
+def timelines_prefix(prefix: str, table: str) -> str:
+    """Where the facts of a table's timeline live (core/timeline_store.py)."""
+    return f"{prefix}/{TIMELINES}/{table}/"
 
 
 def schema_key(prefix: str, table: str) -> str:

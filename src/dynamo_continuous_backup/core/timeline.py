@@ -97,17 +97,35 @@ class Timeline:
         held = [g for g in self.generations if g.holds(at)]
         return max(held, key=lambda g: g.start) if held else None
 
-    def window(self, at: float, now: float, margin: float = MARGIN_SECONDS, late: float = LATE_SECONDS) -> Window:
-        """What the state at `at` must read; UnrestorableError when no base covers `at`."""
+    def window(
+        self,
+        at: float,
+        now: float,
+        from_start: bool = False,
+        margin: float = MARGIN_SECONDS,
+        late: float = LATE_SECONDS,
+    ) -> Window:
+        """What the state at `at` must read; UnrestorableError when no base covers `at`. With
+        `from_start` a generation without a base is read from its start (the user vouches that
+        its changes are the table's whole history)."""
         gen = self.generation_at(at)
         if gen is None:
             raise unrestorable(self, at, "no capture at that time")
         base = gen.base_at(at)
-        if base is None:
+        if base is None and not from_start:
             raise unrestorable(self, at, "no complete base of that generation had ended by then")
+        since = base.start - margin if base is not None else gen.start - margin
         # A change at or before `at` lands in S3 at most `late` later; `at` is inside the
         # generation, so this never reaches far into the next one (its records are filtered out).
-        return Window(gen, base, at, base.start - margin, max(min(now, at + late), at))
+        return Window(gen, base, at, since, max(min(now, at + late), at))
+
+    def latest(self, now: float) -> float:
+        """The time a restore "to the latest state" means: now, or for a table whose last
+        generation has ended (deleted, stream off), its last moment."""
+        last = max(self.generations, key=lambda g: g.start, default=None)
+        if last is None or last.end is None or last.end > now:
+            return now
+        return _latest_in(last.end)
 
     def restorable(self) -> list[tuple[float, float | None]]:
         """Spans (from, to) of restorable times, oldest first; `to` None: up to now."""
@@ -230,9 +248,17 @@ class Timeline:
 def unrestorable(timeline: Timeline, at: float, why: str) -> UnrestorableError:
     """The error for a time in no restorable span, naming the nearest restorable times."""
     before, after = timeline.nearest(at)
-    near = [f"{label} {iso(t)}" for label, t in (("latest before:", before), ("earliest after:", after)) if t]
-    hint = "; ".join(near) if near else "no time of this table is restorable yet (no complete base)"
-    return UnrestorableError(f"{timeline.table} is not restorable at {iso(at)} ({why}); {hint}", before, after)
+    if before is None and after is not None:
+        message = f"--at {iso(at)} is before the earliest restorable time {iso(after)}; choose a later time"
+    elif before is None:
+        message = (
+            f"no time of {timeline.table} is restorable yet ({why}): run `dynamo-backup backfill {timeline.table}`"
+        )
+    else:
+        near = f"the latest restorable time before it is {iso(before)}"
+        near += f", the earliest after it {iso(after)}" if after is not None else ""
+        message = f"{timeline.table} is not restorable at {iso(at)} ({why}): {near}"
+    return UnrestorableError(message, before, after)
 
 
 def label_time(label: str) -> float | None:

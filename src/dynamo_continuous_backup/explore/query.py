@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from typing import Any
 
 import duckdb
@@ -18,8 +19,10 @@ from ..restore.statequery import changes_view, connect, read_files, state_view
 def open_views(backups: LocalBackups, at: float | None, store: BackupStore) -> duckdb.DuckDBPyConnection:
     """A connection with the three views; `store` fetches the full records oversize pointers name."""
     con = connect()
-    changes_view(con, backups)
-    state_view(con, backups, at, lambda pointer: store.image(None, pointer))
+    changes_view(con, backups)  # every change of every generation
+    # The state is that of one generation: its base and the changes since (as a restore reads).
+    current = replace(backups, window=store.window(backups.table, at, from_start=at is None))
+    state_view(con, current, at, lambda pointer: store.image(None, pointer))
     files = [f for s in backups.snapshots for f in s.files]
     con.execute(
         f"CREATE OR REPLACE VIEW snapshots AS SELECT coalesce(NewImage, Item) AS item FROM ({read_files(files)})"

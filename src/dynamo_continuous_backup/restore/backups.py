@@ -12,6 +12,8 @@ import gzip
 import json
 import logging
 import os
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,8 @@ from ..core.config import Config
 from ..core.errors import BackupError, NotFoundError
 from ..core.records import loads
 from ..core.schema import key_names as schema_key_names
+from ..core.timeline import Timeline, Window
+from ..core.timeline_store import read_timeline
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,7 @@ class LocalBackups:
     snapshots: list[SnapshotRun] = field(default_factory=list)
     schema: dict[str, Any] | None = None
     corrupt: list[str] = field(default_factory=list)
+    window: Window | None = None  # None: every object of the table was read (no timeline known)
 
     @functools.cached_property
     def key_names(self) -> list[str]:
@@ -61,7 +66,9 @@ class LocalBackups:
         return []
 
     def earliest_restorable(self) -> float | None:
-        """End of the first complete snapshot: from then on every item is known."""
+        """End of the first complete base (of the generation read): from then on every item is known."""
+        if self.window is not None:
+            return self.window.generation.earliest()
         return min((s.end for s in self.snapshots), default=None)
 
 
@@ -99,6 +106,8 @@ class BackupStore:
         self.config = config
         self.bucket = config.firehose_delivery_bucket
         self.root = (cache or default_cache()) / self.bucket
+        self.fetched_bytes = 0  # downloaded from S3 by this store (benchmarks: bytes a restore reads)
+        self._count = threading.Lock()
 
     def key_of(self, path: Path) -> str:
         """The S3 object a cached file came from, for messages."""
@@ -127,16 +136,43 @@ class BackupStore:
             raise
         return objects
 
-    def sync(self, table: str) -> LocalBackups:
-        """Bring the table's change objects and complete snapshot runs into the cache."""
+    def timeline(self, table: str) -> Timeline:
+        return read_timeline(self.clients, self.config, table)
+
+    def window(
+        self, table: str, at: float | None = None, from_start: bool = False, now: float | None = None
+    ) -> Window | None:
+        """What the state at `at` (None: the latest state) reads; None when the table has no
+        timeline (backups older than timelines: then every object is read)."""
+        timeline = self.timeline(table)
+        if not timeline.generations:
+            return None
+        now = time.time() if now is None else now
+        return timeline.window(timeline.latest(now) if at is None else at, now, from_start)
+
+    def key_info(self, table: str) -> LocalBackups:
+        """Enough to read `--key` arguments (the key schema), without downloading backups."""
+        schema = self.schema(table)
+        return LocalBackups(table, schema=schema) if schema else self.sync(table)
+
+    def sync(self, table: str, window: Window | None = None) -> LocalBackups:
+        """Bring what a state needs into the cache: with a `window`, its base and the change
+        objects of its hours only; without, every change object and complete snapshot run."""
         prefix = self.config.prefix
-        changes = [o for o in self._list(naming.changes_prefix(prefix, table)) if o["Size"] > 0]
-        snap_objects = self._list(naming.snapshots_prefix(prefix, table))
-        manifests = [o for o in snap_objects if o["Key"].endswith("/manifest.json")]
-        backups = LocalBackups(table, schema=self.schema(table))
+        backups = LocalBackups(table, schema=self.schema(table), window=window)
+        if window is None:
+            changes = self._list(naming.changes_prefix(prefix, table))
+            manifests = [o["Key"] for o in self._list(naming.snapshots_prefix(prefix, table))]
+            manifests = [k for k in manifests if k.endswith("/manifest.json")]
+        else:
+            changes = [
+                o for hour in window.hours() for o in self._list(f"{naming.changes_prefix(prefix, table)}{hour}/")
+            ]
+            manifests = [window.base.manifest] if window.base is not None else []
+        changes = [o for o in changes if o["Size"] > 0]
         backups.change_files = self._download(changes)
-        for m in manifests:
-            manifest = json.loads(self.clients.s3.get_object(Bucket=self.bucket, Key=m["Key"])["Body"].read())
+        for key in manifests:
+            manifest = json.loads(self.clients.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
             keys = [{"Key": f["key"], "Size": f.get("size", -1), "ETag": f.get("etag", "")} for f in manifest["files"]]
             backups.snapshots.append(
                 SnapshotRun(
@@ -149,7 +185,7 @@ class BackupStore:
                 )
             )
         backups.snapshots.sort(key=lambda s: s.end)
-        if not changes and not backups.snapshots and backups.schema is None:
+        if window is None and not changes and not backups.snapshots and backups.schema is None:
             raise NotFoundError(
                 f"no backups of table {table} in s3://{self.bucket}/{prefix}/; "
                 "check the table name and firehoseDeliveryPrefix"
@@ -168,6 +204,8 @@ class BackupStore:
                 if local.exists() and index.get(obj["Key"]) == stamp and obj.get("Size", -1) != -1:
                     return local
             data = self.clients.s3.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read()
+            with self._count:
+                self.fetched_bytes += len(data)
             local = base.with_name(base.name + (".ndjson.gz" if data[:2] == b"\x1f\x8b" else ".ndjson"))
             local.parent.mkdir(parents=True, exist_ok=True)
             tmp = local.with_name(local.name + ".part")

@@ -67,7 +67,9 @@ class Restorer:
 
     def restore(self, table: str, target: str, opts: RestoreOptions) -> RestoreResult:
         at = parse_time(opts.at, time.time())  # a malformed time fails before any download
-        backups = self.store.sync(table)
+        window = self.store.window(table, at if opts.at is not None else None, opts.from_start)
+        at = window.at if window is not None else at  # the latest state of a deleted table: its last moment
+        backups = self.store.sync(table, window)  # only the base and the changes since it
         if opts.via_import:
             check_importable(backups)  # before the state is computed or anything uploaded
         result = RestoreResult(table, target, at, backups.earliest_restorable(), dry_run=opts.dry_run)

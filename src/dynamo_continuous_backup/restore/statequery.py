@@ -76,7 +76,8 @@ def state_sql(backups: LocalBackups, at: float | None, only: str | None = None) 
     the one item whose key text is `only`."""
     key = key_sql(backups.key_names)
     one = f"{key} = {_quote(only)}" if only is not None else ""
-    when = " AND ".join(c for c in (f"ApproximateCreationDateTime <= {at!r}" if at is not None else "", one) if c)
+    until = f"ApproximateCreationDateTime <= {at!r}" if at is not None else ""
+    when = " AND ".join(c for c in (until, one, window_filter(backups)) if c)
     when = f"WHERE {when}" if when else ""
     changes = f"""
         SELECT {key} AS k, arg_max(struct_pack(e := eventName, img := NewImage, ptr := oversizeS3Key), {ORDER}) AS w
@@ -94,7 +95,26 @@ def state_sql(backups: LocalBackups, at: float | None, only: str | None = None) 
         SELECT s.k, s.image, NULL FROM s ANTI JOIN c ON s.k = c.k"""
 
 
+def window_filter(backups: LocalBackups) -> str:
+    """The change records the window reads: its generation's (by label; older files without
+    one, by time) and newer than its base's start minus the margin."""
+    window = backups.window
+    if window is None:
+        return ""
+    gen = window.generation
+    span = f"ApproximateCreationDateTime >= {gen.start!r}"
+    if gen.end is not None:
+        span += f" AND ApproximateCreationDateTime < {gen.end!r}"
+    mine = f"(streamLabel = {_quote(gen.label)} OR (streamLabel IS NULL AND {span}))"
+    if window.base is None:  # from the start: records without a time may be the oldest ones
+        return f"({mine} OR ApproximateCreationDateTime IS NULL)"
+    return f"{mine} AND ApproximateCreationDateTime > {window.since!r}"
+
+
 def _snapshot_for(backups: LocalBackups, at: float | None) -> SnapshotRun | None:
+    if backups.window is not None:  # the window's base, never another generation's
+        base = backups.window.base
+        return next((s for s in backups.snapshots if base is not None and s.run_id == base.run_id), None)
     runs = [s for s in backups.snapshots if at is None or s.end <= at]
     return runs[-1] if runs else None
 

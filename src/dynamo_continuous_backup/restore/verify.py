@@ -50,7 +50,7 @@ class Verifier:
                     f"table {table} does not exist; verify compares a live table with its backups"
                 ) from None
             raise
-        backups = self.store.sync(table)
+        backups = self.store.sync(table, self.store.window(table, from_start=True))
         names = backups.key_names
         state = self._state(backups)
         live = self._live_sample(table, names, sample) if sample else self._live_all(table, names)
@@ -65,7 +65,7 @@ class Verifier:
             recheck_after = self.store.config.firehose_delivery_interval_seconds + 5
         if suspects:
             self.sleep(recheck_after or 0)  # let in-flight changes land, then look again at the suspects
-            state = self._state(self.store.sync(table))
+            state = self._state(self.store.sync(table, self.store.window(table, from_start=True)))
             again = {k: self._get(table, (state.get(k) or (0, parse_key_text(k, names)))[1], names) for k in suspects}
             remaining = self._compare(again, state, True)
             result.resolved_in_flight = len(suspects) - len(remaining)

@@ -1,0 +1,139 @@
+"""Where a table's timeline lives in S3, and reading it back (core/timeline.py is the model).
+
+The facts are small write-once objects under PREFIX/@timelines/TABLE/: `begin/LABEL.json`
+(a generation's start and its table's creation) and `end/LABEL.json` (when and why it ended),
+written by the ensure function, which sees creations, deletions and stream changes. Bases are
+read from their own manifests (PREFIX/@snapshots/TABLE/RUN/manifest.json, written last), so no
+base writer can lose one. Without facts, generations are derived from the stream labels the
+bases name: a label is its stream's creation time, and a newer stream ends the one before.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any
+
+from . import naming
+from .aws import Clients
+from .config import Config
+from .errors import AwsNotFoundError
+from .timeline import Base, Timeline, label_time
+
+log = logging.getLogger(__name__)
+
+LEGACY = ""  # the generation of bases and records written before either named its stream
+
+
+def record_begin(clients: Clients, config: Config, table: str, stream_arn: str, created: float | None) -> bool:
+    """Note that capture of `stream_arn` began (idempotent); True when it was new."""
+    label = naming.stream_label(stream_arn)
+    start = label_time(label)
+    if not label or start is None:
+        return False
+    fact = {"streamLabel": label, "start": start, "created": created}
+    return _put_once(clients, config, f"{naming.timelines_prefix(config.prefix, table)}begin/{label}.json", fact)
+
+
+def record_end(clients: Clients, config: Config, table: str, stream_arn: str, at: float, reason: str) -> bool:
+    """Note that the generation of `stream_arn` ended at `at` (the first note stays)."""
+    label = naming.stream_label(stream_arn)
+    if not label:
+        return False
+    fact = {"streamLabel": label, "end": at, "endedBy": reason}
+    return _put_once(clients, config, f"{naming.timelines_prefix(config.prefix, table)}end/{label}.json", fact)
+
+
+def _put_once(clients: Clients, config: Config, key: str, fact: dict[str, Any]) -> bool:
+    bucket = config.firehose_delivery_bucket
+    try:
+        clients.s3.head_object(Bucket=bucket, Key=key)
+        return False
+    except AwsNotFoundError:
+        pass
+    # Two writers racing here write facts that differ by moments; either is true enough.
+    clients.s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(fact).encode(), ContentType="application/json")
+    return True
+
+
+def read_timeline(clients: Clients, config: Config, table: str) -> Timeline:
+    """The table's timeline from its facts and its bases' manifests."""
+    bucket = config.firehose_delivery_bucket
+    facts = _read_all(clients, bucket, _keys(clients, bucket, naming.timelines_prefix(config.prefix, table)))
+    manifests = _read_all(
+        clients,
+        bucket,
+        [
+            k
+            for k in _keys(clients, bucket, naming.snapshots_prefix(config.prefix, table))
+            if k.endswith("/manifest.json")
+        ],
+    )
+    return build_timeline(table, facts, manifests)
+
+
+def build_timeline(table: str, facts: dict[str, dict[str, Any]], manifests: dict[str, dict[str, Any]]) -> Timeline:
+    """Pure: the timeline from fact objects and base manifests, keyed by their S3 keys."""
+    begins = {f["streamLabel"]: f for k, f in facts.items() if "/begin/" in k}
+    ends = {f["streamLabel"]: f for k, f in facts.items() if "/end/" in k}
+    labelled: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    unlabelled: list[tuple[str, dict[str, Any]]] = []
+    for key, m in manifests.items():
+        label = naming.stream_label(m.get("streamArn") or "")
+        (labelled.setdefault(label, []) if label else unlabelled).append((key, m))
+    tl = Timeline(table)
+    starts = {label: label_time(label) for label in {*begins, *labelled}}
+    for label in sorted((x for x in starts if starts[x] is not None), key=lambda x: starts[x] or 0.0):
+        begin = begins.get(label, {})
+        tl = tl.begin(label, float(starts[label] or 0.0), begin.get("created"))
+    for label, fact in ends.items():
+        tl = tl.end(label, float(fact["end"]), str(fact.get("endedBy", "")))
+    for label, runs in labelled.items():
+        for key, m in runs:
+            tl = tl.with_base(label, _base(key, m))
+    for key, m in unlabelled:  # older manifests: the generation their time falls in
+        base = _base(key, m)
+        gen = tl.generation_at(base.start)
+        if gen is None:
+            oldest = min((g.start for g in tl.generations), default=None)
+            if oldest is not None and base.start >= oldest:
+                continue  # in a gap between generations: it belongs to none we know
+            tl = tl.with_base(LEGACY, base)
+        else:
+            tl = tl.with_base(gen.label, base)
+    legacy = tl.generation(LEGACY)
+    if legacy is None:
+        return tl
+    # Unnamed bases: since the beginning, up to where the first named stream begins.
+    known = tuple(g for g in tl.generations if g.label != LEGACY)
+    first = min((g.start for g in known), default=None)
+    legacy = replace(legacy, start=0.0, end=first, ended_by="stream replaced" if first is not None else "")
+    return Timeline(table, (legacy, *known))
+
+
+def _base(key: str, m: dict[str, Any]) -> Base:
+    return Base(
+        str(m["runId"]),
+        str(m.get("kind", "scan")),
+        float(m["startTime"]),
+        float(m["endTime"]),
+        int(m.get("items", 0)),
+        key,
+    )
+
+
+def _keys(clients: Clients, bucket: str, prefix: str) -> list[str]:
+    keys: list[str] = []
+    for page in clients.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys += [o["Key"] for o in page.get("Contents", [])]
+    return keys
+
+
+def _read_all(clients: Clients, bucket: str, keys: list[str]) -> dict[str, dict[str, Any]]:
+    def one(key: str) -> dict[str, Any]:
+        return json.loads(clients.s3.get_object(Bucket=bucket, Key=key)["Body"].read())  # type: ignore[no-any-return]
+
+    with ThreadPoolExecutor(8) as pool:
+        return dict(zip(keys, pool.map(one, keys), strict=True))
