@@ -94,3 +94,30 @@ def cmd_verify(args: argparse.Namespace, ui: UI) -> int:
         ui.line(f"  {result.resolved_in_flight} difference(s) were changes in flight and have since landed")
     ui.line("OK: the backups match the table" if result.ok else "DIFFERENT: the backups do not match the table")
     return 0 if result.ok else 1
+
+
+def _checkpoint_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("table")
+    config_args(p)
+    p.add_argument("--at", metavar="TIME", help="as of this time (default: now); ISO-8601 or epoch seconds")
+
+
+@command("checkpoint", "write a new base from the last base and the changes since (no table read)", _checkpoint_args)
+def cmd_checkpoint(args: argparse.Namespace, ui: UI) -> int:
+    import time
+
+    from ..restore.backups import BackupStore
+    from ..restore.checkpoint import Checkpointer
+    from ..restore.state import iso, parse_time
+
+    config, clients = load(args)
+    at = parse_time(args.at, time.time()) if args.at else None
+    result = Checkpointer(BackupStore(clients, config)).run(args.table, at)
+    if result.reused:
+        ui.line(f"checkpoint {result.run_id} of {args.table} as of {iso(result.at)} exists already")
+    else:
+        ui.line(
+            f"checkpoint {result.run_id} of {args.table} as of {iso(result.at)}: {result.items} items, "
+            f"{result.bytes_read:,} bytes read, {result.seconds:.1f}s"
+        )
+    return 0

@@ -81,7 +81,7 @@ def build_timeline(table: str, facts: dict[str, dict[str, Any]], manifests: dict
     labelled: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     unlabelled: list[tuple[str, dict[str, Any]]] = []
     for key, m in manifests.items():
-        label = naming.stream_label(m.get("streamArn") or "")
+        label = naming.stream_label(m.get("streamArn") or "") or str(m.get("streamLabel") or "")
         (labelled.setdefault(label, []) if label else unlabelled).append((key, m))
     tl = Timeline(table)
     starts = {label: label_time(label) for label in {*begins, *labelled}}

@@ -1,0 +1,138 @@
+"""`dynamo-backup checkpoint`: a new base computed from the previous base and the changes since
+(DESIGN.md section 4), with no table read and no read capacity, so restores stay bounded.
+
+A checkpoint as of T holds every item's image at T from the changes that have landed. A change
+can land up to `LATE_SECONDS` after it happened, so the checkpoint claims completeness only
+from T - LATE_SECONDS (its `startTime`): restores read the changes since then and so also the
+late ones. Its run id is a function of T and the generation, so two runs at once write the
+same objects, and the manifest, written last, makes it a base.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from ..core import naming
+from ..core.errors import AwsNotFoundError, UserInputError
+from ..core.records import dumps
+from ..core.timeline import LATE_SECONDS, Window
+from .backups import BackupStore
+from .statequery import CorruptBackupError, connect, state_sql
+
+log = logging.getLogger(__name__)
+
+KIND = "checkpoint"
+
+
+@dataclass(frozen=True)
+class CheckpointResult:
+    table: str
+    run_id: str
+    at: float
+    items: int
+    bytes_read: int
+    seconds: float
+    reused: bool = False  # this checkpoint existed already (another run wrote it)
+
+
+def run_id_for(at: float, label: str) -> str:
+    """Sortable by time like every run id; equal for equal (T, generation)."""
+    digest = hashlib.sha256(label.encode()).hexdigest()[:8]
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(at)) + f"-checkpoint-{digest}"
+
+
+class Checkpointer:
+    def __init__(self, store: BackupStore, clock: Callable[[], float] = time.time, late: float = LATE_SECONDS) -> None:
+        self.store, self.clock, self.late = store, clock, late
+
+    def run(self, table: str, at: float | None = None) -> CheckpointResult:
+        """Write the checkpoint of `table` as of `at` (default: now, to the whole second)."""
+        started, now = time.monotonic(), self.clock()
+        at = float(int(now)) if at is None else at
+        if at > now:
+            raise UserInputError("a checkpoint cannot be as of a time in the future; omit --at or give a past time")
+        window = self.store.window(table, at, now=now)  # a time without a base: UnrestorableError
+        assert window is not None and window.base is not None
+        run_id = run_id_for(at, window.generation.label)
+        prefix = f"{naming.snapshots_prefix(self.store.config.prefix, table)}{run_id}/"
+        if self._exists(prefix + "manifest.json"):
+            return CheckpointResult(table, run_id, at, 0, 0, time.monotonic() - started, reused=True)
+        fetched = self.store.fetched_bytes
+        backups = self.store.sync(table, window)
+        with tempfile.TemporaryDirectory(prefix="dcb-checkpoint-") as tmp:
+            files, items = self._write_state(backups, window, at, prefix, Path(tmp))
+        manifest = {
+            "runId": run_id,
+            "table": table,
+            "kind": KIND,
+            "streamArn": self._stream_arn(window),
+            "streamLabel": window.generation.label,
+            "startTime": max(at - self.late, window.base.start),
+            "endTime": at,
+            "items": items,
+            "from": window.base.run_id,
+            "files": files,
+        }
+        self._put(prefix + "manifest.json", json.dumps(manifest).encode())  # last: makes it a base
+        read = self.store.fetched_bytes - fetched
+        log.info("checkpoint %s of %s: %d items, %d bytes read", run_id, table, items, read)
+        return CheckpointResult(table, run_id, at, items, read, time.monotonic() - started)
+
+    def _write_state(
+        self, backups: Any, window: Window, at: float, prefix: str, tmp: Path
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The state at `at` as export-style lines (`{"Item": ...}`), gzip, in S3 under `prefix`."""
+        con = connect()
+        inline, oversize = tmp / "items.ndjson.gz", tmp / "oversize.ndjson.gz"
+        try:
+            con.execute(f"CREATE TEMP TABLE checkpoint_state AS {state_sql(backups, at)}")
+            # DuckDB writes the JSON column as JSON, in order, so equal states give equal files.
+            con.execute(
+                f"COPY (SELECT image AS \"Item\" FROM checkpoint_state WHERE pointer IS NULL ORDER BY k) TO '{inline}' "
+                "(FORMAT JSON, COMPRESSION GZIP)"
+            )
+            pointers = con.execute(
+                "SELECT pointer FROM checkpoint_state WHERE pointer IS NOT NULL ORDER BY k"
+            ).fetchall()
+            counted = con.execute("SELECT count(*) FROM checkpoint_state").fetchone()
+        except duckdb.Error as exc:  # a backup object it cannot read
+            raise CorruptBackupError(str(exc).splitlines()[0]) from None
+        parts = [("part-00000.ndjson.gz", inline.read_bytes())]
+        if pointers:  # items too large for Firehose: their images are in the full records
+            lines = b"".join(dumps({"Item": self.store.image(None, p)}) + b"\n" for (p,) in pointers)
+            oversize.write_bytes(gzip.compress(lines, compresslevel=3))
+            parts.append(("part-00001.ndjson.gz", oversize.read_bytes()))
+        files = []
+        for name, body in parts:
+            key = prefix + name
+            etag = self._put(key, body)
+            files.append({"key": key, "size": len(body), "etag": etag, "sha256": hashlib.sha256(body).hexdigest()})
+        return files, int(counted[0]) if counted else 0
+
+    def _stream_arn(self, window: Window) -> str | None:
+        """The generation's stream ARN, as its base's manifest names it."""
+        assert window.base is not None
+        body = self.store.clients.s3.get_object(Bucket=self.store.bucket, Key=window.base.manifest)["Body"].read()
+        arn = json.loads(body).get("streamArn")
+        return str(arn) if arn else None
+
+    def _exists(self, key: str) -> bool:
+        try:
+            self.store.clients.s3.head_object(Bucket=self.store.bucket, Key=key)
+        except AwsNotFoundError:
+            return False
+        return True
+
+    def _put(self, key: str, body: bytes) -> str:
+        return str(self.store.clients.s3.put_object(Bucket=self.store.bucket, Key=key, Body=body)["ETag"])

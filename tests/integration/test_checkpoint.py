@@ -1,0 +1,189 @@
+"""Checkpoints: a new base from the previous base and the changes since, equal to the reference
+model at every time after it, and restores after it read only it and the changes since."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.core.config import Config
+from dynamo_continuous_backup.core.records import loads
+from dynamo_continuous_backup.core.timeline import LATE_SECONDS, MARGIN_SECONDS, iso
+from dynamo_continuous_backup.restore.backups import BackupStore
+from dynamo_continuous_backup.restore.checkpoint import Checkpointer
+from dynamo_continuous_backup.restore.keys import key_text
+from dynamo_continuous_backup.restore.state import item_state
+from dynamo_continuous_backup.restore.statequery import connect, iter_state
+
+from ..conftest import BUCKET, cli
+
+DAY = 86400.0
+NOW = time.time()
+T0 = NOW - 10 * DAY  # the first base
+ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/{}/stream/{}"
+
+
+def put_json_lines(aws: Clients, key: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    body = gzip.compress(b"".join(json.dumps(r).encode() + b"\n" for r in rows))
+    etag = aws.s3.put_object(Bucket=BUCKET, Key=key, Body=body)["ETag"]
+    return {"key": key, "size": len(body), "etag": etag, "sha256": ""}
+
+
+def synthesize(aws: Clients, table: str, seed: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Ten days of one table's backups laid out as Firehose and a scan leave them: a base at T0
+    and 600 changes after it, each in the hour partition it arrived in. Returns the base's
+    images by key and the change records."""
+    rng = random.Random(seed)
+    label = iso(T0 - 3600).replace("Z", ".000")
+    keys = [f"k{i}" for i in range(40)]
+    base = {k: {"pk": {"S": k}, "v": {"N": "0"}} for k in keys[:25]}
+    run = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(T0)) + "-scan"
+    prefix = f"backups/@snapshots/{table}/{run}/"
+    files = [
+        put_json_lines(
+            aws, prefix + "part.ndjson.gz", [{"Keys": {"pk": v["pk"]}, "NewImage": v} for v in base.values()]
+        )
+    ]
+    manifest = {
+        "runId": run,
+        "table": table,
+        "kind": "scan",
+        "streamArn": ARN.format(table, label),
+        "startTime": T0,
+        "endTime": T0 + 60,
+        "items": len(base),
+        "files": files,
+    }
+    aws.s3.put_object(Bucket=BUCKET, Key=prefix + "manifest.json", Body=json.dumps(manifest).encode())
+    changes: list[dict[str, Any]] = []
+    by_hour: dict[str, list[dict[str, Any]]] = {}
+    for i in range(600):
+        when = float(int(T0 + 120 + i * (9 * DAY / 600)))
+        key = rng.choice(keys)
+        event = rng.choice(["INSERT", "MODIFY", "MODIFY", "REMOVE"])
+        record: dict[str, Any] = {
+            "Keys": {"pk": {"S": key}},
+            "SequenceNumber": str(10**20 + i),
+            "eventName": event,
+            "eventID": f"e{i}",
+            "ApproximateCreationDateTime": when,
+            "streamLabel": label,
+        }
+        if event != "REMOVE":
+            record["NewImage"] = {"pk": {"S": key}, "v": {"N": str(i)}}
+        changes.append(record)
+        arrival = when + rng.uniform(0, 900)  # Firehose files a record by when it arrived
+        by_hour.setdefault(time.strftime("%Y/%m/%d/%H", time.gmtime(arrival)), []).append(record)
+    for hour, rows in by_hour.items():
+        put_json_lines(aws, f"backups/{table}/{hour}/part-{hour.replace('/', '')}.gz", rows)
+    return base, changes
+
+
+def reference(base: dict[str, Any], changes: list[dict[str, Any]], at: float) -> dict[str, Any]:
+    """The pure model (restore/state.py): per item, its last change by T, else its base image."""
+    out = {}
+    for key in {r["Keys"]["pk"]["S"] for r in changes} | set(base):
+        image = item_state([r for r in changes if r["Keys"]["pk"]["S"] == key], at, base.get(key))
+        if image is not None:
+            out[key_text({"pk": {"S": key}}, ["pk"])] = image
+    return out
+
+
+def state_at(store: BackupStore, table: str, at: float) -> dict[str, Any]:
+    backups = store.sync(table, store.window(table, at))
+    return {k: loads(image) for k, image, _ in iter_state(connect(), backups, at)}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_checkpoint_then_restore_equals_the_reference_at_every_time(
+    aws: Clients, config: Config, tmp_path: Path, seed: int
+) -> None:
+    # GIVEN ten days of backups after a first base
+    base, changes = synthesize(aws, "cp", seed)
+    times = sorted(random.Random(seed).uniform(T0 + 61, NOW) for _ in range(6)) + [NOW]
+    # WHEN a checkpoint is taken as of three days ago
+    as_of = float(int(NOW - 3 * DAY))
+    result = Checkpointer(BackupStore(aws, config, tmp_path / "cp")).run("cp", as_of)
+    assert result.items == len(reference(base, changes, as_of))
+    # THEN at every time, before and after it, the state equals the reference model
+    for n, at in enumerate(times):
+        store = BackupStore(aws, config, tmp_path / f"r{n}")
+        assert state_at(store, "cp", at) == reference(base, changes, at), iso(at)
+    # AND a state after it reads from the checkpoint, never the first base or the hours before it
+    window = BackupStore(aws, config, tmp_path / "w").window("cp", NOW)
+    assert window is not None and window.base is not None and window.base.run_id == result.run_id
+    assert window.since == as_of - LATE_SECONDS - MARGIN_SECONDS
+
+
+def test_a_checkpoint_bounds_what_a_restore_reads(aws: Clients, config: Config, tmp_path: Path) -> None:
+    base, changes = synthesize(aws, "cp", 7)
+    before = BackupStore(aws, config, tmp_path / "before")
+    state_before = state_at(before, "cp", NOW)
+    Checkpointer(BackupStore(aws, config, tmp_path / "cp")).run("cp", float(int(NOW - DAY)))
+    after = BackupStore(aws, config, tmp_path / "after")
+    assert state_at(after, "cp", NOW) == state_before == reference(base, changes, NOW)
+    # the base and about two of the ten days of changes, instead of all of them
+    assert after.fetched_bytes < before.fetched_bytes / 2
+
+
+def test_a_change_landing_after_the_checkpoint_still_counts(aws: Clients, config: Config, tmp_path: Path) -> None:
+    # GIVEN a checkpoint as of an hour ago
+    base, changes = synthesize(aws, "cp", 4)
+    as_of = float(int(NOW - 3600))
+    Checkpointer(BackupStore(aws, config, tmp_path / "cp")).run("cp", as_of)
+    # WHEN a change made before it lands only now (the stream may deliver up to 24 h late)
+    late = {
+        "Keys": {"pk": {"S": "late"}},
+        "NewImage": {"pk": {"S": "late"}, "v": {"N": "1"}},
+        "SequenceNumber": str(10**21),
+        "eventName": "INSERT",
+        "eventID": "late",
+        "ApproximateCreationDateTime": as_of - 6 * 3600,
+        "streamLabel": changes[0]["streamLabel"],
+    }
+    put_json_lines(aws, f"backups/cp/{time.strftime('%Y/%m/%d/%H', time.gmtime())}/late.gz", [late])
+    # THEN a restore after the checkpoint has it, as the model says
+    assert state_at(BackupStore(aws, config, tmp_path / "r"), "cp", NOW) == reference(base, [*changes, late], NOW)
+
+
+def test_two_checkpoints_at_once_write_one_base(aws: Clients, config: Config, tmp_path: Path) -> None:
+    base, changes = synthesize(aws, "cp", 5)
+    as_of = float(int(NOW - 2 * DAY))
+    results: list[Any] = []
+    runs = [
+        threading.Thread(
+            target=lambda n=n: results.append(
+                Checkpointer(BackupStore(aws, config, tmp_path / f"c{n}")).run("cp", as_of)
+            )
+        )
+        for n in range(2)
+    ]
+    for t in runs:
+        t.start()
+    for t in runs:
+        t.join()
+    assert len({r.run_id for r in results}) == 1
+    bases = [b for g in BackupStore(aws, config, tmp_path).timeline("cp").generations for b in g.bases]
+    assert [b.kind for b in bases] == ["scan", "checkpoint"]
+    assert state_at(BackupStore(aws, config, tmp_path / "r"), "cp", NOW) == reference(base, changes, NOW)
+
+
+def test_checkpoint_cli(aws: Clients, config: Config, tmp_path: Path) -> None:
+    synthesize(aws, "cp", 9)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"firehoseDeliveryBucket": BUCKET, "firehoseDeliveryPrefix": "backups"}))
+    as_of = str(int(NOW - DAY))
+    code, out, err = cli("checkpoint", "cp", "--config", str(path), "--at", as_of)
+    assert code == 0 and "items" in out and err == "", (out, err)
+    code, out, err = cli("checkpoint", "cp", "--config", str(path), "--at", as_of)
+    assert code == 0 and "exists already" in out
+    code, out, err = cli("checkpoint", "cp", "--config", str(path), "--at", str(int(T0 - DAY)))
+    assert code == 2 and "before the earliest restorable time" in err and err.count("\n") == 1
