@@ -9,9 +9,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..core.aws import Clients, is_code
-from ..core.errors import BackupError, NotFoundError, UserInputError
+from ..core.aws import Clients
+from ..core.errors import AwsNotFoundError, BackupError, NotFoundError, UserInputError
 from ..core.records import json_form, wire_form
+from ..core.retry import wait_until
 from ..core.schema import table_args
 from .backups import BackupStore, LocalBackups
 from .importer import check_importable, import_state
@@ -23,6 +24,7 @@ from .tablewrite import BatchWriter
 log = logging.getLogger(__name__)
 
 Existing = dict[str, tuple[int, dict[str, Any]]]  # key text -> (content digest, key image) in the target
+ACTIVE_TIMEOUT = 300.0  # s for a new table to become ACTIVE, polled every 2 s (CreateTable takes seconds)
 
 
 @dataclass
@@ -154,9 +156,7 @@ class Restorer:
         """Create the target from the saved schema, or (explicitly) read what an existing one holds."""
         try:
             desc = self.target.dynamodb.describe_table(TableName=target)["Table"]
-        except Exception as exc:
-            if not is_code(exc, "ResourceNotFoundException"):
-                raise
+        except AwsNotFoundError:  # the usual case: restore creates a new table
             desc = None
         if desc is not None:
             empty = not self.target.dynamodb.scan(TableName=target, Limit=1, Select="COUNT").get("Count")
@@ -183,15 +183,19 @@ class Restorer:
     def _create_table(self, schema: dict[str, Any], target: str, result: RestoreResult) -> None:
         args = table_args(schema, target)
         self.target.dynamodb.create_table(**args)
-        self.target.dynamodb.get_waiter("table_exists").wait(
-            TableName=target, WaiterConfig={"Delay": 2, "MaxAttempts": 150}
-        )
+        wait_until(lambda: self._active(target), f"table {target} to become ACTIVE", ACTIVE_TIMEOUT, 2.0, self.sleep)
         self.apply_ttl(schema, target, result)
         if (schema.get("StreamSpecification") or {}).get("StreamEnabled"):
             result.notes.append(
                 "the source had a stream; the ensure function enables ours on the new table if it "
                 "is opted in (other view types: enable them yourself)"
             )
+
+    def _active(self, table: str) -> bool:
+        try:
+            return bool(self.target.dynamodb.describe_table(TableName=table)["Table"]["TableStatus"] == "ACTIVE")
+        except AwsNotFoundError:  # DescribeTable may not see a table just created yet
+            return False
 
     def apply_ttl(self, schema: dict[str, Any], target: str, result: RestoreResult) -> None:
         """Re-apply the source's TTL setting, which CreateTable and ImportTable cannot carry."""
