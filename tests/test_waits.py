@@ -3,6 +3,7 @@ each waits with core/retry.py (doubling polls, full-jitter backoff), bounded, wi
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,11 @@ from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.core.errors import AwsError, WaitTimeoutError
 from dynamo_continuous_backup.restore.backups import BackupStore
 from dynamo_continuous_backup.restore.importer import import_state
+from dynamo_continuous_backup.restore.restore import RestoreOptions, Restorer
 from dynamo_continuous_backup.restore.tablewrite import BatchWriter
 from dynamo_continuous_backup.snapshot.export import export_snapshot
 
-from .conftest import REGION, contents
+from .conftest import BUCKET, REGION, contents
 from .test_retry import FakeTime
 
 
@@ -124,6 +126,39 @@ def test_a_failed_import_names_its_failure(aws: Clients, config: Config, tmp_pat
 def test_an_import_that_never_ends_times_out(aws: Clients, config: Config, tmp_path: Path) -> None:
     with pytest.raises(WaitTimeoutError, match="waiting for the import into imported"):
         run_import(aws, config, tmp_path, SlowJobs(aws.dynamodb, polls=10**9), FakeTime(), timeout=120)
+
+
+class SlowCreate:
+    """moto's DynamoDB where a created table stays CREATING for `describes` DescribeTable calls."""
+
+    def __init__(self, real: Any, describes: int) -> None:
+        self.real, self.describes, self.created = real, describes, False
+
+    def create_table(self, **kwargs: Any) -> Any:
+        self.created = True
+        return self.real.create_table(**kwargs)
+
+    def describe_table(self, **kwargs: Any) -> Any:
+        answer = self.real.describe_table(**kwargs)
+        if self.created and self.describes:
+            self.describes -= 1
+            answer["Table"]["TableStatus"] = "CREATING"
+        return answer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def test_restore_waits_for_the_table_it_created_to_be_active(aws: Clients, config: Config, tmp_path: Path) -> None:
+    line = {"Keys": {"pk": {"S": "a"}}, "NewImage": {"pk": {"S": "a"}}, "SequenceNumber": "1", "eventName": "INSERT"}
+    aws.s3.put_object(Bucket=BUCKET, Key="backups/@schemas/src/schema.json", Body=json.dumps(SCHEMA).encode())
+    aws.s3.put_object(Bucket=BUCKET, Key="backups/src/2026/01/01/00/x", Body=json.dumps(line).encode())
+    t = FakeTime()
+    target = with_dynamodb(aws, SlowCreate(aws.dynamodb, describes=3))
+    result = Restorer(target, BackupStore(aws, config, tmp_path), sleep=t.sleep).restore(
+        "src", "dst", RestoreOptions(from_start=True)
+    )
+    assert result.verified and result.items == 1 and t.sleeps == [2.0, 2.0, 2.0]
 
 
 class ThrottledWrites:
