@@ -24,7 +24,9 @@ from .tablewrite import BatchWriter
 log = logging.getLogger(__name__)
 
 Existing = dict[str, tuple[int, dict[str, Any]]]  # key text -> (content digest, key image) in the target
-ACTIVE_TIMEOUT = 300.0  # s for a new table to become ACTIVE, polled every 2 s (CreateTable takes seconds)
+# A new table becomes ACTIVE within seconds; poll every 2 s for at most 5 minutes.
+ACTIVE_POLL = 2.0
+ACTIVE_TIMEOUT = 300.0
 
 
 @dataclass
@@ -183,7 +185,8 @@ class Restorer:
     def _create_table(self, schema: dict[str, Any], target: str, result: RestoreResult) -> None:
         args = table_args(schema, target)
         self.target.dynamodb.create_table(**args)
-        wait_until(lambda: self._active(target), f"table {target} to become ACTIVE", ACTIVE_TIMEOUT, 2.0, self.sleep)
+        what = f"table {target} to become ACTIVE"
+        wait_until(lambda: self._active(target), what, ACTIVE_TIMEOUT, ACTIVE_POLL, self.sleep)
         self.apply_ttl(schema, target, result)
         if (schema.get("StreamSpecification") or {}).get("StreamEnabled"):
             result.notes.append(
