@@ -71,7 +71,7 @@ CASES: list[tuple[str, str, list[str], int, str]] = [
         2,
         "is in us-west-2 but the config's region is us-east-1",
     ),
-    ("table missing (backfill)", config_text(), ["backfill", "nosuch"], 2, "table nosuch does not exist"),
+    ("table missing (backfill)", config_text(), ["backfill", "nosuch"], 3, "table nosuch does not exist"),
     ("table missing (verify)", config_text(), ["verify", "nosuch"], 3, "table nosuch does not exist"),
     ("no backups (restore)", config_text(), ["restore", "nosuch", "--to", "x"], 3, "no backups of table nosuch"),
     ("malformed TIME", config_text(), ["restore", "t", "--to", "x", "--at", "noon"], 2, "--at 'noon' is not a time"),

@@ -109,7 +109,8 @@ def _backfill_args(p: argparse.ArgumentParser) -> None:
 @command("backfill", "snapshot a protected table's current items into its backups", _backfill_args)
 def cmd_backfill(args: argparse.Namespace, ui: UI) -> int:
     from ..provisioning.status import require_protected
-    from ..snapshot.backfill import Backfill, export_snapshot
+    from ..snapshot.backfill import Backfill
+    from ..snapshot.export import export_snapshot
     from .progress import Progress
 
     config, clients = load(args)

@@ -4,6 +4,7 @@ botocore's retry modes doing the throttling retries. Polling and backoff: core/r
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections.abc import Callable, Iterator
@@ -26,11 +27,21 @@ from .errors import (
     BackupError,
     ConflictError,
     QuotaExceededError,
+    TableNotFoundError,
     ThrottledError,
 )
 from .retry import wait_until
 
-__all__ = ["CONTROL_PLANE", "DATA_PLANE", "Clients", "translate", "wait_until", "wrap"]
+__all__ = [
+    "CONTROL_PLANE",
+    "DATA_PLANE",
+    "Clients",
+    "read_object",
+    "table_must_exist",
+    "translate",
+    "wait_until",
+    "wrap",
+]
 
 CONTROL_PLANE = BotoConfig(retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=10, read_timeout=60)
 # The forwarder retries records itself within its deadline; botocore only smooths blips.
@@ -92,8 +103,9 @@ TRANSIENT = frozenset(
         "PriorRequestNotComplete",
     }
 )
+# "403" (like "404" above): S3 answers HEAD requests with a bare status and no error body.
 DENIED = frozenset(
-    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError", "Forbidden"}
+    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError", "Forbidden", "403"}
 )
 BAD_CREDENTIALS = frozenset(
     {
@@ -194,6 +206,25 @@ class _Translating:
 def wrap(client: Any, region: str | None = None) -> Any:
     """`client` with typed errors (for clients made outside `Clients`, e.g. in tests)."""
     return client if isinstance(client, _Translating) else _Translating(client, region)
+
+
+@contextlib.contextmanager
+def table_must_exist(table: str) -> Iterator[None]:
+    """AWS's not-found inside (DynamoDB calls on `table`) becomes TableNotFoundError(table)."""
+    try:
+        yield
+    except AwsNotFoundError:
+        raise TableNotFoundError(table) from None
+
+
+def read_object(s3: Any, bucket: str, key: str) -> bytes | None:
+    """The object's bytes, or None when the key does not exist (a missing bucket still raises)."""
+    try:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()  # type: ignore[no-any-return]
+    except AwsNotFoundError as exc:
+        if exc.code == "NoSuchBucket":
+            raise
+        return None
 
 
 def _translated(call: Callable[..., Any], region: str | None) -> Callable[..., Any]:

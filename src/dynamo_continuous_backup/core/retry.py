@@ -23,7 +23,9 @@ class Backoff:
     rand: Callable[[float, float], float] = field(default=random.uniform, repr=False)
 
     def delay(self, attempt: int) -> float:
-        return self.rand(0.0, min(self.cap, self.base * 2**attempt))
+        # The exponent is bounded: base * 2**n overflows a float for large n (an hour of
+        # retries must not crash the retry loop), and 2**64 is past any cap anyway.
+        return self.rand(0.0, min(self.cap, self.base * 2 ** min(attempt, 64)))
 
     def pause(self, attempt: int, deadline: float | None = None) -> bool:
         """Sleep before retry `attempt`; False (without sleeping) when it would pass `deadline`."""

@@ -30,6 +30,7 @@ def _disable_moto_lambda_delivery() -> None:
 def _keep_streams_of_deleted_tables() -> None:
     """AWS keeps a deleted table's stream readable for 24 hours; moto drops it with the table.
     Keep it, so mappings can drain what was written just before DeleteTable."""
+    from moto.dynamodb.exceptions import ResourceNotFoundException
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend
 
@@ -50,7 +51,7 @@ def _keep_streams_of_deleted_tables() -> None:
             table = original_lookup(self, arn)
             if "/stream/" not in arn or table.latest_stream_label == label:
                 return table
-        except Exception:
+        except ResourceNotFoundException:  # moto's own (inside the server): the table was deleted
             pass
         found = _GRAVEYARD.get((self.account_id, self.region_name, label))
         if found is None:

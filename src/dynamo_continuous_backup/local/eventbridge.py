@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ..core.errors import AwsNotFoundError
+
 
 def matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
     """EventBridge content matching for the subset rules use: value lists, nesting, prefix,
@@ -59,7 +61,7 @@ def table_states(dynamodb: Any) -> dict[str, TableState]:
         for name in page["TableNames"]:
             try:
                 desc = dynamodb.describe_table(TableName=name)["Table"]
-            except Exception:
+            except AwsNotFoundError:
                 continue  # deleted between the list and the describe
             spec = desc.get("StreamSpecification") or {}
             states[name] = TableState(

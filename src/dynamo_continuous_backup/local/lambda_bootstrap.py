@@ -60,7 +60,7 @@ def main() -> None:
         else:
             try:
                 reply = {"ok": True, "result": handler(request["event"], Context(request))}
-            except Exception as exc:
+            except Exception as exc:  # as Lambda: any error of the handler is the invocation's error
                 reply = _error(exc)
         try:
             text = json.dumps(reply)

@@ -131,7 +131,7 @@ class LocalRuntime:
             try:
                 if self.step() == 0:
                     self._stop.wait(self.poll_interval)
-            except Exception:
+            except Exception:  # the background loop must outlive any one failed step
                 log.exception("local runtime step failed; continuing")
                 self._stop.wait(1.0)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..core.errors import AwsNotFoundError
 from ..core.records import json_form
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class MappingPoller:
         arn = mapping["EventSourceArn"]
         try:
             shards = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
-        except Exception:
+        except AwsNotFoundError:
             return 0  # stream gone for good
         delivered = 0
         for shard in shards:
@@ -62,7 +63,7 @@ class MappingPoller:
         event = {"Records": [lambda_record(r, arn) for r in records]}
         try:
             response = self.invoke(mapping["FunctionArn"], event) or {}
-        except Exception as exc:
+        except Exception as exc:  # as Lambda: whatever made the invocation fail, the batch is retried
             return self._failed(mapping, cursor, records, exc)
         failures = response.get("batchItemFailures") or []
         if not failures:

@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..core import naming
-from ..core.aws import Clients, is_code
+from ..core.aws import Clients
 from ..core.config import Config
+from ..core.errors import AwsError, AwsNotFoundError
 from ..core.records import iter_lines
 
 log = logging.getLogger(__name__)
@@ -87,12 +88,18 @@ def stream_records(streams: Any, stream_arn: str, cutoff: float, limit: int = MA
                 if empty >= OPEN_SHARD_EMPTY_PAGES and not closed:
                     break
                 iterator = page.get("NextShardIterator")
-    except Exception as exc:
-        if is_code(exc, "ResourceNotFoundException", "TrimmedDataAccessException"):
-            log.info("stream %s is gone: nothing left to deliver from it", stream_arn)
-            return {}
-        raise
+    except AwsNotFoundError:
+        return _gone(stream_arn)
+    except AwsError as exc:
+        if exc.code != "TrimmedDataAccessException":
+            raise
+        return _gone(stream_arn)  # its records expired
     return found
+
+
+def _gone(stream_arn: str) -> dict[str, float]:
+    log.info("stream %s is gone: nothing left to deliver from it", stream_arn)
+    return {}
 
 
 def _shards(streams: Any, stream_arn: str) -> list[dict[str, Any]]:

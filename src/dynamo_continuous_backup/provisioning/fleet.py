@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from ..core import naming
-from ..core.aws import Clients, aws_error
+from ..core.aws import Clients
 from ..core.errors import BackupError
 from .provisioner import Result
 
@@ -52,10 +52,9 @@ def run_many(func: Callable[[str], Result], tables: Iterable[str], concurrency: 
         except BackupError as exc:
             log.debug("table %s failed", table, exc_info=True)  # tracebacks only with --debug
             return Result(table, "failed", reason=str(exc))
-        except Exception as exc:  # one table's AWS failure must not stop the others
+        except Exception as exc:  # anything else (a bug) fails this table only, never the other tables
             log.debug("table %s failed", table, exc_info=True)
-            error = aws_error(exc)
-            return Result(table, "failed", reason=str(error) if error else f"{type(exc).__name__}: {exc}")
+            return Result(table, "failed", reason=f"{type(exc).__name__}: {exc}")
 
     yield from parallel_map(one, tables, concurrency)
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..core import naming
-from ..core.aws import Clients, aws_error
+from ..core.aws import Clients
 from ..core.config import Config
-from ..core.errors import NotProtectableError, UserInputError
+from ..core.errors import AwsError, NotProtectableError, TableNotFoundError
 from ..snapshot.bases import backfill_command, find_base
 from .fleet import list_tables, parallel_map
 from .optin import OptIn
@@ -89,10 +89,7 @@ def fleet_status(clients: Clients, config: Config, concurrency: int = 8) -> list
     def one(table: str) -> TableStatus:
         try:
             return table_status(provisioner, optin, table)
-        except Exception as exc:  # one table's AWS failure is that table's row, not the end of status
-            error = aws_error(exc, clients.region)
-            if error is None:
-                raise
+        except AwsError as exc:  # one table's AWS failure is that table's row, not the end of status
             log.debug("status of %s failed", table, exc_info=True)  # tracebacks only with --debug
             return TableStatus(
                 table=table,
@@ -103,7 +100,7 @@ def fleet_status(clients: Clients, config: Config, concurrency: int = 8) -> list
                 mapping_state=None,
                 last_backup=None,
                 protected=False,
-                problem=str(error),
+                problem=str(exc),
             )
 
     return list(parallel_map(one, sorted(list_tables(clients)), concurrency))
@@ -113,7 +110,7 @@ def require_protected(clients: Clients, config: Config, table: str) -> None:
     """A snapshot is only complete if stream capture covers every change made during the scan."""
     obs = Provisioner(clients, config).observe(table)
     if obs.table_status is None:
-        raise UserInputError(f"table {table} does not exist")
+        raise TableNotFoundError(table)
     plan = plan_ensure(obs)
     missing = [s for s in plan.steps if s != "save_schema"]
     if plan.status != "protected" or missing:

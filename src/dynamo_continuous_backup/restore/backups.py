@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from ..core import naming
-from ..core.aws import Clients, is_code
+from ..core.aws import Clients, read_object
 from ..core.config import Config
-from ..core.errors import BackupError, NotFoundError
+from ..core.errors import AccessDeniedError, AwsNotFoundError, BackupError, NotFoundError
 from ..core.records import loads
 from ..core.schema import key_names as schema_key_names
 from ..core.timeline import Timeline, Window
@@ -86,16 +86,12 @@ def check_bucket(clients: Clients, config: Config) -> None:
     account = clients.sts.get_caller_identity()["Account"]
     try:
         clients.s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=account)
-    except Exception as exc:
-        if is_code(exc, "404", "NoSuchBucket"):
-            raise NotFoundError(
-                f"bucket {bucket} does not exist: run deploy.py, or fix firehoseDeliveryBucket"
-            ) from None
-        if is_code(exc, "403", "AccessDenied"):
-            raise NotFoundError(
-                f"bucket {bucket} belongs to another account or denies access; choose another firehoseDeliveryBucket"
-            ) from None
-        raise
+    except AwsNotFoundError:
+        raise NotFoundError(f"bucket {bucket} does not exist: run deploy.py, or fix firehoseDeliveryBucket") from None
+    except AccessDeniedError:  # what S3 answers when ExpectedBucketOwner is not the bucket's owner
+        raise NotFoundError(
+            f"bucket {bucket} belongs to another account or denies access; choose another firehoseDeliveryBucket"
+        ) from None
 
 
 class BackupStore:
@@ -116,25 +112,22 @@ class BackupStore:
 
     def schema(self, table: str) -> dict[str, Any] | None:
         try:
-            body = self.clients.s3.get_object(Bucket=self.bucket, Key=naming.schema_key(self.config.prefix, table))
-        except Exception as exc:
-            if is_code(exc, "NoSuchKey", "404"):
-                return None
-            if is_code(exc, "NoSuchBucket"):
-                raise NotFoundError(f"bucket {self.bucket} does not exist; check firehoseDeliveryBucket") from None
-            raise
-        return json.loads(body["Body"].read())  # type: ignore[no-any-return]
+            body = read_object(self.clients.s3, self.bucket, naming.schema_key(self.config.prefix, table))
+        except AwsNotFoundError:  # read_object answers None for a missing key: the bucket is gone
+            raise self._no_bucket() from None
+        return None if body is None else json.loads(body)
 
     def _list(self, prefix: str) -> list[dict[str, Any]]:
         objects: list[dict[str, Any]] = []
         try:
             for page in self.clients.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
                 objects += page.get("Contents", [])
-        except Exception as exc:
-            if is_code(exc, "NoSuchBucket"):
-                raise NotFoundError(f"bucket {self.bucket} does not exist; check firehoseDeliveryBucket") from None
-            raise
+        except AwsNotFoundError:  # a listing finds only its bucket missing
+            raise self._no_bucket() from None
         return objects
+
+    def _no_bucket(self) -> NotFoundError:
+        return NotFoundError(f"bucket {self.bucket} does not exist; check firehoseDeliveryBucket")
 
     def timeline(self, table: str) -> Timeline:
         return read_timeline(self.clients, self.config, table)

@@ -14,6 +14,7 @@ import shortuuid
 
 from ..core.aws import Clients
 from ..core.errors import AwsError, UserInputError
+from ..core.retry import wait_until
 from ..core.schema import table_args
 from .state import item_digest, table_checksum
 
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
     from .backups import BackupStore, LocalBackups
 
 PART_ITEMS = 100_000
+# An import takes minutes to hours: poll after 0.5 s, doubling up to every 30 s.
+POLL_FIRST = 0.5
+POLL_MAX = 30.0
+RUNNING = ("IN_PROGRESS", "CANCELLING")
 
 
 def check_importable(backups: LocalBackups) -> None:
@@ -48,6 +53,7 @@ def import_state(
     rows: Iterator[tuple[str, str | None, str | None]],
     sleep: Callable[[float], None],
     timeout: float = 6 * 3600,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Imported:
     """Upload the state as ImportTable input under the table's @imports/ prefix, import it into
     a new table `target` and wait for the import to end."""
@@ -96,16 +102,15 @@ def import_state(
         InputCompressionType="GZIP",
         TableCreationParameters=creation,
     )["ImportTableDescription"]
-    deadline = time.monotonic() + timeout
-    polls = 0
-    while description["ImportStatus"] in ("IN_PROGRESS", "CANCELLING"):
-        if time.monotonic() > deadline:
-            raise AwsError(f"import into {target} still running after {timeout:.0f}s: {description['ImportArn']}")
-        sleep(min(30.0, 0.5 * 2**polls))
-        polls += 1
-        description = target_clients.dynamodb.describe_import(ImportArn=description["ImportArn"])[
-            "ImportTableDescription"
-        ]
+    if description["ImportStatus"] in RUNNING:
+        arn = description["ImportArn"]
+
+        def finished() -> dict[str, Any] | None:
+            now = target_clients.dynamodb.describe_import(ImportArn=arn)["ImportTableDescription"]
+            return None if now["ImportStatus"] in RUNNING else now  # type: ignore[no-any-return]
+
+        what = f"the import into {target} ({arn})"
+        description = wait_until(finished, what, timeout, POLL_FIRST, sleep, clock, max_interval=POLL_MAX)
     if description["ImportStatus"] != "COMPLETED":
         raise AwsError(
             f"import into {target} ended {description['ImportStatus']}: "

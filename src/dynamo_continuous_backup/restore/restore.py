@@ -9,9 +9,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..core.aws import Clients, is_code
-from ..core.errors import BackupError, NotFoundError, UserInputError
+from ..core.aws import Clients
+from ..core.errors import AwsNotFoundError, BackupError, NotFoundError, UserInputError
 from ..core.records import json_form, wire_form
+from ..core.retry import wait_until
 from ..core.schema import table_args
 from .backups import BackupStore, LocalBackups
 from .importer import check_importable, import_state
@@ -23,6 +24,9 @@ from .tablewrite import BatchWriter
 log = logging.getLogger(__name__)
 
 Existing = dict[str, tuple[int, dict[str, Any]]]  # key text -> (content digest, key image) in the target
+# A new table becomes ACTIVE within seconds; poll every 2 s for at most 5 minutes.
+ACTIVE_POLL = 2.0
+ACTIVE_TIMEOUT = 300.0
 
 
 @dataclass
@@ -156,9 +160,7 @@ class Restorer:
         """Create the target from the saved schema, or (explicitly) read what an existing one holds."""
         try:
             desc = self.target.dynamodb.describe_table(TableName=target)["Table"]
-        except Exception as exc:
-            if not is_code(exc, "ResourceNotFoundException"):
-                raise
+        except AwsNotFoundError:  # the usual case: restore creates a new table
             desc = None
         if desc is not None:
             empty = not self.target.dynamodb.scan(TableName=target, Limit=1, Select="COUNT").get("Count")
@@ -185,15 +187,20 @@ class Restorer:
     def _create_table(self, schema: dict[str, Any], target: str, result: RestoreResult) -> None:
         args = table_args(schema, target)
         self.target.dynamodb.create_table(**args)
-        self.target.dynamodb.get_waiter("table_exists").wait(
-            TableName=target, WaiterConfig={"Delay": 2, "MaxAttempts": 150}
-        )
+        what = f"table {target} to become ACTIVE"
+        wait_until(lambda: self._active(target), what, ACTIVE_TIMEOUT, ACTIVE_POLL, self.sleep)
         self.apply_ttl(schema, target, result)
         if (schema.get("StreamSpecification") or {}).get("StreamEnabled"):
             result.notes.append(
                 "the source had a stream; the ensure function enables ours on the new table if it "
                 "is opted in (other view types: enable them yourself)"
             )
+
+    def _active(self, table: str) -> bool:
+        try:
+            return bool(self.target.dynamodb.describe_table(TableName=table)["Table"]["TableStatus"] == "ACTIVE")
+        except AwsNotFoundError:  # DescribeTable may not see a table just created yet
+            return False
 
     def apply_ttl(self, schema: dict[str, Any], target: str, result: RestoreResult) -> None:
         """Re-apply the source's TTL setting, which CreateTable and ImportTable cannot carry."""

@@ -3,23 +3,21 @@ retried with backoff until written; if they never are, fail loudly instead of dr
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from ..core.aws import is_code
+from ..core.aws import table_must_exist, wrap
 from ..core.errors import AwsError
+from ..core.retry import Backoff
 
 BATCH = 25
-THROTTLES = (
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-)
+# Unprocessed items are retried after up to 0.05 * 2**n s, at most 5 s: DynamoDB sheds load
+# within seconds, and `give_up_after` bounds the whole.
+WRITE_BACKOFF_BASE = 0.05
+WRITE_BACKOFF_CAP = 5.0
 
 
 def chunks(requests: Iterable[dict[str, Any]], size: int = BATCH) -> Iterator[list[dict[str, Any]]]:
@@ -43,8 +41,9 @@ class BatchWriter:
         give_up_after: float = 600.0,
         progress: Callable[[int], None] | None = None,
     ) -> None:
-        self.dynamodb, self.table, self.threads = dynamodb, table, threads
-        self.sleep, self.give_up_after = sleep, give_up_after
+        self.dynamodb, self.table, self.threads = wrap(dynamodb), table, threads  # typed errors, also for fakes
+        self.backoff = Backoff(WRITE_BACKOFF_BASE, WRITE_BACKOFF_CAP, sleep)
+        self.give_up_after = give_up_after
         self.progress = progress or (lambda n: None)
         self.retried = 0
         self._lock = threading.Lock()
@@ -70,26 +69,27 @@ class BatchWriter:
         return written
 
     def _write_chunk(self, chunk: list[dict[str, Any]]) -> int:
-        pending, attempt, started = chunk, 0, time.monotonic()
+        pending, attempt = chunk, 0
+        deadline = self.backoff.clock() + self.give_up_after
         while pending:
             try:
-                response = self.dynamodb.batch_write_item(RequestItems={self.table: pending})
+                with table_must_exist(self.table):
+                    response = self.dynamodb.batch_write_item(RequestItems={self.table: pending})
                 unprocessed = response.get("UnprocessedItems", {}).get(self.table, [])
-            except Exception as exc:
-                if not is_code(exc, *THROTTLES):
+            except AwsError as exc:
+                if not exc.retryable:  # throttled, 5xx or network: the whole chunk is unprocessed
                     raise
                 unprocessed = pending
             self.progress(len(pending) - len(unprocessed))
             if not unprocessed:
                 break
-            if time.monotonic() - started > self.give_up_after:
+            attempt += 1
+            if not self.backoff.pause(attempt, deadline):
                 raise AwsError(
                     f"{len(unprocessed)} items still unprocessed by {self.table} after "
                     f"{self.give_up_after:.0f}s; the target is partly written: rerun with --into-existing"
                 )
             with self._lock:
                 self.retried += len(unprocessed)
-            attempt += 1
-            self.sleep(random.uniform(0, min(5.0, 0.05 * 2**attempt)))
             pending = unprocessed
         return len(chunk)

@@ -10,8 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.aws import Clients, is_code
-from ..core.errors import NotFoundError
+from ..core.aws import Clients, table_must_exist
 from ..core.records import json_form, wire_form
 from .backups import BackupStore, LocalBackups
 from .keys import key_text, parse_key_text, readable_key
@@ -42,14 +41,8 @@ class Verifier:
 
     def verify(self, table: str, sample: int | None = None, recheck_after: float | None = None) -> VerifyResult:
         result = VerifyResult(table, sampled=sample is not None)
-        try:
+        with table_must_exist(table):
             self.clients.dynamodb.describe_table(TableName=table)
-        except Exception as exc:
-            if is_code(exc, "ResourceNotFoundException"):
-                raise NotFoundError(
-                    f"table {table} does not exist; verify compares a live table with its backups"
-                ) from None
-            raise
         backups = self.store.sync(table, self.store.window(table, from_start=True))
         names = backups.key_names
         state = self._state(backups)

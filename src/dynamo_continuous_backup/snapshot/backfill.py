@@ -11,7 +11,6 @@ import gzip
 import hashlib
 import json
 import logging
-import random
 import threading
 import time
 import uuid
@@ -21,21 +20,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core import naming
-from ..core.aws import Clients, error_code, is_code
+from ..core.aws import Clients, read_object, table_must_exist, wrap
 from ..core.config import Config
 from ..core.errors import AwsError, UserInputError
 from ..core.records import dumps, json_form, wire_form
+from ..core.retry import Backoff
 
 log = logging.getLogger(__name__)
 
-THROTTLES = (
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "ServiceUnavailable",
-)
 PART_BYTES = 16 * 1024 * 1024
+# A throttled scan page (after botocore's own retries) waits up to 0.2 * 2**n s, at most 20 s:
+# a long backfill rides out a busy table instead of failing (it can be resumed anyway).
+SCAN_BACKOFF_BASE = 0.2
+SCAN_BACKOFF_CAP = 20.0
 MAX_THROTTLE_RETRIES = 60
 
 
@@ -98,9 +95,10 @@ class Backfill:
         if not 1 <= segments <= 1000:
             raise UserInputError("--segments must be between 1 and 1000")
         self.clients, self.config, self.table, self.segments = clients, config, table, segments
-        self.dynamodb = dynamodb or clients.dynamodb
+        self.dynamodb = wrap(dynamodb or clients.dynamodb, clients.region)  # typed errors, also for given clients
         self.limiter = RateLimiter(max_rcu, sleep)
-        self.sleep, self.progress, self.max_items = sleep, progress or (lambda n: None), max_items
+        self.backoff = Backoff(SCAN_BACKOFF_BASE, SCAN_BACKOFF_CAP, sleep)
+        self.progress, self.max_items = progress or (lambda n: None), max_items
         self.bucket = config.firehose_delivery_bucket
         self.part_bytes, self.page_limit = part_bytes, page_limit
         self._keys: list[str] | None = None
@@ -204,12 +202,8 @@ class Backfill:
         return self._keys
 
     def _describe(self) -> dict[str, Any]:
-        try:
+        with table_must_exist(self.table):
             return self.dynamodb.describe_table(TableName=self.table)["Table"]  # type: ignore[no-any-return]
-        except Exception as exc:
-            if is_code(exc, "ResourceNotFoundException"):
-                raise UserInputError(f"table {self.table} does not exist") from None
-            raise
 
     def _flush(self, prefix: str, state: dict[str, Any], lines: list[bytes], count: int, last_key: Any) -> None:
         body = gzip.compress(b"".join(lines), compresslevel=3)
@@ -235,16 +229,14 @@ class Backfill:
             args["Limit"] = self.page_limit
         for attempt in range(MAX_THROTTLE_RETRIES):
             try:
-                page: dict[str, Any] = self.dynamodb.scan(**args)
+                with table_must_exist(self.table):
+                    page: dict[str, Any] = self.dynamodb.scan(**args)
                 break
-            except Exception as exc:
-                if not is_code(exc, *THROTTLES):
-                    if is_code(exc, "ResourceNotFoundException"):
-                        raise UserInputError(f"table {self.table} does not exist") from None
+            except AwsError as exc:
+                if not exc.retryable:  # throttled, 5xx or network: waiting may help; nothing else
                     raise
-                delay = random.uniform(0, min(20.0, 0.2 * 2**attempt))
-                log.info("segment %d throttled (%s); retrying in %.1fs", segment, error_code(exc), delay)
-                self.sleep(delay)
+                log.info("segment %d throttled (%s); retrying", segment, exc.code or exc)
+                self.backoff.pause(attempt)
         else:
             raise AwsError(
                 f"segment {segment} of {self.table} still throttled after {MAX_THROTTLE_RETRIES} retries; "
@@ -262,69 +254,10 @@ class Backfill:
             self.progress(n)
 
     def _get_json(self, key: str) -> Any:
-        try:
-            return json.loads(self.clients.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
-        except Exception as exc:
-            if is_code(exc, "NoSuchKey", "404"):
-                return None
-            raise
+        body = read_object(self.clients.s3, self.bucket, key)
+        return None if body is None else json.loads(body)
 
     def _put_json(self, key: str, data: Any) -> None:
         self.clients.s3.put_object(
             Bucket=self.bucket, Key=key, Body=json.dumps(data).encode(), ContentType="application/json"
         )
-
-
-def export_snapshot(
-    clients: Clients, config: Config, table: str, sleep: Callable[[float], None] = time.sleep, timeout: float = 3600
-) -> BackfillResult:
-    """Snapshot with ExportTableToPointInTime (no read capacity used); needs PITR on the table."""
-    started = time.monotonic()
-    desc = clients.dynamodb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
-    if (desc.get("PointInTimeRecoveryDescription") or {}).get("PointInTimeRecoveryStatus") != "ENABLED":
-        raise UserInputError(f"table {table} has point-in-time recovery off; enable it or backfill without --export")
-    run_id = new_run_id()
-    prefix = f"{naming.snapshots_prefix(config.prefix, table)}{run_id}/"
-    described = clients.dynamodb.describe_table(TableName=table)["Table"]
-    arn = described["TableArn"]
-    export_time = time.time()
-    export = clients.dynamodb.export_table_to_point_in_time(
-        TableArn=arn,
-        S3Bucket=config.firehose_delivery_bucket,
-        S3Prefix=prefix + "export",
-        ExportFormat="DYNAMODB_JSON",
-        ExportTime=export_time,
-    )["ExportDescription"]
-    deadline = time.monotonic() + timeout
-    polls = 0
-    while export["ExportStatus"] == "IN_PROGRESS":
-        if time.monotonic() > deadline:
-            raise AwsError(f"export of {table} still running after {timeout:.0f}s: {export['ExportArn']}")
-        sleep(min(30.0, 0.5 * 2**polls))
-        polls += 1
-        export = clients.dynamodb.describe_export(ExportArn=export["ExportArn"])["ExportDescription"]
-    if export["ExportStatus"] != "COMPLETED":
-        raise AwsError(f"export of {table} failed: {export.get('FailureCode')}: {export.get('FailureMessage')}")
-    objects = []
-    for page in clients.s3.get_paginator("list_objects_v2").paginate(
-        Bucket=config.firehose_delivery_bucket, Prefix=prefix + "export"
-    ):
-        objects += [o for o in page.get("Contents", []) if "/data/" in o["Key"] and o["Key"].endswith(".gz")]
-    files = [{"key": o["Key"], "size": o["Size"], "etag": o["ETag"], "sha256": ""} for o in objects]
-    manifest = {
-        "runId": run_id,
-        "table": table,
-        "kind": "export",
-        "streamArn": described.get("LatestStreamArn"),
-        "exportArn": export["ExportArn"],
-        "startTime": export_time,
-        "endTime": export_time,
-        "items": export.get("ItemCount", 0),
-        "files": files,
-    }
-    clients.s3.put_object(
-        Bucket=config.firehose_delivery_bucket, Key=prefix + "manifest.json", Body=json.dumps(manifest).encode()
-    )
-    return BackfillResult(
-        run_id, int(export.get("ItemCount", 0)), len(files), time.monotonic() - started, kind="export"
-    )

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from ..core import naming
-from ..core.aws import Clients, is_code
+from ..core.aws import Clients, read_object
 from ..core.config import Config
 
 log = logging.getLogger(__name__)
@@ -39,12 +39,9 @@ def find_base(clients: Clients, config: Config, table: str, description: dict[st
     stream_arn = description.get("LatestStreamArn")
     created = _epoch(description.get("CreationDateTime"))
     for run in sorted(runs, reverse=True):  # run ids start with their UTC start time
-        try:
-            body = clients.s3.get_object(Bucket=bucket, Key=f"{run}manifest.json")["Body"].read()
-        except Exception as exc:
-            if is_code(exc, "NoSuchKey", "404"):
-                continue  # incomplete or running
-            raise
+        body = read_object(clients.s3, bucket, f"{run}manifest.json")
+        if body is None:
+            continue  # incomplete or running
         manifest: dict[str, Any] = json.loads(body)
         if belongs(manifest, stream_arn, created):
             return manifest
