@@ -106,6 +106,7 @@ class SaveSchema(OnTable):
     """Refresh the table's saved schema (only a change when the schema changed)."""
 
     action: ClassVar[str] = "save_schema"
+    shows: ClassVar[str] = "table {table} (if it changed)"
 
 
 @dataclass(frozen=True)
