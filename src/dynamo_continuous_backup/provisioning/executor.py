@@ -67,7 +67,8 @@ def resolve_firehose_role(clients: Clients, config: Config) -> str:
 
 @dataclass
 class AwsExecutor:
-    """`obs` is the table as observed before the step (after an EnableStream: observed again)."""
+    """Applies a table's steps through the AWS facade. `apply` gets the table as observed
+    before the step (the provisioner observes it again after an EnableStream)."""
 
     observer: Observer
     firehose_role_arn: str | None = None
