@@ -28,7 +28,6 @@ from .planner import (
     plan_teardown,
 )
 from .spec import event_pattern, tls_only_policy
-from .steps import DeployStep
 
 __all__ = ["Deployer", "event_pattern", "tls_only_policy"]
 
@@ -83,11 +82,6 @@ class Deployer:
 
     def executor(self, printer: Printer | None = None) -> DeployExecutor:
         return DeployExecutor(self.clients, lambda: self.code, printer)
-
-    def execute(self, steps: tuple[DeployStep, ...]) -> None:
-        run = self.executor()
-        for step in steps:
-            run.apply(step)
 
     # -- observe and plan ---------------------------------------------------------------------
     def plan(self) -> DeployPlan:
