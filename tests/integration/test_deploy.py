@@ -100,10 +100,11 @@ def test_remove_keeps_the_bucket_and_refuses_while_tables_are_protected(aws: Cli
 def test_bucket_of_another_account_is_refused(aws: Clients, cfg_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from botocore.exceptions import ClientError
 
+    from dynamo_continuous_backup.core.aws import translate
     from dynamo_continuous_backup.install.deployer import Deployer
 
-    def head_bucket(**_: object) -> None:  # what S3 answers when ExpectedBucketOwner differs
-        raise ClientError({"Error": {"Code": "403", "Message": "Forbidden"}}, "HeadBucket")
+    def head_bucket(**_: object) -> None:  # what S3 answers (through the facade) when ExpectedBucketOwner differs
+        raise translate(ClientError({"Error": {"Code": "403", "Message": "Forbidden"}}, "HeadBucket"))
 
     deployer = Deployer(aws, Config(firehose_delivery_bucket=BUCKET), code=b"zip")
     monkeypatch.setattr(aws.s3, "head_bucket", head_bucket)

@@ -3,6 +3,18 @@
 from dataclasses import replace
 
 from dynamo_continuous_backup.provisioning.plan import MappingState, Observed, plan_ensure, plan_remove
+from dynamo_continuous_backup.provisioning.steps import (
+    CreateDeliveryStream,
+    CreateMapping,
+    DeleteDeliveryStream,
+    DeleteDuplicateMappings,
+    DeleteMappings,
+    EnableMapping,
+    EnableStream,
+    MarkDraining,
+    SaveSchema,
+    TakeSnapshot,
+)
 
 ARN = "arn:aws:dynamodb:r:1:table/t/stream/L1"
 
@@ -13,7 +25,19 @@ def obs(**kw: object) -> Observed:
 
 
 def test_fresh_table_needs_everything() -> None:
-    assert plan_ensure(obs()).steps == ("enable_stream", "create_delivery_stream", "create_mapping", "save_schema")
+    assert plan_ensure(obs()).steps == (
+        EnableStream("t", "NEW_AND_OLD_IMAGES"),
+        CreateDeliveryStream("t", "t"),
+        CreateMapping("t", None),  # on the stream the plan enables
+        SaveSchema("t"),
+    )
+    assert plan_ensure(obs(has_base=False)).actions == (
+        "enable_stream",
+        "create_delivery_stream",
+        "create_mapping",
+        "save_schema",
+        "snapshot",
+    )
 
 
 def test_protected_table_needs_nothing_but_a_schema_check() -> None:
@@ -24,7 +48,9 @@ def test_protected_table_needs_nothing_but_a_schema_check() -> None:
         delivery_owner="t",
         mappings=(MappingState("u1", "Enabled", ARN),),
     )
-    assert plan_ensure(o).steps == ("save_schema",)
+    assert plan_ensure(o).steps == (SaveSchema("t"),)
+    assert plan_ensure(replace(o, has_base=True)).changes == ()
+    assert plan_ensure(replace(o, has_base=False)).changes == (TakeSnapshot("t"),)  # capture alone is not a backup
 
 
 def test_other_view_types_are_not_protectable_and_untouched() -> None:
@@ -49,21 +75,14 @@ def test_duplicate_mappings_converge_on_the_oldest() -> None:
             mappings=maps,
         )
     )
-    assert "delete_duplicate_mappings" in plan.steps and plan.drop_mappings == ("b",)
+    assert DeleteDuplicateMappings("t", ("b",)) in plan.steps and "create_mapping" not in plan.actions
 
 
 def test_disabled_mapping_is_enabled_and_stale_stream_mapping_replaced() -> None:
     o = obs(stream_view_type="NEW_AND_OLD_IMAGES", stream_arn=ARN, delivery_status="ACTIVE", delivery_owner="t")
-    assert (
-        "enable_mapping"
-        in plan_ensure(o.__class__(**{**o.__dict__, "mappings": (MappingState("u", "Disabled", ARN),)})).steps
-    )
-    assert (
-        "create_mapping"
-        in plan_ensure(
-            o.__class__(**{**o.__dict__, "mappings": (MappingState("u", "Enabled", ARN.replace("L1", "L0")),)})
-        ).steps
-    )
+    assert EnableMapping("t", "u") in plan_ensure(replace(o, mappings=(MappingState("u", "Disabled", ARN),))).steps
+    stale = (MappingState("u", "Enabled", ARN.replace("L1", "L0")),)
+    assert CreateMapping("t", ARN) in plan_ensure(replace(o, mappings=stale)).steps
 
 
 def test_missing_table() -> None:
@@ -77,7 +96,7 @@ def test_remove_drains_by_consumption_never_by_time_alone() -> None:
     maps = (MappingState("u", "Enabled", ARN),)
     live = obs(delivery_status="ACTIVE", delivery_owner="t", mappings=maps)
     assert plan_remove(live, now=100, drain_seconds=60, buffer_seconds=120, retention_seconds=DAY).steps == (
-        "mark_draining",
+        MarkDraining("t", "t", 100),
     )
     draining = obs(delivery_status="ACTIVE", delivery_owner="t", mappings=maps, draining_since=100.0)
     early = plan_remove(replace(draining, undelivered=0), 130, 60, 120, DAY)
@@ -92,11 +111,10 @@ def test_remove_drains_by_consumption_never_by_time_alone() -> None:
         plan_remove(replace(draining, undelivered=0), 170, 60, 120, DAY),
         plan_remove(replace(draining, undelivered=3), 100 + DAY, 60, 120, DAY),
     ):
-        assert done.steps == ("delete_mappings", "delete_delivery_stream") and done.status == "removed"
-        assert done.drop_mappings == ("u",)
+        assert done.steps == (DeleteMappings("t", ("u",)), DeleteDeliveryStream("t", "t")) and done.status == "removed"
     gone = obs(delivery_status="ACTIVE", delivery_owner="t", draining_since=100.0)
     assert plan_remove(gone, 200, 60, 120, DAY).steps == ()  # mapping removed elsewhere: let the buffer flush
-    assert plan_remove(gone, 290, 60, 120, DAY).steps == ("delete_delivery_stream",)
+    assert plan_remove(gone, 290, 60, 120, DAY).actions == ("delete_delivery_stream",)
     assert plan_remove(obs(), 0, 60, 120, DAY).status == "removed"
 
 

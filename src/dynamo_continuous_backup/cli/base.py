@@ -5,28 +5,42 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from ..core.aws import Clients, aws_error
+from ..core.aws import Clients
 from ..core.config import Config, load_config
-from ..core.errors import AwsError, BackupError
+from ..core.errors import AwsError
 from ..provisioning.fleet import run_many
 from ..provisioning.provisioner import Result
 
+# The one exit rule of every --dry-run (deploy, provision, deprovision), in each one's --help.
+DRY_RUN_HELP = (
+    "print the plan, change nothing; exit 0 if it can be applied (with or without changes), "
+    "1 if some table or resource cannot be (not protectable, missing, failed)"
+)
+
 
 class UI:
-    """The one place CLI output goes; tests pass their own streams."""
+    """The one place CLI output goes; tests pass their own streams. Whole lines, even when the
+    tables of a fleet command print from several threads."""
 
     def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
+        self._lock = threading.Lock()
 
     def line(self, text: str = "") -> None:
-        print(text, file=self.out, flush=True)
+        self._write(self.out, text)
 
     def error(self, text: str) -> None:
-        print(f"error: {text}", file=self.err, flush=True)
+        self._write(self.err, f"error: {text}")
+
+    def _write(self, stream: TextIO, text: str) -> None:
+        with self._lock:
+            stream.write(text + "\n")
+            stream.flush()
 
 
 Command = Callable[[argparse.Namespace, UI], int]
@@ -56,7 +70,7 @@ def load(args: argparse.Namespace) -> tuple[Config, Clients]:
 def whitelist_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("whitelist", help="hjson whitelist: {provisionAll: bool, tableNames: [..]}")
     config_args(p)
-    p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    p.add_argument("--dry-run", action="store_true", help=DRY_RUN_HELP)
     p.add_argument("--concurrency", type=int, default=8, help="tables worked on at once (default 8)")
 
 
@@ -74,27 +88,26 @@ def report(results: Sequence[Result], ui: UI, verb: str, fixes: Sequence[str] = 
     return 0 if all(r.ok for r in results) else 1
 
 
+def dry_run_exit(results: Sequence[Result], ui: UI) -> int:
+    """The exit code of a fleet command's dry run (DRY_RUN_HELP)."""
+    ui.line("dry run: nothing was changed")
+    return 0 if all(r.can_apply for r in results) else 1
+
+
 def run_tables(
-    func: Callable[[str], Result], tables: list[str], concurrency: int, ui: UI, region: str, fixes: list[str]
+    func: Callable[[str], Result], tables: list[str], concurrency: int, ui: UI, fixes: list[str]
 ) -> list[Result]:
     """Work on the tables with bounded concurrency, printing one progress line per table. An
-    AWS failure becomes one line naming its code and what to do; `fixes` collects the longer
-    how-tos for the summary."""
+    AWS failure (typed by the facade) becomes one line naming its code and what to do; `fixes`
+    collects the longer how-tos for the summary."""
 
     def one(table: str) -> Result:
         try:
             return func(table)
-        except BackupError as exc:
-            if isinstance(exc, AwsError) and exc.fix:
+        except AwsError as exc:
+            if exc.fix:
                 fixes.append(exc.fix)
             raise
-        except Exception as exc:
-            error = aws_error(exc, region)
-            if error is None:
-                raise
-            if error.fix:
-                fixes.append(error.fix)
-            raise error from exc
 
     results = []
     for n, r in enumerate(run_many(one, tables, concurrency), 1):

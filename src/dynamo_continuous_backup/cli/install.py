@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from .base import UI, command, config_args, load
+from .base import DRY_RUN_HELP, UI, command, config_args, load
 
 
 def _deploy_args(p: argparse.ArgumentParser) -> None:
     config_args(p)
-    p.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
+    p.add_argument("--dry-run", action="store_true", help=DRY_RUN_HELP)
     p.add_argument("--template-out", metavar="FILE", help="also write an equivalent CloudFormation template")
     p.add_argument("--remove", action="store_true", help="remove what deploy created (the bucket and data stay)")
     p.add_argument("--force", action="store_true", help="with --remove: even while tables are still protected")
@@ -18,25 +18,27 @@ def _deploy_args(p: argparse.ArgumentParser) -> None:
 @command("deploy", "install (or update) the product in an account", _deploy_args)
 def cmd_deploy(args: argparse.Namespace, ui: UI) -> int:
     from ..install.deployer import Deployer
+    from ..install.executor import DeployRunner
+    from ..provisioning.steps import PrintingExecutor
 
     config, clients = load(args)
     deployer = Deployer(clients, config)
-    changes = deployer.plan_remove(args.force) if args.remove else deployer.plan()
-    for warning in deployer.warnings:
+    # A plan that cannot be applied raises (exit 1, or 2 for a bad config or arguments).
+    plan = deployer.plan_remove(args.force) if args.remove else deployer.plan()
+    for warning in plan.warnings:
         ui.line(f"warning: {warning}")
-    for change in changes:
-        ui.line(f"{'would ' if args.dry_run else ''}{change}")
-    if not changes:
+    run: DeployRunner = PrintingExecutor(ui) if args.dry_run else deployer.executor(ui)
+    for step in plan.steps:
+        run.apply(step)
+    if not plan.steps:
         ui.line("nothing to change")
-    if not args.dry_run:
-        deployer.execute(changes)
     if args.template_out and not args.remove:
         from ..install.template import write_template
 
         where = write_template(deployer, args.template_out, upload=not args.dry_run)
         ui.line(f"CloudFormation template written to {args.template_out} (code: {where})")
     verb = "would change" if args.dry_run else ("removed" if args.remove else "deployed")
-    ui.line(f"{verb}: {len(changes)} change(s) in {clients.region}")
+    ui.line(f"{verb}: {len(plan.steps)} change(s) in {clients.region}")
     return 0
 
 

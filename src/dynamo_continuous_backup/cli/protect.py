@@ -9,9 +9,10 @@ from ..provisioning.fleet import select_tables
 from ..provisioning.optin import OptIn
 from ..provisioning.provisioner import Provisioner, Result
 from ..provisioning.status import fleet_status
+from ..provisioning.steps import PrintingExecutor
 from ..provisioning.whitelist import load_whitelist
 from ..restore.backups import check_bucket
-from .base import UI, command, config_args, load, report, run_tables, whitelist_args
+from .base import UI, command, config_args, dry_run_exit, load, report, run_tables, whitelist_args
 
 
 @command("provision", "protect the tables of a whitelist", whitelist_args)
@@ -23,19 +24,19 @@ def cmd_provision(args: argparse.Namespace, ui: UI) -> int:
     tables = select_tables(clients, whitelist.provision_all, whitelist.table_names)
     explicit = set(whitelist.table_names)
     provisioner = Provisioner(clients, config)
+    executor = PrintingExecutor(ui) if args.dry_run else None
 
     def one(table: str) -> Result:
         if not optin.covers(table):
             # An explicitly named table the filter excludes is a failure; others are skipped.
             reason = "excluded by the opt-in filter (tableNameMatchRegex/ExcludeRegex/optInHook)"
             return Result(table, "not_protectable" if table in explicit else "excluded", reason=reason)
-        return provisioner.ensure(table, dry_run=args.dry_run)
+        return provisioner.ensure(table, executor)
 
     fixes: list[str] = []
-    results = run_tables(one, tables, args.concurrency, ui, clients.region, fixes)
+    results = run_tables(one, tables, args.concurrency, ui, fixes)
     if args.dry_run:
-        ui.line("dry run: nothing was changed")
-        return 0 if all(r.ok or r.status == "planned" for r in results) else 1
+        return dry_run_exit(results, ui)
     return report(results, ui, "provisioned", fixes, "left unprotected")
 
 
@@ -50,18 +51,13 @@ def cmd_deprovision(args: argparse.Namespace, ui: UI) -> int:
     config, clients = load(args)
     tables = select_tables(clients, whitelist.provision_all, whitelist.table_names)
     provisioner = Provisioner(clients, config)
+    executor = PrintingExecutor(ui) if args.dry_run else None
     fixes: list[str] = []
     results = run_tables(
-        lambda t: provisioner.remove(t, args.dry_run, wait=not args.no_wait),
-        tables,
-        args.concurrency,
-        ui,
-        clients.region,
-        fixes,
+        lambda t: provisioner.remove(t, executor, wait=not args.no_wait), tables, args.concurrency, ui, fixes
     )
     if args.dry_run:
-        ui.line("dry run: nothing was changed")
-        return 0
+        return dry_run_exit(results, ui)
     return report(results, ui, "deprovisioned", fixes, "not deprovisioned")
 
 

@@ -1,52 +1,35 @@
-"""deploy.py: install the product into an account. `plan()` observes and returns the changes
-to make (plain data); `execute()` applies them; `--dry-run` only prints the plan. A second
-run plans nothing."""
+"""deploy.py: install the product into an account. `plan()` observes the account and returns
+the steps to take (planner.py decides, from spec.py); an executor applies them (executor.py)
+or, for --dry-run, prints them. A second run plans nothing."""
 
 from __future__ import annotations
 
 import functools
 import json
-import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.aws import Clients, is_code
+from ..core.aws import Clients
 from ..core.config import ENV_CONFIG, Config
-from ..core.errors import AwsError, ConfigError, UserInputError
-from ..provisioning.events import HANDLED_CALLS
-from . import iam
-from .packaging import LAMBDA_RUNTIME, build_zip, code_sha256, fetch_wheels
+from ..core.errors import AwsError, AwsNotFoundError
+from ..provisioning.steps import Printer
+from . import iam, spec
+from .executor import DeployExecutor
+from .packaging import build_zip, code_sha256, fetch_wheels
+from .planner import (
+    BucketState,
+    DeployPlan,
+    DeployState,
+    Desired,
+    InstalledState,
+    RuleState,
+    plan_deploy,
+    plan_teardown,
+)
+from .spec import event_pattern, tls_only_policy
 
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Change:
-    op: str  # the executor method that applies it
-    target: str  # what it changes, for the printout
-    args: dict[str, Any] = field(default_factory=dict, compare=False)
-
-    def __str__(self) -> str:
-        return f"{self.op.replace('_', ' ')}: {self.target}"
-
-
-@dataclass(frozen=True)
-class FunctionSpec:
-    name: str
-    handler: str
-    role: str
-    timeout: int
-    memory: int
-
-
-def event_pattern() -> dict[str, Any]:
-    return {
-        "source": ["aws.dynamodb"],
-        "detail-type": ["AWS API Call via CloudTrail"],
-        "detail": {"eventSource": ["dynamodb.amazonaws.com"], "eventName": list(HANDLED_CALLS)},
-    }
+__all__ = ["Deployer", "event_pattern", "tls_only_policy"]
 
 
 class Deployer:
@@ -57,7 +40,6 @@ class Deployer:
         self.config = config
         self._code = code
         self.sleep = sleep
-        self.warnings: list[str] = []
 
     @property
     def code(self) -> bytes:
@@ -70,379 +52,140 @@ class Deployer:
         return str(self.clients.sts.get_caller_identity()["Account"])
 
     def role_arn(self, kind: str) -> str:
-        given = {
-            "provisioner": self.config.provisioner_role_arn,
-            "forwarder": self.config.lambda_exec_role_arn,
-            "firehose": self.config.firehose_delivery_role_arn,
-        }[kind]
+        given = spec.given_role_arns(self.config)[kind]
         return given or f"arn:aws:iam::{self.account}:role/{iam.role_names(self.config)[kind]}"
 
     def runtime_config(self) -> Config:
         """The config the functions carry: role ARNs resolved, region fixed."""
         return self.config.replace(firehose_delivery_role_arn=self.role_arn("firehose"), region=self.clients.region)
 
-    def functions(self) -> list[FunctionSpec]:
-        c = self.config
-        return [
-            FunctionSpec(
-                c.ensure_function_name,
-                "dynamo_continuous_backup.ensure_backup.handler",
-                self.role_arn("provisioner"),
-                900,
-                512,
-            ),
-            FunctionSpec(
-                c.forwarder_function_name,
-                "dynamo_continuous_backup.forwarder.handler",
-                self.role_arn("forwarder"),
-                300,
-                1024,
-            ),
-        ]
-
-    def rules(self) -> dict[str, dict[str, Any]]:
-        p = self.config.resource_prefix
-        return {
-            f"{p}-table-events": {"EventPattern": json.dumps(event_pattern(), sort_keys=True)},
-            f"{p}-reconcile": {"ScheduleExpression": self.config.reconcile_schedule},
-        }
-
-    # -- plan --------------------------------------------------------------------------------
-    def plan(self) -> list[Change]:
-        changes = self._plan_bucket() + self._plan_roles() + self._plan_functions() + self._plan_rules()
-        self._check_cloudtrail()
-        return changes
-
-    def _plan_bucket(self) -> list[Change]:
-        bucket = self.config.firehose_delivery_bucket
-        try:
-            self.clients.s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=self.account)
-        except Exception as exc:
-            if is_code(exc, "404", "NoSuchBucket"):
-                return [Change("create_bucket", bucket)]
-            if is_code(exc, "403", "AccessDenied"):
-                raise AwsError(
-                    f"bucket {bucket} exists but belongs to another account or denies access; "
-                    "choose another firehoseDeliveryBucket"
-                ) from None
-            raise
-        location = self.clients.s3.get_bucket_location(Bucket=bucket).get("LocationConstraint") or "us-east-1"
-        if location != self.clients.region:
-            raise ConfigError(
-                f"bucket {bucket} is in {location} but the config's region is {self.clients.region}; "
-                "use a bucket in the tables' region, or set region"
-            )
-        self.warnings += [f"bucket {bucket}: {gap}" for gap in self._bucket_gaps(bucket)]
-        return []
-
-    def _bucket_gaps(self, bucket: str) -> list[str]:
-        s3, gaps = self.clients.s3, []
-        if s3.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled":
-            gaps.append("versioning is off (a deleted or overwritten backup cannot be recovered)")
-        try:
-            block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-            if not all(block.values()):
-                gaps.append("public access is not fully blocked")
-        except Exception as exc:
-            if not is_code(exc, "NoSuchPublicAccessBlockConfiguration"):
-                raise
-            gaps.append("public access is not blocked")
-        try:
-            policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
-            if "aws:SecureTransport" not in policy:
-                gaps.append("the bucket policy does not require TLS")
-        except Exception as exc:
-            if not is_code(exc, "NoSuchBucketPolicy"):
-                raise
-            gaps.append("no bucket policy requiring TLS")
-        return gaps
-
-    def _plan_roles(self) -> list[Change]:
-        names = iam.role_names(self.config)
-        account, region = self.account, self.clients.region
-        wanted = {
-            "firehose": ("firehose.amazonaws.com", iam.firehose_policy(self.config)),
-            "forwarder": ("lambda.amazonaws.com", iam.forwarder_policy(self.config, account, region)),
-            "provisioner": (
-                "lambda.amazonaws.com",
-                iam.provisioner_policy(self.config, account, region, self.role_arn("firehose")),
-            ),
-        }
-        changes = []
-        for kind, (service, policy) in wanted.items():
-            if self.role_arn(kind).rsplit("/", 1)[1] != names[kind]:
-                continue  # the user brought their own role: not ours to change
-            args = {"name": names[kind], "trust": iam.trust(service), "policy": policy}
-            try:
-                self.clients.iam.get_role(RoleName=names[kind])
-            except Exception as exc:
-                if not is_code(exc, "NoSuchEntity"):
-                    raise
-                changes.append(Change("create_role", names[kind], args))
-                continue
-            try:
-                current = self.clients.iam.get_role_policy(RoleName=names[kind], PolicyName="backup")["PolicyDocument"]
-            except Exception as exc:
-                if not is_code(exc, "NoSuchEntity"):
-                    raise
-                current = None
-            current = json.loads(current) if isinstance(current, str) else current
-            if current != policy:
-                changes.append(Change("update_role_policy", names[kind], args))
-        return changes
-
-    def _plan_functions(self) -> list[Change]:
-        env = {"Variables": {ENV_CONFIG: self.runtime_config().to_json()}}
-        sha = code_sha256(self.code)
-        changes = []
-        for spec in self.functions():
-            settings = {
-                "Role": spec.role,
-                "Handler": spec.handler,
-                "Runtime": LAMBDA_RUNTIME,
-                "Timeout": spec.timeout,
-                "MemorySize": spec.memory,
-                "Environment": env,
-            }
-            try:
-                current = self.clients.lambda_.get_function_configuration(FunctionName=spec.name)
-            except Exception as exc:
-                if not is_code(exc, "ResourceNotFoundException"):
-                    raise
-                changes.append(Change("create_function", spec.name, {"name": spec.name, "settings": settings}))
-                continue
-            if current.get("CodeSha256") != sha:
-                changes.append(Change("update_function_code", spec.name, {"name": spec.name}))
-            if any(current.get(k) != v for k, v in settings.items()):
-                changes.append(
-                    Change("update_function_configuration", spec.name, {"name": spec.name, "settings": settings})
-                )
-        return changes
-
-    def _plan_rules(self) -> list[Change]:
-        events, changes = self.clients.events, []
-        target_arn = self._function_arn(self.config.ensure_function_name)
-        for name, spec in self.rules().items():
-            try:
-                current = events.describe_rule(Name=name)
-                same = all(_same(current.get(k), v) for k, v in spec.items()) and current.get("State") == "ENABLED"
-                if not same:
-                    changes.append(Change("put_rule", name, {"name": name, "spec": spec}))
-                targets = events.list_targets_by_rule(Rule=name)["Targets"]
-                if [t["Arn"] for t in targets] != [target_arn]:
-                    changes.append(Change("put_target", name, {"rule": name}))
-                if not self._has_permission(name):
-                    changes.append(Change("add_permission", name, {"rule": name}))
-            except Exception as exc:
-                if not is_code(exc, "ResourceNotFoundException"):
-                    raise
-                changes += [
-                    Change("put_rule", name, {"name": name, "spec": spec}),
-                    Change("put_target", name, {"rule": name}),
-                    Change("add_permission", name, {"rule": name}),
-                ]
-        return changes
-
-    def _function_arn(self, name: str) -> str:
+    def function_arn(self, name: str) -> str:
         return f"arn:aws:lambda:{self.clients.region}:{self.account}:function:{name}"
 
-    def _has_permission(self, rule: str) -> bool:
-        try:
-            policy = json.loads(
-                self.clients.lambda_.get_policy(FunctionName=self.config.ensure_function_name)["Policy"]
-            )
-        except Exception as exc:
-            if is_code(exc, "ResourceNotFoundException"):
-                return False
-            raise
-        return any(st.get("Sid") == f"{rule}-invoke" for st in policy.get("Statement", []))
-
-    def _check_cloudtrail(self) -> None:
-        """Without a trail logging management events, EventBridge never sees CreateTable."""
-        try:
-            trails = self.clients.get("cloudtrail").describe_trails()["trailList"]
-            for trail in trails:
-                status = self.clients.get("cloudtrail").get_trail_status(Name=trail["TrailARN"])
-                if status.get("IsLogging"):
-                    return
-        except Exception as exc:
-            self.warnings.append(f"could not check CloudTrail ({exc}); table events need a trail")
-            return
-        self.warnings.append(
-            "no CloudTrail trail is logging management events: CreateTable events will not "
-            "reach EventBridge; only the hourly reconcile will cover new tables"
+    def desired(self, code: bool = True) -> Desired:
+        """What deploy wants; without `code`, no zip is built (removal needs none)."""
+        c, region = self.config, self.clients.region
+        roles = spec.roles(c, self.account, region, self.role_arn("firehose"))
+        env = {"Variables": {ENV_CONFIG: self.runtime_config().to_json()}}
+        return Desired(
+            bucket=c.firehose_delivery_bucket,
+            region=region,
+            kms_key_arn=c.kms_key_arn,
+            # A role the config names is the user's: not ours to change or delete.
+            roles=tuple(r for r in roles if self.role_arn(r.kind).endswith(f"/{r.name}")),
+            functions=tuple((f, f.settings(self.role_arn(f.role), env)) for f in spec.functions(c)),
+            code_sha256=code_sha256(self.code) if code else "",
+            rules=spec.rules(c),
+            target=c.ensure_function_name,
+            target_arn=self.function_arn(c.ensure_function_name),
         )
 
-    # -- execute -------------------------------------------------------------------------------
-    def execute(self, changes: list[Change]) -> None:
-        for change in changes:
-            log.info("%s", change)
-            getattr(self, f"_{change.op}")(**change.args)
+    def executor(self, printer: Printer | None = None) -> DeployExecutor:
+        return DeployExecutor(self.clients, lambda: self.code, printer)
 
-    def _create_bucket(self) -> None:
-        s3, bucket = self.clients.s3, self.config.firehose_delivery_bucket
-        extra = (
-            {}
-            if self.clients.region == "us-east-1"
-            else {"CreateBucketConfiguration": {"LocationConstraint": self.clients.region}}
-        )
-        s3.create_bucket(Bucket=bucket, **extra)
-        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        rule: dict[str, Any] = (
-            {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": self.config.kms_key_arn}
-            if self.config.kms_key_arn
-            else {"SSEAlgorithm": "AES256"}
-        )
-        s3.put_bucket_encryption(
-            Bucket=bucket,
-            ServerSideEncryptionConfiguration={
-                "Rules": [{"ApplyServerSideEncryptionByDefault": rule, "BucketKeyEnabled": True}]
-            },
-        )
-        s3.put_public_access_block(
-            Bucket=bucket,
-            PublicAccessBlockConfiguration={
-                "BlockPublicAcls": True,
-                "IgnorePublicAcls": True,
-                "BlockPublicPolicy": True,
-                "RestrictPublicBuckets": True,
-            },
-        )
-        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(tls_only_policy(bucket)))
+    # -- observe and plan ---------------------------------------------------------------------
+    def plan(self) -> DeployPlan:
+        want = self.desired()
+        return plan_deploy(want, self.observe(want))
 
-    def _create_role(self, name: str, trust: dict[str, Any], policy: dict[str, Any]) -> None:
-        try:
-            self.clients.iam.create_role(
-                RoleName=name,
-                AssumeRolePolicyDocument=json.dumps(trust),
-                Description="dynamo-continuous-backup (least privilege)",
-            )
-        except Exception as exc:
-            if not is_code(exc, "EntityAlreadyExists"):
-                raise
-        self._update_role_policy(name, trust, policy)
-
-    def _update_role_policy(self, name: str, trust: dict[str, Any], policy: dict[str, Any]) -> None:
-        self.clients.iam.put_role_policy(RoleName=name, PolicyName="backup", PolicyDocument=json.dumps(policy))
-
-    def _create_function(self, name: str, settings: dict[str, Any]) -> None:
-        try:
-            self.clients.lambda_.create_function(
-                FunctionName=name, Code={"ZipFile": self.code}, Architectures=["x86_64"], **settings
-            )
-        except Exception as exc:
-            if not is_code(exc, "ResourceConflictException"):
-                raise
-
-    def _update_function_code(self, name: str) -> None:
-        self.clients.lambda_.update_function_code(FunctionName=name, ZipFile=self.code)
-
-    def _update_function_configuration(self, name: str, settings: dict[str, Any]) -> None:
-        self.clients.lambda_.update_function_configuration(FunctionName=name, **settings)
-
-    def _put_rule(self, name: str, spec: dict[str, Any]) -> None:
-        self.clients.events.put_rule(Name=name, State="ENABLED", Description="dynamo-continuous-backup", **spec)
-
-    def _put_target(self, rule: str) -> None:
-        self.clients.events.put_targets(
-            Rule=rule, Targets=[{"Id": "ensure", "Arn": self._function_arn(self.config.ensure_function_name)}]
-        )
-
-    def _add_permission(self, rule: str) -> None:
-        rule_arn = self.clients.events.describe_rule(Name=rule)["Arn"]
-        try:
-            self.clients.lambda_.add_permission(
-                FunctionName=self.config.ensure_function_name,
-                StatementId=f"{rule}-invoke",
-                Action="lambda:InvokeFunction",
-                Principal="events.amazonaws.com",
-                SourceArn=rule_arn,
-            )
-        except Exception as exc:
-            if not is_code(exc, "ResourceConflictException"):
-                raise
-
-    # -- remove --------------------------------------------------------------------------------
-    def plan_remove(self, force: bool = False) -> list[Change]:
+    def plan_remove(self, force: bool = False) -> DeployPlan:
         """What --remove deletes: rules, functions, our roles. The bucket and its data stay."""
+        want = self.desired(code=False)
+        return plan_teardown(want, self.observe_installed(want), force)
+
+    def observe(self, want: Desired) -> DeployState:
+        return DeployState(
+            bucket=self._bucket(want.bucket),
+            role_policies={r.name: self._role_policy(r.name) for r in want.roles if self._role_exists(r.name)},
+            functions={f.name: c for f, _ in want.functions if (c := self._function(f.name)) is not None},
+            rules={r.name: s for r in want.rules if (s := self._rule(r.name)) is not None},
+            permissions=self._permissions(want.target),
+            trail=self._trail(),
+        )
+
+    def observe_installed(self, want: Desired) -> InstalledState:
+        forwarder = self.config.forwarder_function_name
+        functions = frozenset(f.name for f, _ in want.functions if self._function(f.name) is not None)
         mappings = (
-            self.clients.lambda_.list_event_source_mappings(FunctionName=self.config.forwarder_function_name).get(
-                "EventSourceMappings", []
-            )
-            if self._exists_function(self.config.forwarder_function_name)
+            self.clients.lambda_.list_event_source_mappings(FunctionName=forwarder).get("EventSourceMappings", [])
+            if forwarder in functions
             else []
         )
-        if mappings and not force:
-            raise UserInputError(
-                f"{len(mappings)} table(s) are still protected; run deprovision_tables.py "
-                "with {provisionAll: true} first, or pass --force"
-            )
-        changes = [Change("delete_rule", name, {"name": name}) for name in self.rules() if self._rule_exists(name)]
-        changes += [
-            Change("delete_function", f.name, {"name": f.name})
-            for f in self.functions()
-            if self._exists_function(f.name)
-        ]
-        names = iam.role_names(self.config)
-        changes += [
-            Change("delete_role", names[k], {"name": names[k]})
-            for k in names
-            if self.role_arn(k).endswith(f"/{names[k]}") and self._role_exists(names[k])
-        ]
-        return changes
+        return InstalledState(
+            rules=frozenset(r.name for r in want.rules if self._rule(r.name) is not None),
+            functions=functions,
+            roles=frozenset(r.name for r in want.roles if self._role_exists(r.name)),
+            mappings=len(mappings),
+        )
 
-    def _rule_exists(self, name: str) -> bool:
-        return self._exists(lambda: self.clients.events.describe_rule(Name=name))
+    def _bucket(self, bucket: str) -> BucketState:
+        s3 = self.clients.s3
+        try:
+            s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=self.account)
+        except AwsNotFoundError:
+            return BucketState()
+        except AwsError as exc:
+            if exc.code in ("403", "AccessDenied"):
+                return BucketState(exists=True, foreign=True)
+            raise
+        location = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint") or "us-east-1"
+        if location != self.clients.region:  # the planner refuses it: its protections do not matter
+            return BucketState(exists=True, region=location)
+        try:
+            block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        except AwsError as exc:
+            if exc.code != "NoSuchPublicAccessBlockConfiguration":
+                raise
+            block = None
+        try:
+            policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
+        except AwsError as exc:
+            if exc.code != "NoSuchBucketPolicy":
+                raise
+            policy = None
+        return BucketState(True, False, location, s3.get_bucket_versioning(Bucket=bucket).get("Status"), block, policy)
 
     def _role_exists(self, name: str) -> bool:
-        return self._exists(lambda: self.clients.iam.get_role(RoleName=name))
-
-    def _exists_function(self, name: str) -> bool:
-        return self._exists(lambda: self.clients.lambda_.get_function(FunctionName=name))
-
-    @staticmethod
-    def _exists(call: Callable[[], Any]) -> bool:
         try:
-            call()
-            return True
-        except Exception as exc:
-            if is_code(exc, "ResourceNotFoundException", "NoSuchEntity"):
-                return False
-            raise
+            self.clients.iam.get_role(RoleName=name)
+        except AwsNotFoundError:
+            return False
+        return True
 
-    def _delete_rule(self, name: str) -> None:
-        ids = [t["Id"] for t in self.clients.events.list_targets_by_rule(Rule=name)["Targets"]]
-        if ids:
-            self.clients.events.remove_targets(Rule=name, Ids=ids)
-        self.clients.events.delete_rule(Name=name)
+    def _role_policy(self, name: str) -> dict[str, Any] | None:
+        """The role's policy document, None when it has none."""
+        try:
+            current = self.clients.iam.get_role_policy(RoleName=name, PolicyName=spec.ROLE_POLICY)["PolicyDocument"]
+        except AwsNotFoundError:
+            return None
+        return json.loads(current) if isinstance(current, str) else current  # type: ignore[no-any-return]
 
-    def _delete_function(self, name: str) -> None:
-        self.clients.lambda_.delete_function(FunctionName=name)
+    def _function(self, name: str) -> dict[str, Any] | None:
+        try:
+            return self.clients.lambda_.get_function_configuration(FunctionName=name)  # type: ignore[no-any-return]
+        except AwsNotFoundError:
+            return None
 
-    def _delete_role(self, name: str) -> None:
-        for policy in self.clients.iam.list_role_policies(RoleName=name)["PolicyNames"]:
-            self.clients.iam.delete_role_policy(RoleName=name, PolicyName=policy)
-        self.clients.iam.delete_role(RoleName=name)
+    def _rule(self, name: str) -> RuleState | None:
+        try:
+            described = self.clients.events.describe_rule(Name=name)
+        except AwsNotFoundError:
+            return None
+        targets = self.clients.events.list_targets_by_rule(Rule=name)["Targets"]
+        return RuleState(described, tuple(t["Arn"] for t in targets))
 
+    def _permissions(self, function: str) -> frozenset[str]:
+        try:
+            policy = json.loads(self.clients.lambda_.get_policy(FunctionName=function)["Policy"])
+        except AwsNotFoundError:
+            return frozenset()
+        return frozenset(st.get("Sid") for st in policy.get("Statement", []))
 
-def tls_only_policy(bucket: str) -> dict[str, Any]:
-    arn = f"arn:aws:s3:::{bucket}"
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": {"AWS": "*"},
-                "Action": "s3:*",
-                "Resource": [arn, f"{arn}/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            }
-        ],
-    }
-
-
-def _same(current: Any, wanted: Any) -> bool:
-    if isinstance(current, str) and current.startswith("{"):
-        return json.loads(current) == json.loads(wanted)
-    return bool(current == wanted)
+    def _trail(self) -> bool | str:
+        """Without a trail logging management events, EventBridge never sees CreateTable."""
+        cloudtrail = self.clients.get("cloudtrail")
+        try:
+            trails = cloudtrail.describe_trails()["trailList"]
+            return any(cloudtrail.get_trail_status(Name=t["TrailARN"]).get("IsLogging") for t in trails)
+        except AwsError as exc:
+            return str(exc)

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import iam
+from ..core.config import ENV_CONFIG
+from . import spec
 from .packaging import LAMBDA_RUNTIME, code_sha256
 
 if TYPE_CHECKING:
@@ -29,84 +30,60 @@ def _sub(policy: dict[str, Any], account: str, region: str) -> dict[str, Any]:
 
 
 def build_template(deployer: Deployer, code_key: str) -> dict[str, Any]:
-    from .deployer import event_pattern
-
+    """The resources of spec.py as CloudFormation: what deploy creates, bucket aside."""
     c = deployer.config
     account, region = deployer.account, deployer.clients.region
-    names = iam.role_names(c)
-    runtime = deployer.runtime_config()
-    env = json.loads(runtime.to_json())
+    env = json.loads(deployer.runtime_config().to_json())
     env["firehoseDeliveryRoleArn"] = "${FirehoseRole.Arn}"
     env.pop("region", None)
-
-    def role(name: str, service: str, policy: dict[str, Any]) -> dict[str, Any]:
-        doc = _sub(policy, account, region)
-        return {
+    roles = spec.roles(c, account, region, "${FirehoseRole.Arn}")
+    role_keys = {r.kind: r.key for r in roles}
+    functions = spec.functions(c)
+    ensure = next(f.key for f in functions if f.name == c.ensure_function_name)  # every rule's target
+    resources: dict[str, Any] = {}
+    for r in roles:
+        resources[r.key] = {
             "Type": "AWS::IAM::Role",
             "Properties": {
-                "RoleName": name,
-                "AssumeRolePolicyDocument": iam.trust(service),
-                "Policies": [{"PolicyName": "backup", "PolicyDocument": doc}],
+                "RoleName": r.name,
+                "AssumeRolePolicyDocument": r.trust,
+                "Policies": [{"PolicyName": spec.ROLE_POLICY, "PolicyDocument": _sub(r.policy, account, region)}],
             },
         }
-
-    provisioner = role(
-        names["provisioner"], "lambda.amazonaws.com", iam.provisioner_policy(c, account, region, "${FirehoseRole.Arn}")
-    )
-
-    def function(name: str, handler: str, role_id: str, timeout: int, memory: int) -> dict[str, Any]:
-        return {
+    for f in functions:
+        resources[f.key] = {
             "Type": "AWS::Lambda::Function",
             "Properties": {
-                "FunctionName": name,
-                "Handler": handler,
+                "FunctionName": f.name,
+                "Handler": f.handler,
                 "Runtime": LAMBDA_RUNTIME,
-                "Timeout": timeout,
-                "MemorySize": memory,
-                "Architectures": ["x86_64"],
-                "Role": {"Fn::GetAtt": [role_id, "Arn"]},
+                "Timeout": f.timeout,
+                "MemorySize": f.memory,
+                "Architectures": spec.ARCHITECTURES,
+                "Role": {"Fn::GetAtt": [role_keys[f.role], "Arn"]},
                 "Code": {"S3Bucket": {"Ref": "CodeBucket"}, "S3Key": {"Ref": "CodeKey"}},
-                "Environment": {"Variables": {"DCB_CONFIG": {"Fn::Sub": json.dumps(env, sort_keys=True)}}},
+                "Environment": {"Variables": {ENV_CONFIG: {"Fn::Sub": json.dumps(env, sort_keys=True)}}},
             },
         }
-
-    resources: dict[str, Any] = {
-        "FirehoseRole": role(names["firehose"], "firehose.amazonaws.com", iam.firehose_policy(c)),
-        "ForwarderRole": role(names["forwarder"], "lambda.amazonaws.com", iam.forwarder_policy(c, account, region)),
-        "ProvisionerRole": provisioner,
-        "EnsureFunction": function(
-            c.ensure_function_name, "dynamo_continuous_backup.ensure_backup.handler", "ProvisionerRole", 900, 512
-        ),
-        "ForwarderFunction": function(
-            c.forwarder_function_name, "dynamo_continuous_backup.forwarder.handler", "ForwarderRole", 300, 1024
-        ),
-        "TableEventsRule": {
+    for rule in spec.rules(c):
+        trigger = {"EventPattern": rule.pattern} if rule.pattern is not None else {"ScheduleExpression": rule.schedule}
+        resources[rule.key] = {
             "Type": "AWS::Events::Rule",
             "Properties": {
-                "Name": f"{c.resource_prefix}-table-events",
-                "EventPattern": event_pattern(),
+                "Name": rule.name,
+                **trigger,
                 "State": "ENABLED",
-                "Targets": [{"Id": "ensure", "Arn": {"Fn::GetAtt": ["EnsureFunction", "Arn"]}}],
+                "Targets": [{"Id": spec.TARGET_ID, "Arn": {"Fn::GetAtt": [ensure, "Arn"]}}],
             },
-        },
-        "ReconcileRule": {
-            "Type": "AWS::Events::Rule",
-            "Properties": {
-                "Name": f"{c.resource_prefix}-reconcile",
-                "ScheduleExpression": c.reconcile_schedule,
-                "State": "ENABLED",
-                "Targets": [{"Id": "ensure", "Arn": {"Fn::GetAtt": ["EnsureFunction", "Arn"]}}],
-            },
-        },
-    }
-    for rule in ("TableEventsRule", "ReconcileRule"):
-        resources[f"{rule}Permission"] = {
+        }
+    for rule in spec.rules(c):
+        resources[f"{rule.key}Permission"] = {
             "Type": "AWS::Lambda::Permission",
             "Properties": {
-                "FunctionName": {"Ref": "EnsureFunction"},
+                "FunctionName": {"Ref": ensure},
                 "Action": "lambda:InvokeFunction",
                 "Principal": "events.amazonaws.com",
-                "SourceArn": {"Fn::GetAtt": [rule, "Arn"]},
+                "SourceArn": {"Fn::GetAtt": [rule.key, "Arn"]},
             },
         }
     return {
@@ -121,10 +98,7 @@ def build_template(deployer: Deployer, code_key: str) -> dict[str, Any]:
             "CodeKey": {"Type": "String", "Default": code_key, "Description": "key of the Lambda code zip"},
         },
         "Resources": resources,
-        "Outputs": {
-            "EnsureFunctionArn": {"Value": {"Fn::GetAtt": ["EnsureFunction", "Arn"]}},
-            "ForwarderFunctionArn": {"Value": {"Fn::GetAtt": ["ForwarderFunction", "Arn"]}},
-        },
+        "Outputs": {f"{f.key}Arn": {"Value": {"Fn::GetAtt": [f.key, "Arn"]}} for f in functions},
     }
 
 

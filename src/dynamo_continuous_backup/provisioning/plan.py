@@ -6,6 +6,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .steps import (
+    CancelDraining,
+    CreateDeliveryStream,
+    CreateMapping,
+    DeleteDeliveryStream,
+    DeleteDuplicateMappings,
+    DeleteMappings,
+    EnableMapping,
+    EnableStream,
+    MarkDraining,
+    SaveSchema,
+    TableStep,
+    TakeSnapshot,
+)
+
 WANTED_VIEW = "NEW_AND_OLD_IMAGES"
 
 
@@ -31,15 +46,24 @@ class Observed:
     mappings: tuple[MappingState, ...] = ()  # ours (our forwarder): on the current stream, or all for removal
     draining_since: float | None = None
     undelivered: int | None = None  # stream records up to the drain cut-off not yet in S3; None: unknown
+    has_base: bool | None = None  # a complete base of the current stream exists; None: not looked
     description: dict[str, Any] | None = field(default=None, compare=False)  # DescribeTable's answer
 
 
 @dataclass(frozen=True)
 class Plan:
-    steps: tuple[str, ...] = ()
+    steps: tuple[TableStep, ...] = ()
     status: str = "protected"  # protected | not_protectable | missing | draining | removed
     reason: str = ""
-    drop_mappings: tuple[str, ...] = field(default=())
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        return tuple(step.action for step in self.steps)
+
+    @property
+    def changes(self) -> tuple[TableStep, ...]:
+        """The steps that change the table's protection (refreshing its saved schema does not)."""
+        return tuple(step for step in self.steps if not isinstance(step, SaveSchema))
 
 
 def plan_ensure(obs: Observed) -> Plan:
@@ -57,25 +81,30 @@ def plan_ensure(obs: Observed) -> Plan:
             status="not_protectable",
             reason=f"delivery stream {obs.delivery_stream} exists and is not ours; delete or rename it, then run again",
         )
-    steps: list[str] = []
+    table = obs.table
+    steps: list[TableStep] = []
     if obs.stream_view_type is None:
-        steps.append("enable_stream")
+        steps.append(EnableStream(table, WANTED_VIEW))
     if obs.delivery_status is None:
-        steps.append("create_delivery_stream")
+        steps.append(CreateDeliveryStream(table, obs.delivery_stream))
     if obs.draining_since is not None:
-        steps.append("cancel_draining")
+        steps.append(CancelDraining(table, obs.delivery_stream))
     current = (
         [m for m in obs.mappings if obs.stream_arn and m.stream_arn == obs.stream_arn] if obs.stream_view_type else []
     )
     keep, drop = _dedupe(current)
     if keep is None:
-        steps.append("create_mapping")
+        steps.append(CreateMapping(table, obs.stream_arn if obs.stream_view_type else None))
     elif keep.state in ("Disabled", "Disabling"):
-        steps.append("enable_mapping")
+        steps.append(EnableMapping(table, keep.uuid))
     if drop:
-        steps.append("delete_duplicate_mappings")
-    steps.append("save_schema")
-    return Plan(tuple(steps), drop_mappings=tuple(m.uuid for m in drop))
+        steps.append(DeleteDuplicateMappings(table, tuple(m.uuid for m in drop)))
+    steps.append(SaveSchema(table))
+    # Capture alone does not make a table restorable: the items written before it began are
+    # only in a base, so every ensure takes one while the current stream has none.
+    if obs.has_base is False:
+        steps.append(TakeSnapshot(table))
+    return Plan(tuple(steps))
 
 
 def _dedupe(mappings: list[MappingState]) -> tuple[MappingState | None, list[MappingState]]:
@@ -95,12 +124,14 @@ def plan_remove(
     ours_delivery = obs.delivery_status is not None and obs.delivery_owner == obs.table
     if not obs.mappings and not ours_delivery:
         return Plan(status="removed")
+    delete_mappings = DeleteMappings(obs.table, tuple(m.uuid for m in obs.mappings))
+    delete_delivery = DeleteDeliveryStream(obs.table, obs.delivery_stream)
     if obs.draining_since is None:
         if not ours_delivery:  # nothing can deliver the stream's records: the mappings are all that is left
-            return Plan(("delete_mappings",), status="removed", drop_mappings=tuple(m.uuid for m in obs.mappings))
-        return Plan(("mark_draining",), status="draining", reason="waiting for the stream to drain")
+            return Plan((delete_mappings,), status="removed")
+        mark = MarkDraining(obs.table, obs.delivery_stream, now)
+        return Plan((mark,), status="draining", reason="waiting for the stream to drain")
     waited = now - obs.draining_since
-    drop = tuple(m.uuid for m in obs.mappings)
     if obs.mappings:
         if waited < drain_seconds:
             return Plan(status="draining", reason=f"draining, first check in {drain_seconds - waited:.0f}s")
@@ -113,10 +144,10 @@ def plan_remove(
                 f"(or the stream's retention ends, in {left})",
             )
         # Every record is in S3 (or expired): nothing is left in the delivery buffer either.
-        return Plan(("delete_mappings", "delete_delivery_stream"), status="removed", drop_mappings=drop)
+        return Plan((delete_mappings, delete_delivery), status="removed")
     if waited < drain_seconds + buffer_seconds:  # a mapping removed elsewhere: let the buffer flush
         return Plan(
             status="draining",
             reason=f"flushing the delivery buffer, {drain_seconds + buffer_seconds - waited:.0f}s left",
         )
-    return Plan(("delete_delivery_stream",), status="removed")
+    return Plan((delete_delivery,), status="removed")

@@ -60,7 +60,7 @@ def table_status(provisioner: Provisioner, optin: OptIn, table: str) -> TableSta
     plan = plan_ensure(obs)
     current = [m for m in obs.mappings if m.stream_arn == obs.stream_arn]
     opted = optin.covers(table)
-    missing = [s for s in plan.steps if s != "save_schema"]
+    missing = [s.action for s in plan.changes]
     problem = plan.reason or ("needs " + ", ".join(missing) if missing else "")
     capturing = not problem and obs.stream_view_type == WANTED_VIEW
     restorable = bool(
@@ -112,7 +112,7 @@ def require_protected(clients: Clients, config: Config, table: str) -> None:
     if obs.table_status is None:
         raise TableNotFoundError(table)
     plan = plan_ensure(obs)
-    missing = [s for s in plan.steps if s != "save_schema"]
+    missing = [s.action for s in plan.changes]
     if plan.status != "protected" or missing:
         raise NotProtectableError(
             f"table {table} is not protected ({plan.reason or ', '.join(missing)}); "

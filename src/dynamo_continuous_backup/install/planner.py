@@ -1,0 +1,200 @@
+"""Pure decisions of deploy: from what deploy wants (`Desired`, built from spec.py) and what
+the account holds (`DeployState`, observed by deployer.py), the steps to take. A second
+deploy plans nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.errors import AwsError, ConfigError, UserInputError
+from .spec import FunctionSpec, RoleSpec, RuleSpec
+from .steps import (
+    AddPermission,
+    CreateBucket,
+    CreateFunction,
+    CreateRole,
+    DeleteFunction,
+    DeleteRole,
+    DeleteRule,
+    DeployStep,
+    PutRule,
+    PutTarget,
+    UpdateFunctionCode,
+    UpdateFunctionConfiguration,
+    UpdateRolePolicy,
+)
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What deploy wants in the account."""
+
+    bucket: str
+    region: str
+    kms_key_arn: str | None
+    roles: tuple[RoleSpec, ...]  # only those deploy manages: not the ones the config names
+    functions: tuple[tuple[FunctionSpec, dict[str, Any]], ...]  # each with its settings
+    code_sha256: str
+    rules: tuple[RuleSpec, ...]
+    target: str  # the function every rule invokes (the ensure function)
+    target_arn: str
+
+
+@dataclass(frozen=True)
+class BucketState:
+    exists: bool = False
+    foreign: bool = False  # HeadBucket with our account as expected owner was refused
+    region: str = ""
+    versioning: str | None = None
+    public_access_block: dict[str, bool] | None = None  # None: none configured
+    policy: str | None = None  # None: no bucket policy
+
+
+@dataclass(frozen=True)
+class RuleState:
+    description: dict[str, Any]  # DescribeRule's answer
+    targets: tuple[str, ...]  # the ARNs it invokes
+
+
+@dataclass(frozen=True)
+class DeployState:
+    """What the account holds of what deploy installs. A name absent from a mapping does not exist."""
+
+    bucket: BucketState = BucketState()
+    role_policies: Mapping[str, dict[str, Any] | None] = field(default_factory=dict)  # None: role without ours
+    functions: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # GetFunctionConfiguration
+    rules: Mapping[str, RuleState] = field(default_factory=dict)
+    permissions: frozenset[str] = frozenset()  # statement ids in the ensure function's policy
+    trail: bool | str = True  # a trail logs management events; False: none does; str: not checked, why
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    steps: tuple[DeployStep, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def plan_deploy(want: Desired, seen: DeployState) -> DeployPlan:
+    """The steps that make the account hold what deploy wants, and what deploy cannot fix."""
+    steps = [*_bucket(want, seen.bucket), *_roles(want, seen), *_functions(want, seen), *_rules(want, seen)]
+    warnings = [f"bucket {want.bucket}: {gap}" for gap in _bucket_gaps(seen.bucket)]
+    if isinstance(seen.trail, str):
+        warnings.append(f"could not check CloudTrail ({seen.trail}); table events need a trail")
+    elif not seen.trail:
+        warnings.append(
+            "no CloudTrail trail is logging management events: CreateTable events will not "
+            "reach EventBridge; only the hourly reconcile will cover new tables"
+        )
+    return DeployPlan(tuple(steps), tuple(warnings))
+
+
+def _bucket(want: Desired, bucket: BucketState) -> list[DeployStep]:
+    if bucket.foreign:
+        raise AwsError(
+            f"bucket {want.bucket} exists but belongs to another account or denies access; "
+            "choose another firehoseDeliveryBucket"
+        )
+    if not bucket.exists:
+        return [CreateBucket(want.bucket, want.region, want.kms_key_arn)]
+    if bucket.region != want.region:
+        raise ConfigError(
+            f"bucket {want.bucket} is in {bucket.region} but the config's region is {want.region}; "
+            "use a bucket in the tables' region, or set region"
+        )
+    return []
+
+
+def _bucket_gaps(bucket: BucketState) -> list[str]:
+    """An existing bucket's missing protections: reported, never changed (it is the user's)."""
+    if not bucket.exists:
+        return []
+    gaps = []
+    if bucket.versioning != "Enabled":
+        gaps.append("versioning is off (a deleted or overwritten backup cannot be recovered)")
+    if bucket.public_access_block is None:
+        gaps.append("public access is not blocked")
+    elif not all(bucket.public_access_block.values()):
+        gaps.append("public access is not fully blocked")
+    if bucket.policy is None:
+        gaps.append("no bucket policy requiring TLS")
+    elif "aws:SecureTransport" not in bucket.policy:
+        gaps.append("the bucket policy does not require TLS")
+    return gaps
+
+
+def _roles(want: Desired, seen: DeployState) -> list[DeployStep]:
+    steps: list[DeployStep] = []
+    for role in want.roles:
+        if role.name not in seen.role_policies:
+            steps.append(CreateRole(role.name, role.trust, role.policy))
+        elif seen.role_policies[role.name] != role.policy:
+            steps.append(UpdateRolePolicy(role.name, role.policy))
+    return steps
+
+
+def _functions(want: Desired, seen: DeployState) -> list[DeployStep]:
+    steps: list[DeployStep] = []
+    for spec, settings in want.functions:
+        current = seen.functions.get(spec.name)
+        if current is None:
+            steps.append(CreateFunction(spec.name, settings))
+            continue
+        if current.get("CodeSha256") != want.code_sha256:
+            steps.append(UpdateFunctionCode(spec.name, want.code_sha256))
+        if any(current.get(k) != v for k, v in settings.items()):
+            steps.append(UpdateFunctionConfiguration(spec.name, settings))
+    return steps
+
+
+def _rules(want: Desired, seen: DeployState) -> list[DeployStep]:
+    steps: list[DeployStep] = []
+    for rule in want.rules:
+        settings = rule.settings()
+        current = seen.rules.get(rule.name)
+        put = PutRule(rule.name, settings)
+        target = PutTarget(rule.name, want.target_arn)
+        permission = AddPermission(rule.name, want.target, rule.permission_id)
+        if current is None:
+            steps += [put, target, permission]
+            continue
+        described = current.description
+        if described.get("State") != "ENABLED" or not all(_same(described.get(k), v) for k, v in settings.items()):
+            steps.append(put)
+        if list(current.targets) != [want.target_arn]:
+            steps.append(target)
+        if rule.permission_id not in seen.permissions:
+            steps.append(permission)
+    return steps
+
+
+def _same(current: Any, wanted: Any) -> bool:
+    """Equal, comparing JSON text (an event pattern) as the value it encodes."""
+    if isinstance(current, str) and current.startswith("{"):
+        return bool(json.loads(current) == json.loads(wanted))
+    return bool(current == wanted)
+
+
+@dataclass(frozen=True)
+class InstalledState:
+    """What of deploy's resources exists, for --remove."""
+
+    rules: frozenset[str] = frozenset()
+    functions: frozenset[str] = frozenset()
+    roles: frozenset[str] = frozenset()
+    mappings: int = 0  # event source mappings of the forwarder: tables still protected
+
+
+def plan_teardown(want: Desired, seen: InstalledState, force: bool = False) -> DeployPlan:
+    """What --remove deletes: rules, functions, our roles. The bucket and its data stay."""
+    if seen.mappings and not force:
+        raise UserInputError(
+            f"{seen.mappings} table(s) are still protected; run deprovision_tables.py "
+            "with {provisionAll: true} first, or pass --force"
+        )
+    steps: list[DeployStep] = [DeleteRule(r.name) for r in want.rules if r.name in seen.rules]
+    steps += [DeleteFunction(f.name) for f, _ in want.functions if f.name in seen.functions]
+    steps += [DeleteRole(r.name) for r in reversed(want.roles) if r.name in seen.roles]  # reverse of creation
+    return DeployPlan(tuple(steps))

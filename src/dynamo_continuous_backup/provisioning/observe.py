@@ -1,0 +1,106 @@
+"""What a table and the resources we own for it look like now: the input of the planner
+(plan.py). Read-only AWS calls; the one wait is for a table to leave CREATING/UPDATING."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core import naming
+from ..core.aws import Clients, wait_until
+from ..core.config import Config
+from ..core.errors import AwsNotFoundError, TableNotFoundError
+from ..snapshot.bases import find_base
+from .plan import MappingState, Observed
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Our delivery stream of a table as Firehose describes it (status None: it does not exist)."""
+
+    status: str | None = None
+    owner: str | None = None  # the full table name in its ownership tag, None if not tagged ours
+    draining_since: float | None = None
+
+
+@dataclass
+class Observer:
+    clients: Clients
+    config: Config
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+
+    def observe(self, table: str, all_mappings: bool = False, bases: bool = False) -> Observed:
+        """Describe the table (waiting out CREATING/UPDATING), its delivery stream and our mappings:
+        those on its current stream, or with `all_mappings` those on any stream it ever had. With
+        `bases`, also whether a complete base of its current stream exists."""
+        desc = self.describe_table(table)
+        if desc is not None and desc["TableStatus"] in ("CREATING", "UPDATING"):
+            desc = self.wait_active(table)
+        spec = (desc or {}).get("StreamSpecification") or {}
+        view = spec.get("StreamViewType") if spec.get("StreamEnabled") else None
+        stream_arn = desc.get("LatestStreamArn") if desc and view else None
+        delivery = self.delivery(table)
+        has_base = None
+        if bases and desc is not None:
+            has_base = find_base(self.clients, self.config, table, desc) is not None
+        return Observed(
+            table,
+            desc["TableStatus"] if desc else None,
+            view,
+            stream_arn,
+            delivery_stream=naming.delivery_stream_name(table),
+            delivery_status=delivery.status,
+            delivery_owner=delivery.owner,
+            draining_since=delivery.draining_since,
+            mappings=self.mappings(table, None if all_mappings else stream_arn),
+            has_base=has_base,
+            description=desc,
+        )
+
+    def describe_table(self, table: str) -> dict[str, Any] | None:
+        try:
+            return self.clients.dynamodb.describe_table(TableName=table)["Table"]  # type: ignore[no-any-return]
+        except AwsNotFoundError:
+            return None
+
+    def wait_active(self, table: str) -> dict[str, Any]:
+        """Bounded wait for ACTIVE; a table that disappears ends the wait at once."""
+
+        def active() -> dict[str, Any] | None:
+            desc = self.describe_table(table)
+            if desc is None:
+                raise TableNotFoundError(table, "it was deleted meanwhile")
+            return desc if desc["TableStatus"] == "ACTIVE" else None
+
+        result: dict[str, Any] = wait_until(
+            active, f"table {table} to become ACTIVE", self.config.wait_timeout_seconds, 2.0, self.sleep
+        )
+        return result
+
+    def delivery(self, table: str) -> Delivery:
+        name = naming.delivery_stream_name(table)
+        try:
+            desc = self.clients.firehose.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
+        except AwsNotFoundError:
+            return Delivery()
+        tags = self.clients.firehose.list_tags_for_delivery_stream(DeliveryStreamName=name).get("Tags", [])
+        draining = next((t["Value"] for t in tags if t["Key"] == naming.TAG_DRAINING), None)
+        return Delivery(desc["DeliveryStreamStatus"], naming.owned_table(tags), float(draining) if draining else None)
+
+    def mappings(self, table: str, stream_arn: str | None) -> tuple[MappingState, ...]:
+        """Our mappings of the table. With its stream known, one cheap filtered listing; else
+        every mapping of the forwarder (only removal needs that)."""
+        marker = f":table/{table}/stream/"
+        query = {"FunctionName": self.config.forwarder_function_name}
+        if stream_arn:
+            query["EventSourceArn"] = stream_arn
+        found = []
+        for page in self.clients.lambda_.get_paginator("list_event_source_mappings").paginate(**query):
+            for m in page["EventSourceMappings"]:
+                if marker in m.get("EventSourceArn", ""):
+                    modified = m.get("LastModified")
+                    when = modified.timestamp() if hasattr(modified, "timestamp") else 0.0
+                    found.append(MappingState(m["UUID"], m["State"], m["EventSourceArn"], when))
+        return tuple(found)
