@@ -12,10 +12,11 @@ from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.core.naming import stream_label
 from dynamo_continuous_backup.local import LocalRuntime
+from dynamo_continuous_backup.provisioning.provisioner import Provisioner
 from dynamo_continuous_backup.restore.backups import BackupStore
 from dynamo_continuous_backup.restore.restore import RestoreOptions, Restorer
 
-from ..conftest import BUCKET
+from ..conftest import BUCKET, cli
 
 
 def put(aws: Clients, table: str, *names: str) -> None:
@@ -91,3 +92,50 @@ def test_a_change_log_older_than_the_base_is_neither_read_nor_restored(
     assert result.verified and names(aws, "old-r") == {"a1"}
     assert not [p for p in tmp_path.rglob("*") if hour in p.as_posix()]
     assert 0 < store.fetched_bytes < 10_000
+
+
+def test_writes_while_the_stream_was_off_are_a_reported_gap_and_both_sides_restore_exactly(
+    deployed: tuple[Config, LocalRuntime], aws: Clients, make_table: Callable[..., str], tmp_path: Path
+) -> None:
+    config, runtime = deployed
+    # GIVEN a protected table with two items
+    make_table("gap")
+    runtime.settle()
+    put(aws, "gap", "a1", "a2")
+    runtime.settle()
+    next_second()
+    before = time.time()
+    next_second()
+    # WHEN its stream is turned off, items are written while it is off, and the ensure function
+    # gets the UpdateTable call's event (its eventTime: the moment capture stopped)
+    aws.dynamodb.update_table(TableName="gap", StreamSpecification={"StreamEnabled": False})
+    off = time.time()
+    next_second()
+    put(aws, "gap", "g1", "g2")
+    Provisioner(aws, config).ensure("gap", at=off)
+    runtime.settle()
+    put(aws, "gap", "b1")
+    runtime.settle()
+    store = BackupStore(aws, config, tmp_path)
+    # THEN the timeline shows two restorable spans with the gap between them
+    (first, first_end), (second, second_end) = store.timeline("gap").restorable()
+    assert first < before < first_end == off and second > off and second_end is None
+    # AND a time before the gap restores exactly what was there
+    Restorer(aws, store).restore("gap", "gap-before", RestoreOptions(at=str(before)))
+    assert names(aws, "gap-before") == {"a1", "a2"}
+    # AND a time inside the gap is refused, naming the restorable times around it
+    code, _, err = cli(
+        "restore", "gap", "--to", "gap-x", "--config", str(config_path(tmp_path, config)), "--at", str(off + 0.5)
+    )
+    assert code == 2 and "latest restorable time before it" in err and err.count("\n") == 1, err
+    # AND the latest state has every item, those written while capture was off included (the new base)
+    Restorer(aws, store).restore("gap", "gap-now", RestoreOptions())
+    assert names(aws, "gap-now") == {"a1", "a2", "g1", "g2", "b1"}
+
+
+def config_path(tmp_path: Path, config: Config) -> Path:
+    path = tmp_path / "gap-config.json"
+    path.write_text(
+        json.dumps({"firehoseDeliveryBucket": config.firehose_delivery_bucket, "firehoseDeliveryPrefix": config.prefix})
+    )
+    return path

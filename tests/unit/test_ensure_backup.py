@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from dynamo_continuous_backup.provisioning.events import parse_event
@@ -43,3 +45,11 @@ def test_table_arn_in_request_is_accepted() -> None:
 )
 def test_unknown_events_are_ignored_with_a_reason(event: dict) -> None:
     assert parse_event(event).action == "ignore" and parse_event(event).reason
+
+
+def test_the_calls_time_comes_with_it() -> None:
+    # The moment of an UpdateTable that turned the stream off ends that generation's capture.
+    parsed = parse_event(load_event("cloudtrail-update-table.json"))
+    when = load_event("cloudtrail-update-table.json")["detail"]["eventTime"]
+    assert parsed.at == datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp()
+    assert parse_event(load_event("scheduled.json")).at is None

@@ -16,6 +16,7 @@ from dynamo_continuous_backup.core.timeline import (
     hour_partitions,
     label_time,
 )
+from dynamo_continuous_backup.core.timeline_store import build_timeline
 
 H = 3600.0
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
@@ -163,3 +164,30 @@ def test_stream_label_is_the_arn_tail() -> None:
     assert stream_label("arn:aws:dynamodb:us-east-1:123456789012:table/a") == ""
     assert label_time("2026-11-23T10:00:00.123") == 1795428000.123
     assert label_time("not-a-time") is None
+
+
+def test_a_noted_end_beats_the_next_streams_start() -> None:
+    # GIVEN two streams' begin facts and the first's end (its stream was turned off before
+    # the second was turned on, with writes in between that no stream captured)
+    facts = {
+        "p/@timelines/t/begin/2026-01-01T00:00:00.json": {"streamLabel": "2026-01-01T00:00:00", "start": 0},
+        "p/@timelines/t/begin/2026-01-01T02:00:00.json": {"streamLabel": "2026-01-01T02:00:00", "start": 0},
+        "p/@timelines/t/end/2026-01-01T00:00:00.json": {
+            "streamLabel": "2026-01-01T00:00:00",
+            "end": 1767229200.0,
+            "endedBy": "stream disabled",
+        },
+    }
+    # WHEN the timeline is built, THEN the first generation ends when capture stopped, not later
+    first, second = build_timeline("t", facts, {}).generations
+    assert (first.end, first.ended_by) == (1767229200.0, "stream disabled")
+    assert second.start == 1767232800.0 and second.end is None
+
+
+def test_bases_without_a_stream_belong_to_the_generation_their_time_falls_in() -> None:
+    manifest = {"runId": "r", "startTime": 1767229200.0 + 60, "endTime": 1767229200.0 + 70, "items": 1}
+    facts = {"p/@timelines/t/begin/2026-01-01T01:00:00.json": {"streamLabel": "2026-01-01T01:00:00"}}
+    tl = build_timeline("t", facts, {"p/@snapshots/t/r/manifest.json": manifest})
+    assert [(g.label, [b.run_id for b in g.bases]) for g in tl.generations] == [("2026-01-01T01:00:00", ["r"])]
+    legacy = build_timeline("t", {}, {"k": manifest})
+    assert [(g.label, g.start, g.end) for g in legacy.generations] == [("", 0.0, None)]

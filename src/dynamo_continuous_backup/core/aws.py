@@ -326,25 +326,3 @@ def _short(text: str, limit: int = 200) -> str:
     """One line of at most `limit` characters (AWS messages can list every resource)."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-# -- transitional: the call sites still written against botocore's exceptions -----------------
-def error_code(exc: BaseException) -> str:
-    if isinstance(exc, AwsError):
-        return exc.code
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", ""))
-    return ""
-
-
-def is_code(exc: BaseException, *codes: str) -> bool:
-    return error_code(exc) in codes
-
-
-def aws_error(exc: BaseException, region: str | None = None) -> AwsError | None:
-    if isinstance(exc, AwsError):
-        return exc
-    if isinstance(exc, ClientError | BotoCoreError):
-        error = translate(exc, region)
-        return error if isinstance(error, AwsError) else None
-    return None

@@ -37,9 +37,9 @@ def record_begin(clients: Clients, config: Config, table: str, stream_arn: str, 
     return _put_once(clients, config, f"{naming.timelines_prefix(config.prefix, table)}begin/{label}.json", fact)
 
 
-def record_end(clients: Clients, config: Config, table: str, stream_arn: str, at: float, reason: str) -> bool:
-    """Note that the generation of `stream_arn` ended at `at` (the first note stays)."""
-    label = naming.stream_label(stream_arn)
+def record_end(clients: Clients, config: Config, table: str, stream: str, at: float, reason: str) -> bool:
+    """Note that the generation of `stream` (an ARN or a label) ended at `at` (the first note stays)."""
+    label = naming.stream_label(stream) if stream.startswith("arn:") else stream
     if not label:
         return False
     fact = {"streamLabel": label, "end": at, "endedBy": reason}
@@ -88,8 +88,8 @@ def build_timeline(table: str, facts: dict[str, dict[str, Any]], manifests: dict
     for label in sorted((x for x in starts if starts[x] is not None), key=lambda x: starts[x] or 0.0):
         begin = begins.get(label, {})
         tl = tl.begin(label, float(starts[label] or 0.0), begin.get("created"))
-    for label, fact in ends.items():
-        tl = tl.end(label, float(fact["end"]), str(fact.get("endedBy", "")))
+        if label in ends:  # before the next stream begins: a noted end is more exact than its start
+            tl = tl.end(label, float(ends[label]["end"]), str(ends[label].get("endedBy", "")))
     for label, runs in labelled.items():
         for key, m in runs:
             tl = tl.with_base(label, _base(key, m))

@@ -66,6 +66,33 @@ def _keep_streams_of_deleted_tables() -> None:
 _GRAVEYARD: dict[tuple[str, str, str], Any] = {}
 
 
+def _disabled_streams_stop_capturing() -> None:
+    """On AWS a disabled stream captures no more writes, stays readable for 24 hours, and the
+    table can get a new stream; moto keeps appending to it (failing with KeyError
+    'StreamViewType' on the next write) and refuses a new one. Retire the old stream beside
+    deleted tables' ones, where the streams API still finds it."""
+    import copy
+
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table, "_dcb_patched", False):
+        return
+    original = Table.set_stream_specification
+
+    def set_stream_specification(self: Any, streams: dict[str, Any] | None) -> None:
+        shard, label, spec = self.stream_shard, self.latest_stream_label, self.stream_specification
+        original(self, streams)
+        if shard is not None and not (self.stream_specification or {}).get("StreamEnabled"):
+            retired = copy.copy(self)
+            retired.stream_shard, retired.stream_specification = shard, spec
+            shard.table = retired
+            _GRAVEYARD[(self.account_id, self.region_name, str(label))] = retired
+            self.stream_shard, self.latest_stream_label = None, None
+
+    Table.set_stream_specification = set_stream_specification  # type: ignore[method-assign]
+    Table._dcb_patched = True  # type: ignore[attr-defined]
+
+
 def _ignore_conditional_bucket_statements() -> None:
     """moto evaluates bucket policies without their conditions, so the TLS-only Deny
     (`aws:SecureTransport: false`) would deny every call to the plain-HTTP local endpoint.
@@ -178,6 +205,7 @@ class EmbeddedMoto:
 
         _disable_moto_lambda_delivery()
         _keep_streams_of_deleted_tables()
+        _disabled_streams_stop_capturing()
         _ignore_conditional_bucket_statements()
         _serve_function_code()
         _binary_keys_in_stream_records()

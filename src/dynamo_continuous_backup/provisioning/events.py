@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from ..core import naming
@@ -25,6 +26,7 @@ class TableEvent:
     action: str  # ensure | remove | reconcile | ignore
     table: str = ""
     reason: str = ""
+    at: float | None = None  # when the call happened (CloudTrail's eventTime), if the event says
 
 
 def parse_event(event: dict[str, Any]) -> TableEvent:
@@ -49,7 +51,15 @@ def parse_event(event: dict[str, Any]) -> TableEvent:
         name = params.get("tableName")
     if not isinstance(name, str) or not name:
         return TableEvent("ignore", reason=f"{call} event carries no table name")
-    return TableEvent("remove" if call == "DeleteTable" else "ensure", naming.table_name(name))
+    return TableEvent("remove" if call == "DeleteTable" else "ensure", naming.table_name(name), at=_time(detail))
+
+
+def _time(detail: dict[str, Any]) -> float | None:
+    """CloudTrail's eventTime (`2026-11-23T10:00:00Z`) as epoch seconds; None if absent or odd."""
+    try:
+        return datetime.fromisoformat(str(detail["eventTime"]).replace("Z", "+00:00")).timestamp()
+    except (KeyError, ValueError):
+        return None
 
 
 def reconcile(provisioner: Provisioner, optin: OptIn, clients: Clients, concurrency: int = 8) -> list[Result]:
@@ -73,9 +83,9 @@ def handle(event: dict[str, Any], provisioner: Provisioner, optin: OptIn, client
     if parsed.action == "reconcile":
         results = reconcile(provisioner, optin, clients)
     elif parsed.action == "remove":
-        results = [provisioner.remove(parsed.table)]
+        results = [provisioner.remove(parsed.table, at=parsed.at)]
     elif optin.covers(parsed.table):
-        results = [provisioner.ensure(parsed.table)]
+        results = [provisioner.ensure(parsed.table, at=parsed.at)]
     else:
         results = [Result(parsed.table, "excluded", reason="not opted in")]
     for r in results:

@@ -7,8 +7,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
+from ..core import timeline_store
 from ..core.aws import Clients
 from ..core.config import Config
 from ..core.errors import BackupError
@@ -16,7 +18,7 @@ from . import drain
 from .executor import AwsExecutor, Executor, NotRestorable
 from .observe import Observer
 from .plan import Observed, plan_ensure, plan_remove
-from .steps import EnableStream
+from .steps import DeleteMappings, EnableStream, MarkDraining
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +72,10 @@ class Provisioner:
     def executor(self) -> AwsExecutor:
         return AwsExecutor(self.observer, self._firehose_role)
 
-    def ensure(self, table: str, executor: Executor | None = None) -> Result:
+    def ensure(self, table: str, executor: Executor | None = None, at: float | None = None) -> Result:
         """Make the table protected; report what was done or why it cannot be. With a
-        `PrintingExecutor` the steps are printed instead: status "planned" when any changes."""
+        `PrintingExecutor` the steps are printed instead: status "planned" when any changes.
+        `at`: when the call that asked for it happened (an UpdateTable that turned the stream off)."""
         run = executor or self.executor()
         obs = self.observer.observe(table, bases=True)
         plan = plan_ensure(obs)
@@ -84,6 +87,8 @@ class Provisioner:
             return Result(table, "planned" if plan.changes else "protected", plan.actions)
         done: list[str] = []
         for step in plan.steps:
+            if isinstance(step, EnableStream):  # capture was off: the generation before ended then
+                self._end_open_generations(table, self.clock() if at is None else at, "stream disabled")
             try:
                 if run.apply(step, obs):
                     done.append(step.action)
@@ -100,9 +105,20 @@ class Provisioner:
                 raise
             if isinstance(step, EnableStream):
                 obs = self.observe(table)  # the new stream's ARN and description
+        if obs.stream_arn:  # the generation a restore reads; a newer one ends the one before
+            created = (obs.description or {}).get("CreationDateTime")
+            when = created.timestamp() if isinstance(created, datetime) else None
+            timeline_store.record_begin(self.clients, self.config, table, obs.stream_arn, when)
         return Result(table, plan.status, tuple(done), plan.reason)
 
-    def remove(self, table: str, executor: Executor | None = None, wait: bool = False) -> Result:
+    def _end_open_generations(self, table: str, at: float, reason: str) -> None:
+        for gen in timeline_store.read_timeline(self.clients, self.config, table).generations:
+            if gen.end is None and gen.label:
+                timeline_store.record_end(self.clients, self.config, table, gen.label, at, reason)
+
+    def remove(
+        self, table: str, executor: Executor | None = None, wait: bool = False, at: float | None = None
+    ) -> Result:
         """Drain, then remove our mapping and delivery stream; S3 data stays. With `wait`, until
         removed or the wait times out (never in a dry run: nothing would change meanwhile)."""
         run = executor or self.executor()
@@ -114,6 +130,13 @@ class Provisioner:
             obs = self._observe_drain(table)
             plan = plan_remove(obs, self.clock(), self.config.drain_seconds, buffer, drain.STREAM_RETENTION_SECONDS)
             for step in plan.steps:
+                if isinstance(step, MarkDraining | DeleteMappings) and not run.dry_run:
+                    # Capture ends at the drain's cut-off: what the stream holds up to it reaches S3.
+                    cut_off = step.since if isinstance(step, MarkDraining) else self.clock()
+                    cut_off = min(cut_off, at) if at is not None else cut_off  # the DeleteTable call
+                    reason = "deleted" if obs.table_status is None else "capture stopped"
+                    for stream in {m.stream_arn for m in obs.mappings}:
+                        timeline_store.record_end(self.clients, self.config, table, stream, cut_off, reason)
                 run.apply(step, obs)
                 done.append(step.action)
             if plan.status == "removed" or not wait or run.dry_run:

@@ -21,7 +21,7 @@ from dynamo_continuous_backup.restore.restore import RestoreOptions, Restorer
 from dynamo_continuous_backup.restore.tablewrite import BatchWriter
 from dynamo_continuous_backup.snapshot.export import export_snapshot
 
-from .conftest import BUCKET, REGION, contents
+from ..conftest import BUCKET, REGION, contents
 from .test_retry import FakeTime
 
 
