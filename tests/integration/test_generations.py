@@ -11,6 +11,7 @@ from pathlib import Path
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.core.naming import stream_label
+from dynamo_continuous_backup.core.timeline import iso
 from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.provisioning.provisioner import Provisioner
 from dynamo_continuous_backup.restore.backups import BackupStore
@@ -124,13 +125,17 @@ def test_writes_while_the_stream_was_off_are_a_reported_gap_and_both_sides_resto
     Restorer(aws, store).restore("gap", "gap-before", RestoreOptions(at=str(before)))
     assert names(aws, "gap-before") == {"a1", "a2"}
     # AND a time inside the gap is refused, naming the restorable times around it
-    code, _, err = cli(
-        "restore", "gap", "--to", "gap-x", "--config", str(config_path(tmp_path, config)), "--at", str(off + 0.5)
-    )
+    path = str(config_path(tmp_path, config))
+    code, _, err = cli("restore", "gap", "--to", "gap-x", "--config", path, "--at", str(off + 0.5))
     assert code == 2 and "latest restorable time before it" in err and err.count("\n") == 1, err
     # AND the latest state has every item, those written while capture was off included (the new base)
-    Restorer(aws, store).restore("gap", "gap-now", RestoreOptions())
+    latest = Restorer(aws, store).restore("gap", "gap-now", RestoreOptions())
     assert names(aws, "gap-now") == {"a1", "a2", "g1", "g2", "b1"}
+    assert any("1 unrestorable stretch" in note for note in latest.notes)
+    # AND status names the stretch
+    code, out, _ = cli("status", "--config", path, "--json")
+    [row] = [r for r in json.loads(out) if r["table"] == "gap"]
+    assert len(row["gaps"]) == 1 and row["gaps"][0][0] == iso(off) and row["restorable_since"] == iso(second)
 
 
 def config_path(tmp_path: Path, config: Config) -> Path:

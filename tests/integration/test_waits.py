@@ -22,7 +22,7 @@ from dynamo_continuous_backup.restore.tablewrite import BatchWriter
 from dynamo_continuous_backup.snapshot.export import export_snapshot
 
 from ..conftest import BUCKET, REGION, contents
-from .test_retry import FakeTime
+from ..unit.test_retry import FakeTime
 
 
 class SlowJobs:

@@ -73,7 +73,7 @@ def cmd_status(args: argparse.Namespace, ui: UI) -> int:
     if args.json:
         ui.line(json.dumps([r.as_dict() for r in rows], indent=2))
     else:
-        header = ("TABLE", "OPTED-IN", "STREAM", "DELIVERY", "MAPPING", "LAST BACKUP", "PROTECTED")
+        header = ("TABLE", "OPTED-IN", "STREAM", "DELIVERY", "MAPPING", "LAST BACKUP", "RESTORABLE SINCE", "PROTECTED")
         data = [
             (
                 r.table,
@@ -82,6 +82,7 @@ def cmd_status(args: argparse.Namespace, ui: UI) -> int:
                 r.delivery_status or "-",
                 r.mapping_state or "-",
                 r.last_backup or "-",
+                (r.restorable_since or "-") + (f" ({len(r.gaps)} gap(s): see --json)" if r.gaps else ""),
                 "yes" if r.protected else f"NO: {r.problem}" if r.opted_in else "no",
             )
             for r in rows

@@ -11,6 +11,8 @@ from ..core import naming
 from ..core.aws import Clients
 from ..core.config import Config
 from ..core.errors import AwsError, NotProtectableError, TableNotFoundError
+from ..core.timeline import iso
+from ..core.timeline_store import read_timeline
 from ..snapshot.bases import backfill_command, find_base
 from .fleet import list_tables, parallel_map
 from .optin import OptIn
@@ -31,6 +33,9 @@ class TableStatus:
     last_backup: str | None
     protected: bool  # capture running AND a complete base of the current stream: restorable
     problem: str
+    restorable_since: str | None = None  # the earliest restorable time of the current generation
+    restorable: tuple[tuple[str, str | None], ...] = ()  # (from, to) spans, oldest first; to None: now
+    gaps: tuple[tuple[str, str], ...] = ()  # the unrestorable stretches between those spans
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,6 +74,8 @@ def table_status(provisioner: Provisioner, optin: OptIn, table: str) -> TableSta
     if capturing and not restorable:
         problem = f"not restorable: no complete base snapshot of its current stream; run `{backfill_command(table)}`"
     last = last_backup_time(provisioner.clients, provisioner.config, table)
+    spans = read_timeline(provisioner.clients, provisioner.config, table).restorable()
+    current_span = spans[-1] if spans and spans[-1][1] is None else None
     return TableStatus(
         table,
         opted,
@@ -79,6 +86,9 @@ def table_status(provisioner: Provisioner, optin: OptIn, table: str) -> TableSta
         last.astimezone(UTC).isoformat(timespec="seconds") if last else None,
         restorable,
         problem,
+        iso(current_span[0]) if current_span else None,
+        tuple((iso(lo), iso(hi) if hi is not None else None) for lo, hi in spans),
+        tuple((iso(a[1]), iso(b[0])) for a, b in zip(spans, spans[1:], strict=False) if a[1] is not None),
     )
 
 

@@ -27,7 +27,7 @@ from ..core import naming
 from ..core.errors import AwsNotFoundError, UserInputError
 from ..core.records import dumps
 from ..core.timeline import LATE_SECONDS, Window
-from .backups import BackupStore
+from .backups import BackupStore, LocalBackups
 from .statequery import CorruptBackupError, connect, state_sql
 
 log = logging.getLogger(__name__)
@@ -90,35 +90,20 @@ class Checkpointer:
         return CheckpointResult(table, run_id, at, items, read, time.monotonic() - started)
 
     def _write_state(
-        self, backups: Any, window: Window, at: float, prefix: str, tmp: Path
+        self, backups: LocalBackups, window: Window, at: float, prefix: str, tmp: Path
     ) -> tuple[list[dict[str, Any]], int]:
         """The state at `at` as export-style lines (`{"Item": ...}`), gzip, in S3 under `prefix`."""
-        con = connect()
-        inline, oversize = tmp / "items.ndjson.gz", tmp / "oversize.ndjson.gz"
-        try:
-            con.execute(f"CREATE TEMP TABLE checkpoint_state AS {state_sql(backups, at)}")
-            # DuckDB writes the JSON column as JSON, in order, so equal states give equal files.
-            con.execute(
-                f"COPY (SELECT image AS \"Item\" FROM checkpoint_state WHERE pointer IS NULL ORDER BY k) TO '{inline}' "
-                "(FORMAT JSON, COMPRESSION GZIP)"
-            )
-            pointers = con.execute(
-                "SELECT pointer FROM checkpoint_state WHERE pointer IS NOT NULL ORDER BY k"
-            ).fetchall()
-            counted = con.execute("SELECT count(*) FROM checkpoint_state").fetchone()
-        except duckdb.Error as exc:  # a backup object it cannot read
-            raise CorruptBackupError(str(exc).splitlines()[0]) from None
+        inline, pointers, items = write_state(backups, at, tmp / "items.ndjson.gz")
         parts = [("part-00000.ndjson.gz", inline.read_bytes())]
         if pointers:  # items too large for Firehose: their images are in the full records
-            lines = b"".join(dumps({"Item": self.store.image(None, p)}) + b"\n" for (p,) in pointers)
-            oversize.write_bytes(gzip.compress(lines, compresslevel=3))
-            parts.append(("part-00001.ndjson.gz", oversize.read_bytes()))
+            lines = b"".join(dumps({"Item": self.store.image(None, p)}) + b"\n" for p in pointers)
+            parts.append(("part-00001.ndjson.gz", gzip.compress(lines, compresslevel=3)))
         files = []
         for name, body in parts:
             key = prefix + name
             etag = self._put(key, body)
             files.append({"key": key, "size": len(body), "etag": etag, "sha256": hashlib.sha256(body).hexdigest()})
-        return files, int(counted[0]) if counted else 0
+        return files, items
 
     def _stream_arn(self, window: Window) -> str | None:
         """The generation's stream ARN, as its base's manifest names it."""
@@ -136,3 +121,21 @@ class Checkpointer:
 
     def _put(self, key: str, body: bytes) -> str:
         return str(self.store.clients.s3.put_object(Bucket=self.store.bucket, Key=key, Body=body)["ETag"])
+
+
+def write_state(backups: LocalBackups, at: float, path: Path) -> tuple[Path, list[str], int]:
+    """The state at `at` into one gzip file of `{"Item": ...}` lines, ordered by key (so equal
+    states give equal files); returns it, the oversize pointers left out, and the item count."""
+    con = connect()
+    try:
+        con.execute(f"CREATE TEMP TABLE checkpoint_state AS {state_sql(backups, at)}")
+        # DuckDB writes the JSON column as JSON, with no Python in the loop.
+        con.execute(
+            f"COPY (SELECT image AS \"Item\" FROM checkpoint_state WHERE pointer IS NULL ORDER BY k) TO '{path}' "
+            "(FORMAT JSON, COMPRESSION GZIP)"
+        )
+        pointers = con.execute("SELECT pointer FROM checkpoint_state WHERE pointer IS NOT NULL ORDER BY k").fetchall()
+        counted = con.execute("SELECT count(*) FROM checkpoint_state").fetchone()
+    except duckdb.Error as exc:  # a backup object it cannot read
+        raise CorruptBackupError(str(exc).splitlines()[0]) from None
+    return path, [str(p) for (p,) in pointers], int(counted[0]) if counted else 0

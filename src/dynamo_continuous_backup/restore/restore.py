@@ -74,9 +74,17 @@ class Restorer:
         window = self.store.window(table, at if opts.at is not None else None, opts.from_start)
         at = window.at if window is not None else at  # the latest state of a deleted table: its last moment
         backups = self.store.sync(table, window)  # only the base and the changes since it
+        notes: list[str] = []
+        if window is not None:
+            spans = self.store.timeline(table).restorable()
+            if len(spans) > 1:  # say where the gaps are: times between these spans are refused
+                shown = "; ".join(f"{iso(lo)} to {iso(hi) if hi is not None else 'now'}" for lo, hi in spans)
+                gaps = len(spans) - 1
+                notes = [f"restorable times of {table}: {shown} ({gaps} unrestorable stretch(es) between)"]
         if opts.via_import:
             check_importable(backups)  # before the state is computed or anything uploaded
         result = RestoreResult(table, target, at, backups.earliest_restorable(), dry_run=opts.dry_run)
+        result.notes += notes
         self._check_time(backups, result, opts)
         con = connect()
         if opts.at is not None:
