@@ -15,7 +15,7 @@ from dynamo_continuous_backup.cli.main import UI, main
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 
-from ..conftest import BUCKET
+from ..helpers import BUCKET
 
 GOOD = {"firehoseDeliveryBucket": BUCKET, "firehoseDeliveryPrefix": "backups", "region": "us-east-1"}
 

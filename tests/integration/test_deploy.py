@@ -13,13 +13,15 @@ from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.install import iam
 
-from ..conftest import BUCKET
+from .. import helpers
+from ..fakes import Failing, client_error, clients_with
+from ..helpers import BUCKET
 
 
 def cli(*args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    code = main(list(args), UI(out, out))
-    return code, out.getvalue()
+    """The CLI's exit code and everything it printed."""
+    code, out, err = helpers.cli(*args)
+    return code, out + err
 
 
 @pytest.fixture
@@ -97,16 +99,12 @@ def test_remove_keeps_the_bucket_and_refuses_while_tables_are_protected(aws: Cli
     assert cli("deploy", "--config", cfg_path, "--remove")[1].count("nothing to change") == 1
 
 
-def test_bucket_of_another_account_is_refused(aws: Clients, cfg_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from botocore.exceptions import ClientError
-
+def test_bucket_of_another_account_is_refused(aws: Clients, cfg_path: str) -> None:
     from dynamo_continuous_backup.install.deployer import Deployer
 
-    def head_bucket(**_: object) -> None:  # what S3 answers when ExpectedBucketOwner differs
-        raise ClientError({"Error": {"Code": "403", "Message": "Forbidden"}}, "HeadBucket")
-
-    deployer = Deployer(aws, Config(firehose_delivery_bucket=BUCKET), code=b"zip")
-    monkeypatch.setattr(aws.s3, "head_bucket", head_bucket)
+    # what S3 answers HeadBucket when ExpectedBucketOwner differs
+    s3 = Failing(aws.s3, "head_bucket", client_error("403", "HeadBucket", 403, "Forbidden"))
+    deployer = Deployer(clients_with(aws, s3=s3), Config(firehose_delivery_bucket=BUCKET), code=b"zip")
     from dynamo_continuous_backup.core.errors import AwsError
 
     with pytest.raises(AwsError, match="belongs to another account"):

@@ -18,7 +18,7 @@ from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.local.streams import lambda_record
 from dynamo_continuous_backup.provisioning.status import fleet_status
 
-from ..conftest import BUCKET, s3_records
+from ..helpers import BUCKET, s3_records
 
 
 def item_shapes(rng: random.Random, pk: str, version: int) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from dynamo_continuous_backup.provisioning.events import handle
 from dynamo_continuous_backup.provisioning.optin import OptIn
 from dynamo_continuous_backup.provisioning.provisioner import Provisioner
 
-from ..conftest import load_event
+from ..fakes import load_event
 
 
 def run(event: dict, aws: Clients, config: Config, clock: Callable[[], float] | None = None) -> dict:
@@ -81,5 +81,5 @@ def test_handler_reads_its_config_from_the_environment(
 
 def test_broken_hook_fails_open_in_lambda(aws: Clients, config: Config, make_table: Callable[..., str]) -> None:
     make_table("orders")
-    cfg = config.replace(opt_in_hook="tests.hooks_for_tests:broken")
+    cfg = config.replace(opt_in_hook="tests.fakes:broken")
     assert run(load_event("cloudtrail-create-table.json"), aws, cfg)["results"][0]["status"] == "protected"

@@ -14,19 +14,15 @@ from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.local import LocalRuntime
 
-from ..conftest import cli
+from ..helpers import cli
 
 
 @pytest.fixture
 def captured(
-    deployed: tuple[Config, LocalRuntime],
-    aws: Clients,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    make_table: Callable[..., str],
+    deployed: tuple[Config, LocalRuntime], config_path: str, aws: Clients, make_table: Callable[..., str]
 ) -> str:
-    config, runtime = deployed
-    monkeypatch.setenv("DCB_CACHE_DIR", str(tmp_path / "cache"))
+    """The config of a deployed stack that captured a user's insert, update, put and delete."""
+    _, runtime = deployed
     make_table("users", key="id", key_type="N")
     runtime.settle()
     aws.dynamodb.put_item(TableName="users", Item={"id": {"N": "7"}, "name": {"S": "Ada"}, "plan": {"S": "free"}})
@@ -40,9 +36,7 @@ def captured(
     aws.dynamodb.put_item(TableName="users", Item={"id": {"N": "8"}, "name": {"S": "Bob"}})
     aws.dynamodb.delete_item(TableName="users", Key={"id": {"N": "7"}})
     runtime.settle()
-    path = tmp_path / "config.json"
-    path.write_text(config.to_json())
-    return str(path)
+    return config_path
 
 
 def test_history_shows_every_version_with_a_diff(captured: str) -> None:
@@ -120,7 +114,7 @@ def test_history_and_state_follow_oversize_pointers(
     from dynamo_continuous_backup.explore.query import open_views, run_query
     from dynamo_continuous_backup.restore.backups import BackupStore
 
-    from ..conftest import s3_records
+    from ..helpers import s3_records
 
     config, runtime = deployed
     make_table("docs")

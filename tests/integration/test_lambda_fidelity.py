@@ -20,7 +20,7 @@ from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.local.lambda_python import lambda_python
 from dynamo_continuous_backup.local.workers import FunctionError
 
-from ..conftest import BUCKET
+from ..helpers import BUCKET, one_module_zip
 from ..importgraph import PACKAGE, reachable_modules
 
 
@@ -80,16 +80,13 @@ def test_reconcile_in_a_lambda_worker_snapshots_a_table_holding_items(
 
 
 def _function(aws: Clients, name: str, source: str, timeout: int = 3, env: dict[str, str] | None = None) -> None:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("app.py", source)
     role = aws.iam.create_role(RoleName=f"r-{name}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     aws.lambda_.create_function(
         FunctionName=name,
         Runtime="python3.12",
         Role=role,
         Handler="app.handler",
-        Code={"ZipFile": buf.getvalue()},
+        Code={"ZipFile": one_module_zip("app", source)},
         Timeout=timeout,
         Environment={"Variables": env or {}},
     )

@@ -14,7 +14,7 @@ from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.provisioning.provisioner import Provisioner
 
-from ..conftest import BUCKET
+from ..helpers import BUCKET
 
 
 def mappings(aws: Clients, config: Config) -> list[dict]:

@@ -21,7 +21,8 @@ from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.restore.backups import BackupStore
 from dynamo_continuous_backup.restore.restore import RestoreOptions, Restorer
 
-from ..conftest import BUCKET, contents
+from ..fakes import StormyDynamo, clients_with
+from ..helpers import BUCKET, contents
 
 
 def create_orders(aws: Clients) -> None:
@@ -144,30 +145,10 @@ def test_one_key_restores_one_item_and_touches_nothing_else(history: Any, aws: C
     assert {k: v for k, v in after.items() if k != key_text} == {k: v for k, v in before.items() if k != key_text}
 
 
-class StormyDynamo:
-    """Target DynamoDB that leaves 60% of every batch unprocessed (and writes the rest)."""
-
-    def __init__(self, real: Any) -> None:
-        self.real, self.rng, self.unprocessed = real, random.Random(2), 0
-
-    def batch_write_item(self, RequestItems: dict[str, list[Any]]) -> dict[str, Any]:  # noqa: N803
-        ((table, requests),) = RequestItems.items()
-        keep = [r for r in requests if self.rng.random() < 0.4]
-        rest = [r for r in requests if r not in keep]
-        if keep:
-            self.real.batch_write_item(RequestItems={table: keep})
-        self.unprocessed += len(rest)
-        return {"UnprocessedItems": {table: rest} if rest else {}}
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
-
-
 def test_unprocessed_items_storm_still_writes_everything(history: Any, aws: Clients, tmp_path: Path) -> None:
     config, captured = history
     stormy = StormyDynamo(aws.dynamodb)
-    target = Clients(aws.region)
-    target.get = lambda service: stormy if service == "dynamodb" else aws.get(service)  # type: ignore[method-assign]
+    target = clients_with(aws, dynamodb=stormy)
     result = Restorer(target, BackupStore(aws, config, tmp_path), sleep=lambda s: None).restore(
         "orders", "orders-storm", RestoreOptions()
     )

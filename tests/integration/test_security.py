@@ -21,9 +21,8 @@ from dynamo_continuous_backup.restore.backups import BackupStore
 from dynamo_continuous_backup.restore.restore import RestoreOptions, Restorer
 from dynamo_continuous_backup.restore.verify import Verifier
 
-from ..conftest import BUCKET
-from ..unit.test_security import statements
-from .test_forwarder import delivery_stream, firehose_down, stream_event
+from ..fakes import stream_event
+from ..helpers import BUCKET, delivery_stream, firehose_down, statements
 
 SECRET = "s3cr3t-card-4111111111111111"
 

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from dynamo_continuous_backup.install.deployer import tls_only_policy
 
-from ..conftest import BUCKET
-
-
-def statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
-    st = policy["Statement"]
-    return st if isinstance(st, list) else [st]
+from ..helpers import BUCKET, statements
 
 
 def test_the_bucket_policy_only_denies_plain_http() -> None:
