@@ -1,10 +1,12 @@
-"""Shared fixtures: one embedded moto server per session, reset before each test that uses it."""
+"""Shared fixtures: one embedded moto server per session, started only for the tests that ask
+for it and reset before each; one Lambda code zip per session, so that no test runs pip."""
 
 from __future__ import annotations
 
 import io
 import json
 import os
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,8 @@ import pytest
 
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
+from dynamo_continuous_backup.install import packaging
+from dynamo_continuous_backup.install.deployer import Deployer
 from dynamo_continuous_backup.local.emulator import FAKE_ENV, EmbeddedMoto
 
 from .helpers import BUCKET, REGION, one_module_zip
@@ -20,6 +24,32 @@ from .helpers import BUCKET, REGION, one_module_zip
 # Never let a test reach a real account, whatever the developer's shell exports.
 os.environ.update(FAKE_ENV)
 os.environ.pop("AWS_PROFILE", None)
+
+
+class NoPip:
+    """`subprocess` as packaging.fetch_wheels sees it in the tests: running pip fails the test."""
+
+    SubprocessError = subprocess.SubprocessError
+
+    @staticmethod
+    def run(cmd: list[str], **_: Any) -> None:
+        pytest.fail(
+            f"a test ran pip download ({' '.join(cmd[3:])}): deploy takes the `lambda_zip` fixture's zip; "
+            "a test needing the wheels reads packaging.CACHE, which `make` fills",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def lambda_zip() -> Iterator[bytes]:
+    """The code zip every deploy of the session uploads, built once from the wheels the Makefile
+    fetched into packaging.CACHE (none when it is empty: the handlers then use the stdlib json)."""
+    wheels = sorted((packaging.CACHE / "x86_64").glob("*.whl"))
+    code = packaging.build_zip(wheels)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Deployer, "prebuilt_code", code)
+        mp.setattr(packaging, "subprocess", NoPip)  # only tests/unit/test_packaging.py fakes a pip
+        yield code
 
 
 @pytest.fixture(scope="session")

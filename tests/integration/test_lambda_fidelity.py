@@ -15,7 +15,7 @@ import pytest
 
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
-from dynamo_continuous_backup.install.packaging import build_zip, fetch_wheels
+from dynamo_continuous_backup.install.packaging import build_zip
 from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.local.lambda_python import lambda_python
 from dynamo_continuous_backup.local.workers import FunctionError
@@ -24,9 +24,9 @@ from ..helpers import BUCKET, one_module_zip
 from ..importgraph import PACKAGE, reachable_modules
 
 
-def test_every_module_the_handlers_reach_imports_in_lambdas_python(tmp_path: Path) -> None:
-    # GIVEN the zip deploy builds, unpacked as Lambda unpacks it into /var/task
-    with zipfile.ZipFile(io.BytesIO(build_zip(fetch_wheels()))) as z:
+def test_every_module_the_handlers_reach_imports_in_lambdas_python(tmp_path: Path, lambda_zip: bytes) -> None:
+    # GIVEN the zip deploy uploads (with the cached wheels), unpacked as Lambda unpacks it into /var/task
+    with zipfile.ZipFile(io.BytesIO(lambda_zip)) as z:
         z.extractall(tmp_path)
     modules = sorted(reachable_modules())
     assert f"{PACKAGE}.snapshot.backfill" in modules  # the first snapshot is reached from the ensure handler

@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ..core.aws import Clients, is_code
 from ..core.config import ENV_CONFIG, Config
@@ -50,12 +50,15 @@ def event_pattern() -> dict[str, Any]:
 
 
 class Deployer:
+    # A zip to deploy when none is given, instead of building one (tests set it once per session).
+    prebuilt_code: ClassVar[bytes | None] = None
+
     def __init__(
         self, clients: Clients, config: Config, code: bytes | None = None, sleep: Callable[[float], None] = time.sleep
     ) -> None:
         self.clients = clients
         self.config = config
-        self._code = code
+        self._code = code if code is not None else self.prebuilt_code
         self.sleep = sleep
         self.warnings: list[str] = []
 
