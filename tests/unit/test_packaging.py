@@ -8,6 +8,7 @@ import hashlib
 import io
 import logging
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,10 @@ def test_the_zip_is_the_same_bytes_every_time(tmp_path: Path) -> None:
     wheels = [fake_wheel(tmp_path, "fakejson"), fake_wheel(tmp_path, "fakehjson")]
     assert packaging.build_zip(wheels) == packaging.build_zip(wheels)
     assert packaging.build_zip([]) == packaging.build_zip(None)
+    # and across days and checkouts: every entry carries one fixed time, not the build's or the file's
+    with zipfile.ZipFile(io.BytesIO(packaging.build_zip(wheels))) as z:
+        times = {info.date_time for info in z.infolist()}
+    assert len(times) == 1 and next(iter(times))[:3] != time.localtime()[:3]
 
 
 def test_the_zip_holds_the_whole_package_at_the_top_level_and_nothing_else() -> None:
