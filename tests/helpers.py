@@ -19,6 +19,7 @@ from .fakes import FakeFirehose, client_error
 ROOT = Path(__file__).resolve().parents[1]
 BUCKET = "backup-bucket"
 REGION = "us-east-1"
+PREFIX = "backups"  # the `config` fixture's firehoseDeliveryPrefix
 # Every character a JSON encoder may escape (and spell differently), plus the characters a
 # naive key text could mistake for its own structure (separators, digits, quotes, colons).
 HARD = [chr(c) for c in range(0x20)] + ["\x7f", '"', "\\", "/", ":", "|", "1", "S", "é", "😀", "\u2028", "\ufeff"]
@@ -96,15 +97,17 @@ def delivery_stream(aws: Clients, config: Config, table: str) -> None:
     )
 
 
-def make_forwarder(aws: Clients, config: Config, firehose: Any = None) -> Forwarder:
-    return Forwarder(firehose or aws.firehose, aws.s3, BUCKET, config.prefix, sleep=lambda s: None)
+def make_forwarder(firehose: Any, s3: Any = None) -> Forwarder:
+    """A forwarder to the `config` fixture's bucket and prefix that never really waits
+    (no `s3`: a test whose records are never too large for Firehose)."""
+    return Forwarder(firehose, s3, BUCKET, PREFIX, sleep=lambda s: None)
 
 
-def timed_forwarder(aws: Clients, config: Config, firehose: Any) -> tuple[Forwarder, list[float]]:
+def timed_forwarder(firehose: Any, s3: Any = None) -> tuple[Forwarder, list[float]]:
     """A forwarder whose clock moves one second per reading and whose sleeps are recorded."""
     sleeps: list[float] = []
     clock = iter(range(10**6))
-    fwd = Forwarder(firehose, aws.s3, BUCKET, config.prefix, sleep=sleeps.append, clock=lambda: float(next(clock)))
+    fwd = Forwarder(firehose, s3, BUCKET, PREFIX, sleep=sleeps.append, clock=lambda: float(next(clock)))
     return fwd, sleeps
 
 

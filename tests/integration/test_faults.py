@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from dynamo_continuous_backup import forwarder
-from dynamo_continuous_backup.capture.forwarder import Forwarder
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.core.records import loads
@@ -23,7 +22,7 @@ from dynamo_continuous_backup.restore.keys import key_text
 from dynamo_continuous_backup.restore.statequery import connect, iter_state
 
 from ..fakes import Failing, FakeFirehose, TableVanishes, client_error, clients_with, first, from_call, stream_event
-from ..helpers import BUCKET, delivery_stream, run_like_lambda
+from ..helpers import BUCKET, delivery_stream, make_forwarder, run_like_lambda
 
 
 def state_from_s3(aws: Clients, table: str, tmp_path: Path) -> dict[str, Any]:
@@ -57,7 +56,7 @@ def test_firehose_faults_duplicate_but_restore_collapses(aws: Clients, config: C
     flaky = FakeFirehose(
         aws.firehose, record_failure=0.3, fail=first(2, client_error("ServiceUnavailableException", "PutRecordBatch"))
     )
-    run_like_lambda(event, Forwarder(flaky, aws.s3, BUCKET, config.prefix, sleep=lambda s: None))
+    run_like_lambda(event, make_forwarder(flaky, aws.s3))
     assert len(flaky.accepted) > 1500  # duplicates did land
     assert state_from_s3(aws, "orders", tmp_path) == expected_state(event)
 
@@ -69,9 +68,9 @@ def test_forwarder_crash_mid_batch_is_retried_by_lambda(aws: Clients, config: Co
     event = stream_event("orders", 1500, keys=40)
     crashing = FakeFirehose(aws.firehose, fail=from_call(3, RuntimeError("forwarder crashed mid-batch")))
     with pytest.raises(RuntimeError):
-        forwarder.handler(event, None, Forwarder(crashing, aws.s3, BUCKET, config.prefix, sleep=lambda s: None))
+        forwarder.handler(event, None, make_forwarder(crashing, aws.s3))
     assert 0 < len(crashing.accepted) < 1500
-    run_like_lambda(event, Forwarder(aws.firehose, aws.s3, BUCKET, config.prefix, sleep=lambda s: None))
+    run_like_lambda(event, make_forwarder(aws.firehose, aws.s3))
     assert state_from_s3(aws, "orders", tmp_path) == expected_state(event)
 
 

@@ -5,15 +5,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import pytest
-from botocore.exceptions import EndpointConnectionError
-
 from dynamo_continuous_backup import forwarder
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.core.records import sequence_key
 
-from ..fakes import FakeFirehose, LambdaContext, client_error, first, from_call, load_event, stream_event
+from ..fakes import FakeFirehose, LambdaContext, client_error, first, load_event, stream_event
 from ..helpers import delivery_stream, firehose_down, make_forwarder, run_like_lambda, s3_records, timed_forwarder
 
 
@@ -38,7 +35,7 @@ def test_documented_sample_event_lands_in_s3(aws: Clients, config: Config) -> No
     event = load_event("dynamodb-stream-sample.json")
     delivery_stream(aws, config, "ExampleTableWithStream")
     # WHEN the forwarder handles it
-    response = forwarder.handler(event, None, make_forwarder(aws, config))
+    response = forwarder.handler(event, None, make_forwarder(aws.firehose, aws.s3))
     # THEN every change is in S3 in the backup record format
     assert response == {"batchItemFailures": []}
     lines = s3_records(aws, "backups/ExampleTableWithStream/")
@@ -57,7 +54,7 @@ def test_thirty_percent_record_failures_lose_nothing_and_keep_item_order(aws: Cl
     delivery_stream(aws, config, "orders")
     event = stream_event("orders", 1000)
     flaky = FakeFirehose(aws.firehose, record_failure=0.3)
-    run_like_lambda(event, make_forwarder(aws, config, flaky))
+    run_like_lambda(event, make_forwarder(flaky, aws.s3))
     assert_complete(event, s3_records(aws, "backups/orders/"))
     assert_item_order(flaky.accepted)
     assert flaky.calls[0] == 500  # full batches first
@@ -67,7 +64,7 @@ def test_whole_call_throttling_is_retried(aws: Clients, config: Config) -> None:
     delivery_stream(aws, config, "orders")
     event = stream_event("orders", 300)
     flaky = FakeFirehose(aws.firehose, fail=first(3, client_error("ServiceUnavailableException", "PutRecordBatch")))
-    assert run_like_lambda(event, make_forwarder(aws, config, flaky)) == 1
+    assert run_like_lambda(event, make_forwarder(flaky, aws.s3)) == 1
     assert_complete(event, s3_records(aws, "backups/orders/"))
     assert_item_order(flaky.accepted)
 
@@ -78,7 +75,7 @@ def test_outage_longer_than_an_invocation_reports_the_first_undelivered(aws: Cli
     response = forwarder.handler(event, None, firehose_down(aws, config))
     assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["dynamodb"]["SequenceNumber"]}]}
     # ... and once Firehose is back, Lambda's retry from there delivers everything.
-    run_like_lambda(event, make_forwarder(aws, config))
+    run_like_lambda(event, make_forwarder(aws.firehose, aws.s3))
     assert_complete(event, s3_records(aws, "backups/orders/"))
 
 
@@ -87,7 +84,7 @@ def test_oversize_record_goes_to_s3_with_a_pointer(aws: Clients, config: Config)
     event = stream_event("big", 3, keys=3, payload=10)
     event["Records"][1]["dynamodb"]["NewImage"] = {"pk": {"S": "k"}, "blob": {"S": "é" * 600_000}}
     event["Records"][1]["dynamodb"]["OldImage"] = copy.deepcopy(event["Records"][1]["dynamodb"]["NewImage"])
-    assert forwarder.handler(event, None, make_forwarder(aws, config)) == {"batchItemFailures": []}
+    assert forwarder.handler(event, None, make_forwarder(aws.firehose, aws.s3)) == {"batchItemFailures": []}
     lines = s3_records(aws, "backups/big/")
     assert len(lines) == 3
     pointer = lines[1]
@@ -100,7 +97,7 @@ def test_missing_delivery_stream_fails_the_batch_at_once_for_lambda_to_retry(aws
     # GIVEN a table whose delivery stream does not exist (moto answers ResourceNotFoundException)
     event = stream_event("nostream", 5)
     firehose = FakeFirehose(aws.firehose)
-    fwd, sleeps = timed_forwarder(aws, config, firehose)
+    fwd, sleeps = timed_forwarder(firehose, aws.s3)
     # WHEN the forwarder gets a batch with 300 s of invocation time left
     response = forwarder.handler(event, LambdaContext(300), fwd)
     # THEN it gives the batch back to Lambda after one call, without waiting out its time
@@ -108,54 +105,9 @@ def test_missing_delivery_stream_fails_the_batch_at_once_for_lambda_to_retry(aws
     assert len(firehose.calls) == 1 and sleeps == []
 
 
-@pytest.mark.parametrize(
-    ("code", "status"),
-    [
-        ("ResourceNotFoundException", 400),
-        ("AccessDeniedException", 400),
-        ("AccessDenied", 403),
-        ("InvalidArgumentException", 400),
-        ("ValidationException", 400),
-        ("InvalidKMSResourceException", 400),
-    ],
-)
-def test_errors_waiting_cannot_fix_end_the_retries_at_once(
-    aws: Clients, config: Config, code: str, status: int
-) -> None:
-    # GIVEN 1,200 records (three PutRecordBatch calls' worth) whose second call fails for good
-    event = stream_event("orders", 1200)
-    firehose = FakeFirehose(fail=from_call(2, client_error(code, "PutRecordBatch", status)))
-    fwd, sleeps = timed_forwarder(aws, config, firehose)
-    response = forwarder.handler(event, LambdaContext(300), fwd)
-    # THEN no retry, no third call, and Lambda resumes at the first record of the failed call
-    assert len(firehose.calls) == 2 and sleeps == []
-    assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][500]["dynamodb"]["SequenceNumber"]}]}
-
-
-@pytest.mark.parametrize(
-    "error",
-    [
-        client_error("ServiceUnavailableException", "PutRecordBatch", 503),
-        client_error("ThrottlingException", "PutRecordBatch", 400),
-        client_error("InternalFailure", "PutRecordBatch", 500),
-        client_error("SomethingNew", "PutRecordBatch", 502),
-        EndpointConnectionError(endpoint_url="https://firehose.us-east-1.amazonaws.com"),
-    ],
-    ids=["unavailable", "throttled", "internal", "5xx", "network"],
-)
-def test_throttling_and_service_errors_are_retried_with_backoff(aws: Clients, config: Config, error: Exception) -> None:
-    # GIVEN a Firehose that fails the first five calls with a transient error
-    event = stream_event("orders", 300)
-    firehose = FakeFirehose(fail=first(5, error))
-    fwd, sleeps = timed_forwarder(aws, config, firehose)
-    # THEN the forwarder backs off and retries until the batch is delivered in this invocation
-    assert forwarder.handler(event, LambdaContext(300), fwd) == {"batchItemFailures": []}
-    assert len(firehose.calls) == 6 and len(sleeps) == 5
-
-
 def test_long_table_name_routes_to_the_hashed_delivery_stream(aws: Clients, config: Config) -> None:
     table = "a" * 80
     delivery_stream(aws, config, table)
     event = stream_event(table, 10)
-    assert forwarder.handler(event, None, make_forwarder(aws, config)) == {"batchItemFailures": []}
+    assert forwarder.handler(event, None, make_forwarder(aws.firehose, aws.s3)) == {"batchItemFailures": []}
     assert len(s3_records(aws, f"backups/{table}/")) == 10
