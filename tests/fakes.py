@@ -278,6 +278,11 @@ def load_event(name: str) -> dict[str, Any]:
     return dict(json.loads((EVENTS / name).read_text()))
 
 
+def sample_lines(name: str) -> list[dict[str, Any]]:
+    """The records of an NDJSON sample of tests/events/ (a backup file as some writer left it)."""
+    return [json.loads(line) for line in (EVENTS / name).read_text().splitlines()]
+
+
 def stream_event(table: str, n: int, keys: int = 20, seed: int = 1, payload: int = 200) -> dict[str, Any]:
     """A DynamoDB Streams batch of `n` seeded INSERT/MODIFY/REMOVE records over `keys` items of `table`."""
     rng = random.Random(seed)

@@ -62,6 +62,7 @@ def test_history_key_errors_are_one_line(captured: str, args: list[str], message
 
 
 def test_query_views_changes_and_state(captured: str) -> None:
+    # the changes view: one row per captured change
     code, out, _ = cli(
         "query",
         "users",
@@ -76,10 +77,12 @@ def test_query_views_changes_and_state(captured: str) -> None:
         {"event_name": "MODIFY", "n": 1},
         {"event_name": "REMOVE", "n": 1},
     ]
+    # the state view: the items live now (user 7 was deleted)
     code, out, _ = cli(
         "query", "users", "SELECT item->>'$.name.S' AS name FROM state", "--config", captured, "--format", "csv"
     )
     assert out.splitlines() == ["name", "Bob"]
+    # a bad query is a user error
     code, _, err = cli("query", "users", "SELECT nope FROM state", "--config", captured)
     assert code == 2 and "query failed" in err
 
@@ -116,6 +119,7 @@ def test_history_and_state_follow_oversize_pointers(
 
     from ..helpers import s3_records
 
+    # GIVEN an item updated with both images too large for Firehose: the MODIFY is a pointer to S3
     config, runtime = deployed
     make_table("docs")
     runtime.settle()
@@ -124,6 +128,7 @@ def test_history_and_state_follow_oversize_pointers(
     aws.dynamodb.put_item(TableName="docs", Item={"pk": {"S": "big"}, "blob": {"B": blob[::-1]}, "v": {"N": "2"}})
     runtime.settle()
     assert [r["eventName"] for r in s3_records(aws, "backups/docs/") if "oversizeS3Key" in r] == ["MODIFY"]
+    # WHEN its history and the state are read from the backups
     live = json_form(aws.dynamodb.get_item(TableName="docs", Key={"pk": {"S": "big"}})["Item"])
     store = BackupStore(aws, config, tmp_path)
     backups = store.sync("docs")

@@ -34,6 +34,7 @@ def hard_keys(
 def test_hard_keys_verify_restore_survive_into_existing_and_have_history(
     hard_keys: str, deployed: tuple[Config, LocalRuntime], aws: Clients, tmp_path: Path
 ) -> None:
+    # GIVEN a table keyed by every hard character, captured (the hard_keys fixture)
     config, _ = deployed
     source = contents(aws, "hard")
     assert len(source) == 2 * len(HARD)

@@ -95,6 +95,7 @@ def _function(aws: Clients, name: str, source: str, timeout: int = 3, env: dict[
 def test_worker_has_the_functions_environment_only_and_stays_warm(
     aws: Clients, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # GIVEN a developer's variable in the test's environment and a function reporting what it sees
     monkeypatch.setenv("DCB_SECRET_OF_THE_DEVELOPER", "x")
     source = (
         "import os, sys\n"
@@ -104,9 +105,11 @@ def test_worker_has_the_functions_environment_only_and_stays_warm(
         " 'python': list(sys.version_info[:2]), 'left': context.get_remaining_time_in_millis(), 'echo': event}\n"
     )
     _function(aws, "envcheck", source, timeout=7, env={"MINE": "yes"})
+    # WHEN the local runtime invokes it twice
     runtime = LocalRuntime(aws)
     first = runtime.invoke("envcheck", {"n": 1})
     second = runtime.invoke("envcheck", {"n": 2})
+    # THEN it saw its own environment only, Python 3.12 and its time left, in one warm process
     assert first["mine"] == "yes" and first["dev"] is None and first["python"] == [3, 12]
     assert first["echo"] == {"n": 1} and 0 < first["left"] <= 7000
     assert second["pid"] == first["pid"]  # warm: the same execution environment
