@@ -20,7 +20,6 @@ from typing import Any
 import orjson
 import pytest
 from botocore.exceptions import ClientError
-from moto.core.exceptions import JsonRESTError
 
 from dynamo_continuous_backup.core.aws import Clients, wrap
 
@@ -32,6 +31,7 @@ Failure = Callable[[int], Exception | None]
 
 
 def never(n: int) -> None:
+    """Every call answers."""
     return None
 
 
@@ -61,6 +61,8 @@ class MotoFault:
     in this process, so the error reaches the code under test through the real HTTP API)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, backend: type, method: str, code: str, message: str) -> None:
+        from moto.core.exceptions import JsonRESTError  # here: unit tests never load moto
+
         self.on = True
         working = getattr(backend, method)
         fault = self
