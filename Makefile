@@ -14,6 +14,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	# Lambda's Python 3.12 with boto3 only: the local runtime runs the functions in it.
 	$(BIN)/python -c "from dynamo_continuous_backup.local.lambda_python import lambda_python as p; print('Lambda Python:', p())"
+	# The wheels deploy's zip carries (orjson, hjson for Lambda's platform), fetched once into their
+	# cache: the tests build their zip from it and never run pip (offline: none, stdlib json).
+	$(BIN)/python -c "from dynamo_continuous_backup.install.packaging import fetch_wheels as f; print('Lambda wheels:', *[w.name for w in f()])"
 	touch $(STAMP)
 
 test: $(STAMP)

@@ -1,11 +1,12 @@
-"""Shared fixtures: one embedded moto server per session, reset before each test that uses it."""
+"""Shared fixtures: one embedded moto server per session, started only for the tests that ask
+for it and reset before each; one Lambda code zip per session, so that no test runs pip."""
 
 from __future__ import annotations
 
 import io
 import json
 import os
-import zipfile
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,19 +15,41 @@ import pytest
 
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
+from dynamo_continuous_backup.install import packaging
+from dynamo_continuous_backup.install.deployer import Deployer
 from dynamo_continuous_backup.local.emulator import FAKE_ENV, EmbeddedMoto
+
+from .helpers import BUCKET, REGION, one_module_zip
 
 # Never let a test reach a real account, whatever the developer's shell exports.
 os.environ.update(FAKE_ENV)
 os.environ.pop("AWS_PROFILE", None)
 
-EVENTS = Path(__file__).parent / "events"
-BUCKET = "backup-bucket"
-REGION = "us-east-1"
+
+class NoPip:
+    """`subprocess` as packaging.fetch_wheels sees it in the tests: running pip fails the test."""
+
+    SubprocessError = subprocess.SubprocessError
+
+    @staticmethod
+    def run(cmd: list[str], **_: Any) -> None:
+        pytest.fail(
+            f"a test ran pip download ({' '.join(cmd[3:])}): deploy takes the `lambda_zip` fixture's zip; "
+            "a test needing the wheels reads packaging.CACHE, which `make` fills",
+            pytrace=False,
+        )
 
 
-def load_event(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / name).read_text())
+@pytest.fixture(scope="session", autouse=True)
+def lambda_zip() -> Iterator[bytes]:
+    """The code zip every deploy of the session uploads, built once from the wheels the Makefile
+    fetched into packaging.CACHE (none when it is empty: the handlers then use the stdlib json)."""
+    wheels = sorted((packaging.CACHE / "x86_64").glob("*.whl"))
+    code = packaging.build_zip(wheels)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Deployer, "prebuilt_code", code)
+        mp.setattr(packaging, "subprocess", NoPip)  # only tests/unit/test_packaging.py fakes a pip
+        yield code
 
 
 @pytest.fixture(scope="session")
@@ -41,13 +64,6 @@ def moto_server() -> Iterator[EmbeddedMoto]:
 def aws(moto_server: EmbeddedMoto) -> Clients:
     moto_server.reset()
     return Clients(REGION)
-
-
-def dummy_zip() -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("noop.py", "def handler(event, context):\n    return {}\n")
-    return buf.getvalue()
 
 
 @pytest.fixture
@@ -69,7 +85,7 @@ def config(aws: Clients) -> Config:
         Runtime="python3.12",
         Role=fn_role,
         Handler="noop.handler",
-        Code={"ZipFile": dummy_zip()},
+        Code={"ZipFile": one_module_zip("noop", "def handler(event, context):\n    return {}\n")},
     )
     assert role
     return cfg
@@ -94,17 +110,6 @@ def make_table(aws: Clients) -> Callable[..., str]:
         return name
 
     return make
-
-
-def s3_records(aws: Clients, prefix: str) -> list[dict[str, Any]]:
-    """Every backup line under `prefix`, in object-key then line order."""
-    from dynamo_continuous_backup.core.records import iter_lines
-
-    out: list[dict[str, Any]] = []
-    for page in aws.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
-        for obj in sorted(page.get("Contents", []), key=lambda o: o["Key"]):
-            out += iter_lines(aws.s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read())
-    return out
 
 
 @pytest.fixture
@@ -133,23 +138,8 @@ def deployed(aws: Clients, tmp_path: Path) -> Iterator[tuple[Config, Any]]:
     yield load_config(path), runtime
 
 
-def cli(*args: str) -> tuple[int, str, str]:
-    """Run the dynamo-backup CLI in-process: (exit code, stdout, stderr)."""
-    from dynamo_continuous_backup.cli.main import UI, main
-
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(args), UI(out, err))
-    return code, out.getvalue(), err.getvalue()
-
-
-def contents(aws: Clients, table: str, keys: tuple[str, ...] = ("pk", "sk")) -> dict[str, Any]:
-    """A table's items in their canonical stored form, by their key attributes."""
-    from dynamo_continuous_backup.core.records import json_form
-    from dynamo_continuous_backup.restore.state import canonical
-
-    items = [
-        canonical(json_form(i))
-        for p in aws.dynamodb.get_paginator("scan").paginate(TableName=table)
-        for i in p["Items"]
-    ]
-    return {json.dumps([i.get(k) for k in keys]): i for i in items}
+@pytest.fixture
+def config_path(deployed: tuple[Config, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The deployed config's file, for CLI commands; their backup cache is the test's own."""
+    monkeypatch.setenv("DCB_CACHE_DIR", str(tmp_path / "cache"))
+    return str(tmp_path / "config.hjson")

@@ -14,13 +14,12 @@ from typing import Any
 
 import pytest
 from botocore.client import BaseClient
-from botocore.exceptions import ClientError
 
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 
-from ..conftest import BUCKET
-from .test_cli import ROOT, cli, files
+from ..fakes import client_error
+from ..helpers import BUCKET, ROOT, cli, files
 
 QUOTA = "Firehose delivery streams per Region"
 
@@ -90,8 +89,7 @@ def aws_refuses(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str, str], No
     def refuse(operation: str, code: str, message: str) -> None:
         def call(self: Any, name: str, params: dict[str, Any]) -> Any:
             if name == operation:
-                error = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 403}}
-                raise ClientError(error, name)
+                raise client_error(code, name, 403, message)
             return original(self, name, params)
 
         monkeypatch.setattr(BaseClient, "_make_api_call", call)

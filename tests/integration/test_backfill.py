@@ -1,15 +1,11 @@
-"""Backfill on moto: throttling, kill and resume, the protection guard, pacing."""
+"""Backfill on moto: throttling, kill and resume, the protection guard."""
 
 from __future__ import annotations
 
 import json
-import random
-from collections import Counter
 from collections.abc import Callable
-from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
@@ -18,34 +14,8 @@ from dynamo_continuous_backup.provisioning.provisioner import Provisioner
 from dynamo_continuous_backup.provisioning.status import require_protected
 from dynamo_continuous_backup.snapshot.backfill import Backfill
 
-from ..conftest import BUCKET, s3_records
-
-
-class Killed(BaseException):
-    """Stands for the process dying (not an error the code may catch)."""
-
-
-class FaultyDynamo:
-    """moto's DynamoDB behind a fault injector for Scan."""
-
-    def __init__(self, real: Any, throttle: float = 0.0, kill_segment: int | None = None, kill_after: int = 0) -> None:
-        self.real, self.throttle, self.rng = real, throttle, random.Random(5)
-        self.kill_segment, self.kill_after = kill_segment, kill_after
-        self.scans: Counter[int] = Counter()
-        self.throttled = 0
-
-    def scan(self, **kwargs: Any) -> Any:
-        segment = kwargs["Segment"]
-        if self.rng.random() < self.throttle:
-            self.throttled += 1
-            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "Scan")
-        if segment == self.kill_segment and self.scans[segment] >= self.kill_after:
-            raise Killed()
-        self.scans[segment] += 1
-        return self.real.scan(**kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
+from ..fakes import FaultyDynamo, Killed
+from ..helpers import BUCKET, run_with_id, s3_records
 
 
 @pytest.fixture
@@ -82,7 +52,7 @@ def test_killed_backfill_resumes_without_rescanning_finished_work(aws: Clients, 
     faulty = FaultyDynamo(aws.dynamodb, kill_segment=2, kill_after=3)
     backfill = Backfill(aws, config, protected, segments=4, dynamodb=faulty, part_bytes=1, page_limit=10)
     with pytest.raises(Killed):
-        _run_with_id(backfill, "run-1")
+        run_with_id(backfill, "run-1")
     assert (
         aws.s3.list_objects_v2(Bucket=BUCKET, Prefix="backups/@snapshots/orders/run-1/manifest.json")["KeyCount"] == 0
     )
@@ -94,14 +64,6 @@ def test_killed_backfill_resumes_without_rescanning_finished_work(aws: Clients, 
     assert set(again.scans) == {2} and result.resumed_segments == 3
     keys = snapshot_keys(aws, "run-1")
     assert sorted(keys) == [f"k{i:04d}" for i in range(300)]
-
-
-def _run_with_id(backfill: Backfill, run_id: str) -> Any:
-    backfill._put_json(
-        backfill.run_prefix(run_id) + "run.json",
-        {"runId": run_id, "table": backfill.table, "segments": backfill.segments, "startTime": 0.0},
-    )
-    return backfill.run(run_id)
 
 
 def test_backfill_refuses_an_unprotected_table(aws: Clients, config: Config, make_table: Callable[..., str]) -> None:

@@ -15,7 +15,7 @@ from dynamo_continuous_backup.cli.main import UI, main
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 
-from ..conftest import BUCKET
+from ..helpers import BUCKET
 
 GOOD = {"firehoseDeliveryBucket": BUCKET, "firehoseDeliveryPrefix": "backups", "region": "us-east-1"}
 
@@ -132,6 +132,7 @@ def test_bad_input(
     code: int,
     message: str,
 ) -> None:
+    # GIVEN backups of t, a truncated object of `broken`, a bucket in us-west-2, and the case's config
     monkeypatch.setenv("DCB_CACHE_DIR", str(tmp_path / "cache"))
     seed_backups(aws)
     west = Clients("us-west-2")
@@ -140,9 +141,11 @@ def test_bad_input(
     (tmp_path / "wl.hjson").write_text('{tableNames: ["t"]}')
     (tmp_path / "badwl.hjson").write_text('{tables: ["t"]}')
     argv = [{"WL": str(tmp_path / "wl.hjson"), "BADWL": str(tmp_path / "badwl.hjson")}.get(a, a) for a in argv]
+    # WHEN the command runs
     before = world(aws)
     out, err = io.StringIO(), io.StringIO()
     exit_code = main([*argv, "--config", str(tmp_path / "config.hjson")], UI(out, err))
+    # THEN one line names what is wrong, the exit code says how, and nothing changed
     assert (exit_code, err.getvalue().count("\n")) == (code, 1), (out.getvalue(), err.getvalue())
     assert message in err.getvalue() and "Traceback" not in err.getvalue()
     assert world(aws) == before, "a failed command changed something"

@@ -17,8 +17,8 @@ from dynamo_continuous_backup.restore.backups import BackupStore
 from dynamo_continuous_backup.restore.restore import RestoreOptions, Restorer
 from dynamo_continuous_backup.snapshot.backfill import Backfill
 
-from ..conftest import contents, s3_records
-from .test_backfill import FaultyDynamo, Killed, _run_with_id
+from ..fakes import FaultyDynamo, Killed
+from ..helpers import contents, run_with_id, s3_records
 
 # Keys that are not UTF-8, hold NUL bytes, or are themselves valid base64 text: a key
 # encoded once too often or too few times decodes to something else.
@@ -107,7 +107,7 @@ def test_killed_backfill_of_a_binary_keyed_table_resumes_after_its_last_key(aws:
         dynamodb=FaultyDynamo(aws.dynamodb, kill_segment=1, kill_after=2),
     )
     with pytest.raises(Killed):
-        _run_with_id(killed, "run-1")
+        run_with_id(killed, "run-1")
     # WHEN it is resumed, THEN every item is in the snapshot exactly once
     Backfill(aws, config, "blobs", segments=2, part_bytes=1, page_limit=2).run("run-1")
     snapshot = s3_records(aws, "backups/@snapshots/blobs/run-1/segment-")

@@ -23,7 +23,7 @@ from dynamo_continuous_backup.restore.keys import key_text
 from dynamo_continuous_backup.restore.state import item_state
 from dynamo_continuous_backup.restore.statequery import connect, iter_state
 
-from ..conftest import BUCKET, cli
+from ..helpers import BUCKET, cli
 
 DAY = 86400.0
 NOW = time.time()

@@ -13,17 +13,7 @@ import pytest
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 
-from ..conftest import cli
-
-ROOT = Path(__file__).parents[2]
-
-
-def files(tmp_path: Path, config: Config, whitelist: str, **extra: object) -> tuple[str, str]:
-    cfg = json.loads(config.to_json())
-    cfg.update(extra)
-    (tmp_path / "c.hjson").write_text(json.dumps(cfg))
-    (tmp_path / "w.hjson").write_text(whitelist)
-    return str(tmp_path / "w.hjson"), str(tmp_path / "c.hjson")
+from ..helpers import ROOT, cli, files
 
 
 def test_provision_whitelist_then_status(

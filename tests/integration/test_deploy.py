@@ -13,13 +13,15 @@ from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.install import iam
 
-from ..conftest import BUCKET
+from .. import helpers
+from ..fakes import Failing, client_error, clients_with
+from ..helpers import BUCKET
 
 
 def cli(*args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    code = main(list(args), UI(out, out))
-    return code, out.getvalue()
+    """The CLI's exit code and everything it printed."""
+    code, out, err = helpers.cli(*args)
+    return code, out + err
 
 
 @pytest.fixture
@@ -75,6 +77,7 @@ def test_existing_bucket_missing_protections_are_reported(aws: Clients, cfg_path
 
 
 def test_remove_keeps_the_bucket_and_refuses_while_tables_are_protected(aws: Clients, cfg_path: str) -> None:
+    # GIVEN a deployed stack, backups in the bucket and a table our forwarder still reads
     cli("deploy", "--config", cfg_path)
     aws.s3.put_object(Bucket=BUCKET, Key="backups/t/2026/01/01/00/x", Body=b"{}")
     aws.dynamodb.create_table(
@@ -88,26 +91,23 @@ def test_remove_keeps_the_bucket_and_refuses_while_tables_are_protected(aws: Cli
     aws.lambda_.create_event_source_mapping(
         EventSourceArn=arn, FunctionName="dynamo-backup-forwarder", StartingPosition="TRIM_HORIZON"
     )
+    # WHEN it is removed, THEN it refuses while the table is protected
     out = io.StringIO()
     assert main(["deploy", "--config", cfg_path, "--remove"], UI(out, out)) == 2
     assert "still protected" in out.getvalue()
+    # WHEN removed with --force, THEN all but the bucket and its data is gone, and a second removal has nothing to do
     assert cli("deploy", "--config", cfg_path, "--remove", "--force")[0] == 0
     assert resources(aws) == {"functions": [], "rules": [], "roles": [], "buckets": [BUCKET]}
     assert aws.s3.list_objects_v2(Bucket=BUCKET, Prefix="backups/")["KeyCount"] == 1
     assert cli("deploy", "--config", cfg_path, "--remove")[1].count("nothing to change") == 1
 
 
-def test_bucket_of_another_account_is_refused(aws: Clients, cfg_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from botocore.exceptions import ClientError
-
-    from dynamo_continuous_backup.core.aws import translate
+def test_bucket_of_another_account_is_refused(aws: Clients, cfg_path: str) -> None:
     from dynamo_continuous_backup.install.deployer import Deployer
 
-    def head_bucket(**_: object) -> None:  # what S3 answers (through the facade) when ExpectedBucketOwner differs
-        raise translate(ClientError({"Error": {"Code": "403", "Message": "Forbidden"}}, "HeadBucket"))
-
-    deployer = Deployer(aws, Config(firehose_delivery_bucket=BUCKET), code=b"zip")
-    monkeypatch.setattr(aws.s3, "head_bucket", head_bucket)
+    # what S3 answers HeadBucket when ExpectedBucketOwner differs
+    s3 = Failing(aws.s3, "head_bucket", client_error("403", "HeadBucket", 403, "Forbidden"))
+    deployer = Deployer(clients_with(aws, s3=s3), Config(firehose_delivery_bucket=BUCKET), code=b"zip")
     from dynamo_continuous_backup.core.errors import AwsError
 
     with pytest.raises(AwsError, match="belongs to another account"):
@@ -142,9 +142,11 @@ def test_generated_iam_has_no_write_on_star_and_conditioned_passrole(aws: Client
 def test_cloudformation_template_passes_cfn_lint(aws: Clients, cfg_path: str, tmp_path: Path) -> None:
     from cfnlint.api import lint_all
 
+    # WHEN deploy also writes the CloudFormation template
     template = tmp_path / "template.json"
     code, out = cli("deploy", "--config", cfg_path, "--template-out", str(template))
     assert code == 0 and "CloudFormation template written" in out
+    # THEN the code it names is uploaded, cfn-lint finds no error, and its IAM is as tight as deploy's
     doc = json.loads(template.read_text())
     key = doc["Parameters"]["CodeKey"]["Default"]
     assert aws.s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"] > 0  # the artifact it points at

@@ -7,14 +7,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from moto.core.exceptions import JsonRESTError
 from moto.firehose.models import FirehoseBackend
 
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.local import LocalRuntime
 
-from ..conftest import s3_records
+from ..fakes import MotoFault
+from ..helpers import s3_records
 
 
 def our_mappings(aws: Clients, config: Config) -> list[dict[str, Any]]:
@@ -34,15 +34,9 @@ def test_a_firehose_outage_spanning_the_drain_time_loses_no_change(
     make_table("orders")
     runtime.settle()
     # GIVEN Firehose is down
-    outage = [True]
-    original = FirehoseBackend.put_record_batch
-
-    def put_record_batch(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if outage[0]:
-            raise JsonRESTError("ServiceUnavailableException", "Firehose is unavailable")
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(FirehoseBackend, "put_record_batch", put_record_batch)
+    outage = MotoFault(
+        monkeypatch, FirehoseBackend, "put_record_batch", "ServiceUnavailableException", "Firehose is unavailable"
+    )
     # WHEN changes are made and the table is deleted during the outage, and the drain time passes
     for i in range(20):
         aws.dynamodb.put_item(TableName="orders", Item={"pk": {"S": f"k{i}"}})
@@ -55,7 +49,7 @@ def test_a_firehose_outage_spanning_the_drain_time_loses_no_change(
     assert aws.firehose.list_delivery_streams()["DeliveryStreamNames"] == ["orders"]
     assert s3_records(aws, "backups/orders/") == []
     # WHEN Firehose recovers
-    outage[0] = False
+    outage.on = False
     runtime.settle()
     runtime.fire_schedules(force=True)
     # THEN every change reached S3, and only then were the mapping and delivery stream removed

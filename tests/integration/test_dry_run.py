@@ -32,7 +32,7 @@ from dynamo_continuous_backup.provisioning.steps import (
     TableStep,
 )
 
-from ..conftest import BUCKET, cli
+from ..helpers import BUCKET, cli
 
 SECRET = "s3cr3t-4111111111111111"
 

@@ -18,7 +18,7 @@ from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.local.streams import lambda_record
 from dynamo_continuous_backup.provisioning.status import fleet_status
 
-from ..conftest import BUCKET, s3_records
+from ..helpers import BUCKET, s3_records
 
 
 def item_shapes(rng: random.Random, pk: str, version: int) -> dict[str, Any]:
@@ -141,11 +141,13 @@ def test_tables_created_by_restore_and_while_not_looking_are_covered(
     config, runtime = deployed
     make_table("orders")
     runtime.settle()
+    # WHEN a table is created by RestoreTableFromBackup, THEN its own event protects it (no reconcile needed)
     backup = aws.dynamodb.create_backup(TableName="orders", BackupName="orders-b1")["BackupDetails"]["BackupArn"]
     aws.dynamodb.restore_table_from_backup(TargetTableName="orders-restored", BackupArn=backup)
     runtime.settle()
     assert {r.table: r for r in fleet_status(aws, config)}["orders-restored"].protected  # by its own event
     assert ("dynamo-backup-ensure", "Scheduled Event") not in runtime.invocations
+    # WHEN a table is created while nothing watches, THEN only the reconcile schedule protects it
     # A table created while no runtime was watching: only the reconcile schedule can see it.
     make_table("unseen")
     later = LocalRuntime(aws)  # started after the creation: its CreateTable event is lost

@@ -14,7 +14,7 @@ from dynamo_continuous_backup.provisioning.events import handle
 from dynamo_continuous_backup.provisioning.optin import OptIn
 from dynamo_continuous_backup.provisioning.provisioner import Provisioner
 
-from ..conftest import load_event
+from ..fakes import load_event
 
 
 def run(event: dict, aws: Clients, config: Config, clock: Callable[[], float] | None = None) -> dict:
@@ -54,16 +54,19 @@ def test_ten_concurrent_create_events_end_in_one_setup(
 def test_reconcile_covers_missed_tables_and_finishes_removals(
     aws: Clients, config: Config, make_table: Callable[..., str]
 ) -> None:
+    # GIVEN two tables whose CreateTable events were lost and a protected table whose DeleteTable event was lost
     make_table("missed-1")
     make_table("missed-2")
     make_table("gone")
     Provisioner(aws, config).ensure("gone")
     aws.dynamodb.delete_table(TableName="gone")  # its DeleteTable event was lost
+    # WHEN the hourly reconcile runs, THEN the new tables are protected and the gone one drains
     now = [1000.0]
     out = run(load_event("scheduled.json"), aws, config, clock=lambda: now[0])
     status = {r["table"]: r["status"] for r in out["results"]}
     assert status == {"missed-1": "protected", "missed-2": "protected", "gone": "draining"}
     assert "gone" in aws.firehose.list_delivery_streams()["DeliveryStreamNames"]  # drained first
+    # WHEN it runs an hour later, THEN the gone table's delivery stream is removed
     now[0] += 3600  # the next hourly run
     out = run(load_event("scheduled.json"), aws, config, clock=lambda: now[0])
     assert {r["table"]: r["status"] for r in out["results"]}["gone"] == "removed"
@@ -81,5 +84,5 @@ def test_handler_reads_its_config_from_the_environment(
 
 def test_broken_hook_fails_open_in_lambda(aws: Clients, config: Config, make_table: Callable[..., str]) -> None:
     make_table("orders")
-    cfg = config.replace(opt_in_hook="tests.hooks_for_tests:broken")
+    cfg = config.replace(opt_in_hook="tests.fakes:broken")
     assert run(load_event("cloudtrail-create-table.json"), aws, cfg)["results"][0]["status"] == "protected"

@@ -8,10 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from dynamo_continuous_backup import forwarder
-from dynamo_continuous_backup.capture.forwarder import Forwarder
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.core.records import loads
@@ -23,8 +21,8 @@ from dynamo_continuous_backup.restore.backups import LocalBackups
 from dynamo_continuous_backup.restore.keys import key_text
 from dynamo_continuous_backup.restore.statequery import connect, iter_state
 
-from ..conftest import BUCKET
-from .test_forwarder import FlakyFirehose, delivery_stream, run_like_lambda, stream_event
+from ..fakes import Failing, FakeFirehose, TableVanishes, client_error, clients_with, first, from_call, stream_event
+from ..helpers import BUCKET, delivery_stream, make_forwarder, run_like_lambda
 
 
 def state_from_s3(aws: Clients, table: str, tmp_path: Path) -> dict[str, Any]:
@@ -50,27 +48,15 @@ def expected_state(event: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
-class CrashingFirehose(FlakyFirehose):
-    """The forwarder process dies (an unexpected exception) after some successful calls."""
-
-    def __init__(self, real: Any, crash_after: int) -> None:
-        super().__init__(real)
-        self.crash_after = crash_after
-
-    def put_record_batch(self, DeliveryStreamName: str, Records: list[dict[str, bytes]]) -> dict[str, Any]:  # noqa: N803
-        if len(self.calls) == self.crash_after:
-            self.calls.append(0)
-            raise RuntimeError("forwarder crashed mid-batch")
-        return super().put_record_batch(DeliveryStreamName, Records)
-
-
 def test_firehose_faults_duplicate_but_restore_collapses(aws: Clients, config: Config, tmp_path: Path) -> None:
     # FAULT: 30% of records fail, then whole calls are throttled. MUST: nothing lost, the
     # retried duplicates land in S3, and the restored state is exactly the stream's.
     delivery_stream(aws, config, "orders")
     event = stream_event("orders", 1500, keys=40)
-    flaky = FlakyFirehose(aws.firehose, record_failure=0.3, call_failures=2)
-    run_like_lambda(event, Forwarder(flaky, aws.s3, BUCKET, config.prefix, sleep=lambda s: None))
+    flaky = FakeFirehose(
+        aws.firehose, record_failure=0.3, fail=first(2, client_error("ServiceUnavailableException", "PutRecordBatch"))
+    )
+    run_like_lambda(event, make_forwarder(flaky, aws.s3))
     assert len(flaky.accepted) > 1500  # duplicates did land
     assert state_from_s3(aws, "orders", tmp_path) == expected_state(event)
 
@@ -80,27 +66,12 @@ def test_forwarder_crash_mid_batch_is_retried_by_lambda(aws: Clients, config: Co
     # the whole batch delivers the rest; restore is unaffected by the duplicates.
     delivery_stream(aws, config, "orders")
     event = stream_event("orders", 1500, keys=40)
-    crashing = CrashingFirehose(aws.firehose, crash_after=2)
+    crashing = FakeFirehose(aws.firehose, fail=from_call(3, RuntimeError("forwarder crashed mid-batch")))
     with pytest.raises(RuntimeError):
-        forwarder.handler(event, None, Forwarder(crashing, aws.s3, BUCKET, config.prefix, sleep=lambda s: None))
+        forwarder.handler(event, None, make_forwarder(crashing, aws.s3))
     assert 0 < len(crashing.accepted) < 1500
-    run_like_lambda(event, Forwarder(aws.firehose, aws.s3, BUCKET, config.prefix, sleep=lambda s: None))
+    run_like_lambda(event, make_forwarder(aws.firehose, aws.s3))
     assert state_from_s3(aws, "orders", tmp_path) == expected_state(event)
-
-
-class TableVanishes:
-    """DynamoDB whose table is deleted right after the stream is enabled (DeleteTable racing)."""
-
-    def __init__(self, real: Any) -> None:
-        self.real = real
-
-    def update_table(self, **kwargs: Any) -> Any:
-        out = self.real.update_table(**kwargs)
-        self.real.delete_table(TableName=kwargs["TableName"])
-        return out
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
 
 
 def test_create_then_delete_before_provisioning_finishes_leaves_no_orphans(
@@ -109,8 +80,7 @@ def test_create_then_delete_before_provisioning_finishes_leaves_no_orphans(
     # FAULT: DeleteTable lands while ensure is half-way. MUST: a clear end state; whatever was
     # created for the gone table is removed by the next reconcile; nothing else touched.
     make_table("short-lived")
-    racing = Clients(aws.region)
-    racing.get = lambda s: TableVanishes(aws.dynamodb) if s == "dynamodb" else aws.get(s)  # type: ignore[method-assign]
+    racing = clients_with(aws, dynamodb=TableVanishes(aws.dynamodb))
     result = Provisioner(racing, config).ensure("short-lived")
     assert result.status == "missing" and "deleted while being provisioned" in result.reason
     provisioner = Provisioner(aws, config, clock=lambda: 10**10)
@@ -118,17 +88,6 @@ def test_create_then_delete_before_provisioning_finishes_leaves_no_orphans(
         reconcile(provisioner, OptIn(), aws)
     assert aws.firehose.list_delivery_streams()["DeliveryStreamNames"] == []
     assert aws.lambda_.list_event_source_mappings()["EventSourceMappings"] == []
-
-
-class FailingFirehose:
-    def __init__(self, real: Any, code: str) -> None:
-        self.real, self.code = real, code
-
-    def create_delivery_stream(self, **kwargs: Any) -> Any:
-        raise ClientError({"Error": {"Code": self.code, "Message": f"{self.code} for test"}}, "CreateDeliveryStream")
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
 
 
 @pytest.mark.parametrize("code", ["LimitExceededException", "AccessDeniedException"])
@@ -140,8 +99,8 @@ def test_firehose_quota_or_missing_permission_is_a_clear_failure(
     from dynamo_continuous_backup.provisioning.fleet import run_many
 
     make_table("orders")
-    broken = Clients(aws.region)
-    broken.get = lambda s: FailingFirehose(aws.firehose, code) if s == "firehose" else aws.get(s)  # type: ignore[method-assign]
+    failing = Failing(aws.firehose, "create_delivery_stream", client_error(code, "CreateDeliveryStream"))
+    broken = clients_with(aws, firehose=failing)
     [result] = list(run_many(Provisioner(broken, config).ensure, ["orders"]))
     assert result.status == "failed" and code in result.reason
     assert aws.lambda_.list_event_source_mappings()["EventSourceMappings"] == []

@@ -17,7 +17,7 @@ from dynamo_continuous_backup.provisioning.provisioner import Provisioner
 from dynamo_continuous_backup.restore.backups import BackupStore
 from dynamo_continuous_backup.restore.restore import RestoreOptions, Restorer
 
-from ..conftest import BUCKET, cli
+from ..helpers import BUCKET, cli
 
 
 def put(aws: Clients, table: str, *names: str) -> None:
@@ -125,7 +125,7 @@ def test_writes_while_the_stream_was_off_are_a_reported_gap_and_both_sides_resto
     Restorer(aws, store).restore("gap", "gap-before", RestoreOptions(at=str(before)))
     assert names(aws, "gap-before") == {"a1", "a2"}
     # AND a time inside the gap is refused, naming the restorable times around it
-    path = str(config_path(tmp_path, config))
+    path = str(gap_config(tmp_path))
     code, _, err = cli("restore", "gap", "--to", "gap-x", "--config", path, "--at", str(off + 0.5))
     assert code == 2 and "latest restorable time before it" in err and err.count("\n") == 1, err
     # AND the latest state has every item, those written while capture was off included (the new base)
@@ -138,9 +138,7 @@ def test_writes_while_the_stream_was_off_are_a_reported_gap_and_both_sides_resto
     assert len(row["gaps"]) == 1 and row["gaps"][0][0] == iso(off) and row["restorable_since"] == iso(second)
 
 
-def config_path(tmp_path: Path, config: Config) -> Path:
+def gap_config(tmp_path: Path) -> Path:
     path = tmp_path / "gap-config.json"
-    path.write_text(
-        json.dumps({"firehoseDeliveryBucket": config.firehose_delivery_bucket, "firehoseDeliveryPrefix": config.prefix})
-    )
+    path.write_text(json.dumps({"firehoseDeliveryBucket": BUCKET, "firehoseDeliveryPrefix": "backups"}))
     return path

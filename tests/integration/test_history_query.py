@@ -14,19 +14,15 @@ from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.local import LocalRuntime
 
-from ..conftest import cli
+from ..helpers import cli
 
 
 @pytest.fixture
 def captured(
-    deployed: tuple[Config, LocalRuntime],
-    aws: Clients,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    make_table: Callable[..., str],
+    deployed: tuple[Config, LocalRuntime], config_path: str, aws: Clients, make_table: Callable[..., str]
 ) -> str:
-    config, runtime = deployed
-    monkeypatch.setenv("DCB_CACHE_DIR", str(tmp_path / "cache"))
+    """The config of a deployed stack that captured a user's insert, update, put and delete."""
+    _, runtime = deployed
     make_table("users", key="id", key_type="N")
     runtime.settle()
     aws.dynamodb.put_item(TableName="users", Item={"id": {"N": "7"}, "name": {"S": "Ada"}, "plan": {"S": "free"}})
@@ -40,9 +36,7 @@ def captured(
     aws.dynamodb.put_item(TableName="users", Item={"id": {"N": "8"}, "name": {"S": "Bob"}})
     aws.dynamodb.delete_item(TableName="users", Key={"id": {"N": "7"}})
     runtime.settle()
-    path = tmp_path / "config.json"
-    path.write_text(config.to_json())
-    return str(path)
+    return config_path
 
 
 def test_history_shows_every_version_with_a_diff(captured: str) -> None:
@@ -68,6 +62,7 @@ def test_history_key_errors_are_one_line(captured: str, args: list[str], message
 
 
 def test_query_views_changes_and_state(captured: str) -> None:
+    # the changes view: one row per captured change
     code, out, _ = cli(
         "query",
         "users",
@@ -82,10 +77,12 @@ def test_query_views_changes_and_state(captured: str) -> None:
         {"event_name": "MODIFY", "n": 1},
         {"event_name": "REMOVE", "n": 1},
     ]
+    # the state view: the items live now (user 7 was deleted)
     code, out, _ = cli(
         "query", "users", "SELECT item->>'$.name.S' AS name FROM state", "--config", captured, "--format", "csv"
     )
     assert out.splitlines() == ["name", "Bob"]
+    # a bad query is a user error
     code, _, err = cli("query", "users", "SELECT nope FROM state", "--config", captured)
     assert code == 2 and "query failed" in err
 
@@ -120,8 +117,9 @@ def test_history_and_state_follow_oversize_pointers(
     from dynamo_continuous_backup.explore.query import open_views, run_query
     from dynamo_continuous_backup.restore.backups import BackupStore
 
-    from ..conftest import s3_records
+    from ..helpers import s3_records
 
+    # GIVEN an item updated with both images too large for Firehose: the MODIFY is a pointer to S3
     config, runtime = deployed
     make_table("docs")
     runtime.settle()
@@ -130,6 +128,7 @@ def test_history_and_state_follow_oversize_pointers(
     aws.dynamodb.put_item(TableName="docs", Item={"pk": {"S": "big"}, "blob": {"B": blob[::-1]}, "v": {"N": "2"}})
     runtime.settle()
     assert [r["eventName"] for r in s3_records(aws, "backups/docs/") if "oversizeS3Key" in r] == ["MODIFY"]
+    # WHEN its history and the state are read from the backups
     live = json_form(aws.dynamodb.get_item(TableName="docs", Key={"pk": {"S": "big"}})["Item"])
     store = BackupStore(aws, config, tmp_path)
     backups = store.sync("docs")

@@ -13,35 +13,28 @@ from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.restore.backups import BackupStore
 from dynamo_continuous_backup.restore.verify import Verifier
 
-from ..conftest import cli, contents
-from ..unit.test_keys import HARD
+from ..helpers import HARD, cli, contents
 
 
 @pytest.fixture
 def hard_keys(
-    deployed: tuple[Config, LocalRuntime],
-    aws: Clients,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    make_table: Callable[..., str],
+    deployed: tuple[Config, LocalRuntime], config_path: str, aws: Clients, make_table: Callable[..., str]
 ) -> str:
     """A protected table whose string keys hold every hard character; returns a config path."""
-    config, runtime = deployed
-    monkeypatch.setenv("DCB_CACHE_DIR", str(tmp_path / "cache"))
+    _, runtime = deployed
     make_table("hard", range_key=True)
     runtime.settle()
     for n, c in enumerate(HARD):
         for sk in ("1", "1.5"):
             aws.dynamodb.put_item(TableName="hard", Item={"pk": {"S": f"k{c}"}, "sk": {"N": sk}, "v": {"N": str(n)}})
     runtime.settle()
-    path = tmp_path / "config.json"
-    path.write_text(config.to_json())
-    return str(path)
+    return config_path
 
 
 def test_hard_keys_verify_restore_survive_into_existing_and_have_history(
     hard_keys: str, deployed: tuple[Config, LocalRuntime], aws: Clients, tmp_path: Path
 ) -> None:
+    # GIVEN a table keyed by every hard character, captured (the hard_keys fixture)
     config, _ = deployed
     source = contents(aws, "hard")
     assert len(source) == 2 * len(HARD)

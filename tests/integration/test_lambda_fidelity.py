@@ -15,18 +15,18 @@ import pytest
 
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
-from dynamo_continuous_backup.install.packaging import build_zip, fetch_wheels
+from dynamo_continuous_backup.install.packaging import build_zip
 from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.local.lambda_python import lambda_python
 from dynamo_continuous_backup.local.workers import FunctionError
 
-from ..conftest import BUCKET
+from ..helpers import BUCKET, one_module_zip
 from ..importgraph import PACKAGE, reachable_modules
 
 
-def test_every_module_the_handlers_reach_imports_in_lambdas_python(tmp_path: Path) -> None:
-    # GIVEN the zip deploy builds, unpacked as Lambda unpacks it into /var/task
-    with zipfile.ZipFile(io.BytesIO(build_zip(fetch_wheels()))) as z:
+def test_every_module_the_handlers_reach_imports_in_lambdas_python(tmp_path: Path, lambda_zip: bytes) -> None:
+    # GIVEN the zip deploy uploads (with the cached wheels), unpacked as Lambda unpacks it into /var/task
+    with zipfile.ZipFile(io.BytesIO(lambda_zip)) as z:
         z.extractall(tmp_path)
     modules = sorted(reachable_modules())
     assert f"{PACKAGE}.snapshot.backfill" in modules  # the first snapshot is reached from the ensure handler
@@ -80,16 +80,13 @@ def test_reconcile_in_a_lambda_worker_snapshots_a_table_holding_items(
 
 
 def _function(aws: Clients, name: str, source: str, timeout: int = 3, env: dict[str, str] | None = None) -> None:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("app.py", source)
     role = aws.iam.create_role(RoleName=f"r-{name}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     aws.lambda_.create_function(
         FunctionName=name,
         Runtime="python3.12",
         Role=role,
         Handler="app.handler",
-        Code={"ZipFile": buf.getvalue()},
+        Code={"ZipFile": one_module_zip("app", source)},
         Timeout=timeout,
         Environment={"Variables": env or {}},
     )
@@ -98,6 +95,7 @@ def _function(aws: Clients, name: str, source: str, timeout: int = 3, env: dict[
 def test_worker_has_the_functions_environment_only_and_stays_warm(
     aws: Clients, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # GIVEN a developer's variable in the test's environment and a function reporting what it sees
     monkeypatch.setenv("DCB_SECRET_OF_THE_DEVELOPER", "x")
     source = (
         "import os, sys\n"
@@ -107,9 +105,11 @@ def test_worker_has_the_functions_environment_only_and_stays_warm(
         " 'python': list(sys.version_info[:2]), 'left': context.get_remaining_time_in_millis(), 'echo': event}\n"
     )
     _function(aws, "envcheck", source, timeout=7, env={"MINE": "yes"})
+    # WHEN the local runtime invokes it twice
     runtime = LocalRuntime(aws)
     first = runtime.invoke("envcheck", {"n": 1})
     second = runtime.invoke("envcheck", {"n": 2})
+    # THEN it saw its own environment only, Python 3.12 and its time left, in one warm process
     assert first["mine"] == "yes" and first["dev"] is None and first["python"] == [3, 12]
     assert first["echo"] == {"n": 1} and 0 < first["left"] <= 7000
     assert second["pid"] == first["pid"]  # warm: the same execution environment

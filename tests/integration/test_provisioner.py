@@ -14,7 +14,7 @@ from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.provisioning.provisioner import Provisioner
 
-from ..conftest import BUCKET
+from ..helpers import BUCKET
 
 
 def mappings(aws: Clients, config: Config) -> list[dict]:
@@ -23,9 +23,11 @@ def mappings(aws: Clients, config: Config) -> list[dict]:
 
 def test_ensure_protects_a_fresh_table(aws: Clients, config: Config, make_table: Callable[..., str]) -> None:
     make_table("orders", range_key=True)
+    # WHEN a fresh table is ensured
     result = Provisioner(aws, config).ensure("orders")
     assert result.status == "protected"
     assert set(result.actions) >= {"enable_stream", "create_delivery_stream", "create_mapping", "save_schema"}
+    # THEN it has a NEW_AND_OLD_IMAGES stream, our delivery stream, one mapping as Lambda needs it, and a saved schema
     table = aws.dynamodb.describe_table(TableName="orders")["Table"]
     assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     dest = aws.firehose.describe_delivery_stream(DeliveryStreamName="orders")["DeliveryStreamDescription"][
@@ -54,6 +56,7 @@ def test_concurrent_ensures_leave_one_stream_and_one_mapping(
     aws: Clients, config: Config, make_table: Callable[..., str]
 ) -> None:
     make_table("orders")
+    # WHEN six ensures of one table start at the same moment
     results = []
     barrier = threading.Barrier(6)
 
@@ -66,6 +69,7 @@ def test_concurrent_ensures_leave_one_stream_and_one_mapping(
         t.start()
     for t in threads:
         t.join()
+    # THEN all report it protected, with one delivery stream and one mapping
     assert [r.status for r in results] == ["protected"] * 6, results
     assert aws.firehose.list_delivery_streams()["DeliveryStreamNames"] == ["orders"]
     assert len(mappings(aws, config)) == 1

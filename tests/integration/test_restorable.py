@@ -5,10 +5,8 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from moto.core.exceptions import JsonRESTError
 from moto.dynamodb.models import DynamoDBBackend
 
 from dynamo_continuous_backup.cli.main import UI, main
@@ -19,6 +17,8 @@ from dynamo_continuous_backup.provisioning.provisioner import Provisioner
 from dynamo_continuous_backup.restore.backups import BackupStore
 from dynamo_continuous_backup.restore.restore import RestoreOptions, Restorer
 from dynamo_continuous_backup.snapshot.backfill import Backfill
+
+from ..fakes import MotoFault
 
 
 def status(config_path: Path) -> tuple[int, str]:
@@ -39,19 +39,16 @@ def test_a_failed_first_snapshot_is_retaken_by_the_reconcile_and_reported_until_
     make_table("orders")
     for i in range(10):
         aws.dynamodb.put_item(TableName="orders", Item={"pk": {"S": f"old{i}"}})
-    working_scan = DynamoDBBackend.scan
-
-    def denied(self: Any, *args: Any, **kwargs: Any) -> Any:
-        raise JsonRESTError("AccessDeniedException", "not authorized to perform dynamodb:Scan")
-
-    monkeypatch.setattr(DynamoDBBackend, "scan", denied)
+    denied = MotoFault(
+        monkeypatch, DynamoDBBackend, "scan", "AccessDeniedException", "not authorized to perform dynamodb:Scan"
+    )
     runtime.settle()  # CreateTable -> ensure: stream, delivery stream and mapping, then the snapshot fails
     # THEN status says it is not restorable, names the command that fixes it, and exits 1
     code, text = status(tmp_path / "config.hjson")
     assert code == 1, text
     assert "not restorable" in text and "dynamo-backup backfill orders" in text
     # WHEN the hourly reconcile runs with scanning allowed again
-    monkeypatch.setattr(DynamoDBBackend, "scan", working_scan)
+    denied.on = False
     runtime.fire_schedules(force=True)
     # THEN the base is taken, status is clean, and a restore holds the items from before capture
     code, text = status(tmp_path / "config.hjson")

@@ -21,7 +21,8 @@ from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.restore.backups import BackupStore
 from dynamo_continuous_backup.restore.restore import RestoreOptions, Restorer
 
-from ..conftest import BUCKET, contents
+from ..fakes import StormyDynamo, clients_with, sample_lines
+from ..helpers import BUCKET, contents
 
 
 def create_orders(aws: Clients) -> None:
@@ -144,30 +145,10 @@ def test_one_key_restores_one_item_and_touches_nothing_else(history: Any, aws: C
     assert {k: v for k, v in after.items() if k != key_text} == {k: v for k, v in before.items() if k != key_text}
 
 
-class StormyDynamo:
-    """Target DynamoDB that leaves 60% of every batch unprocessed (and writes the rest)."""
-
-    def __init__(self, real: Any) -> None:
-        self.real, self.rng, self.unprocessed = real, random.Random(2), 0
-
-    def batch_write_item(self, RequestItems: dict[str, list[Any]]) -> dict[str, Any]:  # noqa: N803
-        ((table, requests),) = RequestItems.items()
-        keep = [r for r in requests if self.rng.random() < 0.4]
-        rest = [r for r in requests if r not in keep]
-        if keep:
-            self.real.batch_write_item(RequestItems={table: keep})
-        self.unprocessed += len(rest)
-        return {"UnprocessedItems": {table: rest} if rest else {}}
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
-
-
 def test_unprocessed_items_storm_still_writes_everything(history: Any, aws: Clients, tmp_path: Path) -> None:
     config, captured = history
     stormy = StormyDynamo(aws.dynamodb)
-    target = Clients(aws.region)
-    target.get = lambda service: stormy if service == "dynamodb" else aws.get(service)  # type: ignore[method-assign]
+    target = clients_with(aws, dynamodb=stormy)
     result = Restorer(target, BackupStore(aws, config, tmp_path), sleep=lambda s: None).restore(
         "orders", "orders-storm", RestoreOptions()
     )
@@ -197,37 +178,18 @@ def test_via_import_and_into_another_region(history: Any, aws: Clients, tmp_path
 
 
 def test_restore_reads_the_original_tools_files(aws: Clients, config: Config, tmp_path: Path) -> None:
-    lines = [
-        {
-            "Keys": {"pk": {"S": "a"}},
-            "NewImage": {"pk": {"S": "a"}, "v": {"N": "1"}},
-            "SequenceNumber": "9",
-            "SizeBytes": 10,
-            "eventName": "INSERT",
-        },
-        {
-            "Keys": {"pk": {"S": "a"}},
-            "NewImage": {"pk": {"S": "a"}, "v": {"N": "2"}},
-            "SequenceNumber": "10",
-            "SizeBytes": 10,
-            "eventName": "MODIFY",
-        },
-        {
-            "Keys": {"pk": {"S": "b"}},
-            "NewImage": {"pk": {"S": "b"}},
-            "SequenceNumber": "11",
-            "SizeBytes": 10,
-            "eventName": "INSERT",
-        },
-    ]
+    # GIVEN two files the original tool wrote (gzip and plain, no snapshot, no streamLabel)
+    lines = sample_lines("original-tool-changes.ndjson")
     body = "\n".join(json.dumps(x) for x in lines).encode()
     aws.s3.put_object(Bucket=BUCKET, Key="backups/legacy/2019/01/01/00/a", Body=gzip.compress(body))
     aws.s3.put_object(Bucket=BUCKET, Key="backups/legacy/2019/01/01/01/b", Body=body)  # plain too
     store = BackupStore(aws, config, tmp_path)
+    # THEN a restore needs --from-start (no base), and only to the latest state
     with pytest.raises(UserInputError, match="no complete snapshot"):
         Restorer(aws, store).restore("legacy", "legacy-r", RestoreOptions())
     with pytest.raises(UserInputError, match="only a restore to the latest state"):
         Restorer(aws, store).restore("legacy", "legacy-r", RestoreOptions(at="2030-01-01", from_start=True))
+    # WHEN restored from the start into an existing empty table, THEN it holds the latest state
     aws.dynamodb.create_table(
         TableName="legacy-r",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -243,6 +205,7 @@ def test_restore_reads_the_original_tools_files(aws: Clients, config: Config, tm
 def test_export_snapshot_is_used_by_restore(
     deployed: tuple[Config, LocalRuntime], aws: Clients, tmp_path: Path, make_table: Callable[..., str]
 ) -> None:
+    # GIVEN a protected table with point-in-time recovery on
     config, runtime = deployed
     make_table("pitr", key="pk", key_type="S")
     for i in range(10):
@@ -251,10 +214,12 @@ def test_export_snapshot_is_used_by_restore(
         TableName="pitr", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
     )
     runtime.settle()
+    # WHEN its base is taken by a PITR export
     cfg = tmp_path / "c.json"
     cfg.write_text(config.to_json())
     out = io.StringIO()
     assert main(["backfill", "pitr", "--config", str(cfg), "--export"], UI(out, out)) == 0, out.getvalue()
+    # THEN restore finds the export snapshot and restores from it
     store = BackupStore(aws, config, tmp_path)
     kinds = [s.kind for s in store.sync("pitr").snapshots]
     assert "export" in kinds
@@ -269,6 +234,7 @@ def imports(aws: Clients) -> list[str]:
 def test_via_import_refuses_local_indexes_before_uploading(
     deployed: tuple[Config, LocalRuntime], aws: Clients, tmp_path: Path
 ) -> None:
+    # GIVEN a protected table with a local secondary index, holding items
     config, runtime = deployed
     aws.dynamodb.create_table(
         TableName="threads",
@@ -301,6 +267,7 @@ def test_via_import_refuses_local_indexes_before_uploading(
 def test_via_import_reapplies_ttl(
     deployed: tuple[Config, LocalRuntime], aws: Clients, tmp_path: Path, make_table: Callable[..., str]
 ) -> None:
+    # GIVEN a protected table with TTL on `expires`
     config, runtime = deployed
     make_table("sessions")
     aws.dynamodb.update_time_to_live(
@@ -310,6 +277,7 @@ def test_via_import_reapplies_ttl(
     for i in range(5):
         aws.dynamodb.put_item(TableName="sessions", Item={"pk": {"S": f"s{i}"}, "expires": {"N": "4102444800"}})
     runtime.settle()
+    # WHEN it is restored via ImportTable, THEN the copy has the items and TTL on the same attribute
     result = Restorer(aws, BackupStore(aws, config, tmp_path)).restore(
         "sessions", "sessions-r", RestoreOptions(via_import=True)
     )

@@ -21,9 +21,8 @@ from dynamo_continuous_backup.restore.backups import BackupStore
 from dynamo_continuous_backup.restore.restore import RestoreOptions, Restorer
 from dynamo_continuous_backup.restore.verify import Verifier
 
-from ..conftest import BUCKET
-from ..unit.test_security import statements
-from .test_forwarder import delivery_stream, firehose_down, stream_event
+from ..fakes import stream_event
+from ..helpers import BUCKET, delivery_stream, firehose_down, statements
 
 SECRET = "s3cr3t-card-4111111111111111"
 
@@ -53,12 +52,14 @@ def test_item_values_never_reach_the_logs_by_default(
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # GIVEN every log record of the package, and an item whose key and value are a secret
     caplog.set_level(logging.DEBUG, logger="dynamo_continuous_backup")
     config, runtime = deployed
     make_table("cards")
     runtime.settle()
     aws.dynamodb.put_item(TableName="cards", Item={"pk": {"S": SECRET}, "number": {"S": SECRET}})
     runtime.settle()
+    # WHEN it is captured, restored and verified, and a forwarder fails to deliver it
     Restorer(aws, BackupStore(aws, config, tmp_path)).restore("cards", "cards-r", RestoreOptions())
     Verifier(aws, BackupStore(aws, config, tmp_path)).verify("cards")
     # a forwarder that cannot deliver logs warnings about the batch, not its contents
@@ -66,6 +67,7 @@ def test_item_values_never_reach_the_logs_by_default(
     event = stream_event("cards2", 5)
     event["Records"][0]["dynamodb"]["Keys"] = {"pk": {"S": SECRET}}
     forwarder.handler(event, None, firehose_down(aws, config))
+    # THEN the logs speak of the failure but never hold the secret
     assert "undelivered" in caplog.text
     assert SECRET not in caplog.text
 

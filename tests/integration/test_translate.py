@@ -22,7 +22,7 @@ from dynamo_continuous_backup.core.errors import (
     ThrottledError,
 )
 
-from ..conftest import BUCKET, REGION
+from ..helpers import BUCKET, REGION
 
 
 def client_error(code: str, operation: str = "DescribeTable", status: int = 400, message: str = "") -> ClientError:

@@ -21,8 +21,8 @@ from dynamo_continuous_backup.restore.restore import RestoreOptions, Restorer
 from dynamo_continuous_backup.restore.tablewrite import BatchWriter
 from dynamo_continuous_backup.snapshot.export import export_snapshot
 
-from ..conftest import BUCKET, REGION, contents
-from ..unit.test_retry import FakeTime
+from ..fakes import FakeTime
+from ..helpers import BUCKET, REGION, contents
 
 
 class SlowJobs:

@@ -8,7 +8,7 @@ import pytest
 
 from dynamo_continuous_backup.provisioning.events import parse_event
 
-from ..conftest import load_event
+from ..fakes import load_event
 
 
 @pytest.mark.parametrize(

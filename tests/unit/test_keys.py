@@ -15,10 +15,9 @@ from hypothesis import strategies as st
 from dynamo_continuous_backup.restore.keys import key_sql, key_text, normal_number, parse_key_text, readable_key
 from dynamo_continuous_backup.restore.statequery import connect, read_files
 
+from ..helpers import HARD
+
 NAMES = ["pk", "sk"]
-# Every character a JSON encoder may escape (and spell differently), plus the characters a
-# naive key text could mistake for its own structure (separators, digits, quotes, colons).
-HARD = [chr(c) for c in range(0x20)] + ["\x7f", '"', "\\", "/", ":", "|", "1", "S", "é", "😀", "\u2028", "\ufeff"]
 
 
 def sql_texts(tmp_path: Path, images: list[dict[str, Any]]) -> list[str]:

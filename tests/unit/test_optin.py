@@ -7,7 +7,7 @@ from dynamo_continuous_backup.provisioning.optin import OptIn
 
 
 def test_all_filters_must_agree() -> None:
-    f = OptIn(include="prod-.*", exclude=".*-tmp", hook="tests.hooks_for_tests:only_even_length")
+    f = OptIn(include="prod-.*", exclude=".*-tmp", hook="tests.fakes:only_even_length")
     assert f.covers("prod-abc")  # all three say yes
     assert not f.covers("prod-ab")  # the hook says no (odd length)
     assert not f.covers("prod-a-tmp")
@@ -25,13 +25,13 @@ def test_regexes_match_at_the_start_as_the_original_tool_did() -> None:
 
 def test_broken_filter_is_an_error_at_provision_time() -> None:
     with pytest.raises(ConfigError, match="hook is broken"):
-        OptIn(hook="tests.hooks_for_tests:broken").covers("t")
+        OptIn(hook="tests.fakes:broken").covers("t")
     with pytest.raises(ConfigError):
         OptIn(include="a((").covers("t")
 
 
 def test_broken_filter_fails_open_in_lambda(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
-        assert OptIn(hook="tests.hooks_for_tests:broken", strict=False).covers("t")
+        assert OptIn(hook="tests.fakes:broken", strict=False).covers("t")
         assert OptIn(include="a((", strict=False).covers("t")
     assert "backing it up anyway" in caplog.text

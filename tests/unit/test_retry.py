@@ -9,20 +9,7 @@ import pytest
 from dynamo_continuous_backup.core.errors import WaitTimeoutError
 from dynamo_continuous_backup.core.retry import Backoff, wait_until
 
-
-class FakeTime:
-    """A clock that moves only when something sleeps on it."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
+from ..fakes import FakeTime
 
 
 def highest(low: float, high: float) -> float:

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from dynamo_continuous_backup.install.deployer import tls_only_policy
 
-from ..conftest import BUCKET
-
-
-def statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
-    st = policy["Statement"]
-    return st if isinstance(st, list) else [st]
+from ..helpers import BUCKET, statements
 
 
 def test_the_bucket_policy_only_denies_plain_http() -> None:
-    # The wildcard principal is only acceptable in a Deny conditioned on insecure transport.
-    for st in statements(tls_only_policy(BUCKET)):
+    # The wildcard principal is only acceptable in a Deny conditioned on insecure transport;
+    # and the policy must hold one, or plain HTTP is not denied at all.
+    policy = statements(tls_only_policy(BUCKET))
+    assert policy, "the bucket policy denies nothing"
+    for st in policy:
         assert st["Effect"] == "Deny", st
         assert st["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, st

@@ -8,7 +8,7 @@ import functools
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from ..core.aws import Clients
 from ..core.config import ENV_CONFIG, Config
@@ -33,12 +33,15 @@ __all__ = ["Deployer", "event_pattern", "tls_only_policy"]
 
 
 class Deployer:
+    # A zip to deploy when none is given, instead of building one (tests set it once per session).
+    prebuilt_code: ClassVar[bytes | None] = None
+
     def __init__(
         self, clients: Clients, config: Config, code: bytes | None = None, sleep: Callable[[float], None] = time.sleep
     ) -> None:
         self.clients = clients
         self.config = config
-        self._code = code
+        self._code = code if code is not None else self.prebuilt_code
         self.sleep = sleep
 
     @property
