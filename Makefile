@@ -37,6 +37,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/backfill.py
 	$(BIN)/python bench/restore.py
 	$(BIN)/python bench/state.py
+	$(BIN)/python bench/checkpoint.py
+	$(BIN)/python bench/restore_history.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .dcb-cache

@@ -7,8 +7,6 @@ from __future__ import annotations
 import gzip
 import os
 import random
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -18,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import orjson  # noqa: E402
+from common import measure_child, report_child  # noqa: E402
 from state import KEYS, RECORDS, generate  # noqa: E402
 
 BASE_ITEMS = int(os.environ.get("DCB_BENCH_BASE_ITEMS", str(KEYS)))
@@ -50,16 +49,7 @@ def child(mode: str, folder: str, at: float) -> None:
             _, _, items = write_state(backups, at, Path(out) / "checkpoint.ndjson.gz")
     else:
         items = sum(1 for _ in iter_state(connect(), backups, at))
-    seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{items} {seconds:.3f} {peak:.0f}")
-
-
-def measure(mode: str, folder: Path, at: float) -> tuple[int, float, float]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", mode, str(folder), str(at)], capture_output=True, text=True, check=True
-    ).stdout.split()
-    return int(out[0]), float(out[1]), float(out[2])
+    report_child(items, start)
 
 
 def main() -> None:
@@ -70,8 +60,8 @@ def main() -> None:
         generate_base(folder)
         size = sum(f.stat().st_size for f in folder.rglob("*.gz")) / 1e6
         print(f"input: a {BASE_ITEMS:,}-item base and {RECORDS:,} changes over {KEYS:,} keys, {size:.0f} MB gzip")
-        ours = min((measure("checkpoint", folder, at) for _ in range(3)), key=lambda r: r[1])
-        state = min((measure("state", folder, at) for _ in range(3)), key=lambda r: r[1])
+        ours = min((measure_child(__file__, "checkpoint", folder, at) for _ in range(3)), key=lambda r: r[1])
+        state = min((measure_child(__file__, "state", folder, at) for _ in range(3)), key=lambda r: r[1])
         assert ours[0] == state[0], f"item counts differ: {ours[0]} vs {state[0]}"
         print(f"checkpoint (state -> gzip base file): {ours[1]:.2f} s, peak {ours[2]:.0f} MB, {ours[0]:,} items")
         print(f"state at T alone (streamed rows):     {state[1]:.2f} s, peak {state[2]:.0f} MB")

@@ -89,3 +89,20 @@ def timed(func: object) -> tuple[float, float]:
     wall, cpu = time.perf_counter(), time.process_time()
     func()  # type: ignore[operator]
     return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def measure_child(script: str, mode: str, folder: Path, at: float) -> tuple[int, float, float]:
+    """(items, seconds, peak MB of the whole process) of `script --child mode folder at`, run
+    in a fresh process so its peak memory is its own."""
+    out = subprocess.run(
+        [sys.executable, script, "--child", mode, str(folder), str(at)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return int(out[0]), float(out[1]), float(out[2])
+
+
+def report_child(items: int, started: float) -> None:
+    """What a `--child` run prints for `measure_child`: items, seconds since `started`, peak MB."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{items} {time.perf_counter() - started:.3f} {peak:.0f}")

@@ -6,8 +6,6 @@ from __future__ import annotations
 import gzip
 import os
 import random
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -16,6 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import orjson  # noqa: E402
+from common import measure_child, report_child  # noqa: E402
 
 RECORDS = int(os.environ.get("DCB_BENCH_RECORDS", "1000000"))  # smaller only for the smoke test
 KEYS, FILES = RECORDS // 10, 40
@@ -78,16 +77,7 @@ def child(mode: str, folder: str, at: float) -> None:
                     if k not in state or state[k][0] < s:
                         state[k] = (s, rec)
         items = sum(1 for _, r in state.values() if r["eventName"] != "REMOVE")
-    seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{items} {seconds:.3f} {peak:.0f}")
-
-
-def measure(mode: str, folder: Path, at: float) -> tuple[int, float, float]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", mode, str(folder), str(at)], capture_output=True, text=True, check=True
-    ).stdout.split()
-    return int(out[0]), float(out[1]), float(out[2])
+    report_child(items, start)
 
 
 def main() -> None:
@@ -96,8 +86,8 @@ def main() -> None:
         at = generate(folder)
         size = sum(f.stat().st_size for f in folder.glob("*.gz")) / 1e6
         print(f"input: {RECORDS:,} change records, {KEYS:,} keys, {size:.0f} MB gzip NDJSON in {FILES} objects")
-        ours = min((measure("ours", folder, at) for _ in range(3)), key=lambda r: r[1])
-        replay = measure("replay", folder, at)
+        ours = min((measure_child(__file__, "ours", folder, at) for _ in range(3)), key=lambda r: r[1])
+        replay = measure_child(__file__, "replay", folder, at)
         assert ours[0] == replay[0], f"item counts differ: {ours[0]} vs {replay[0]}"
         print(f"ours (DuckDB arg_max, streamed):  {ours[1]:.2f} s, peak {ours[2]:.0f} MB, {ours[0]:,} items at T")
         print(f"pure-Python dict replay:          {replay[1]:.2f} s, peak {replay[2]:.0f} MB")

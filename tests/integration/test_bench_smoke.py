@@ -10,10 +10,18 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).parents[2] / "bench"
-SMALL = {"DCB_BENCH_ITEMS": "300", "DCB_BENCH_RECORDS": "4000", "DCB_BENCH_SECONDS": "0.2"}
+SMALL = {
+    "DCB_BENCH_ITEMS": "300",
+    "DCB_BENCH_RECORDS": "4000",
+    "DCB_BENCH_SECONDS": "0.2",
+    "DCB_BENCH_HISTORY_ITEMS": "40",
+    "DCB_BENCH_HISTORY_LENGTHS": "1,2",
+}
 
 
-@pytest.mark.parametrize("script", ["forwarder.py", "backfill.py", "restore.py", "state.py"])
+@pytest.mark.parametrize(
+    "script", ["forwarder.py", "backfill.py", "restore.py", "state.py", "checkpoint.py", "restore_history.py"]
+)
 def test_benchmark_runs(script: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | SMALL
     proc = subprocess.run(

@@ -80,7 +80,8 @@ def synthesize(aws: Clients, table: str, seed: int) -> tuple[dict[str, Any], lis
         if event != "REMOVE":
             record["NewImage"] = {"pk": {"S": key}, "v": {"N": str(i)}}
         changes.append(record)
-        arrival = when + rng.uniform(0, 900)  # Firehose files a record by when it arrived
+        # Firehose files a record by when it arrived: here up to 3 h late, in every third hour
+        arrival = (when // (3 * 3600) + 1) * 3 * 3600
         by_hour.setdefault(time.strftime("%Y/%m/%d/%H", time.gmtime(arrival)), []).append(record)
     for hour, rows in by_hour.items():
         put_json_lines(aws, f"backups/{table}/{hour}/part-{hour.replace('/', '')}.gz", rows)
@@ -102,7 +103,7 @@ def state_at(store: BackupStore, table: str, at: float) -> dict[str, Any]:
     return {k: loads(image) for k, image, _ in iter_state(connect(), backups, at)}
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2])
 def test_checkpoint_then_restore_equals_the_reference_at_every_time(
     aws: Clients, config: Config, tmp_path: Path, seed: int
 ) -> None:

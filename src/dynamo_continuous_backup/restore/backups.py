@@ -117,11 +117,22 @@ class BackupStore:
             raise self._no_bucket() from None
         return None if body is None else json.loads(body)
 
-    def _list(self, prefix: str) -> list[dict[str, Any]]:
+    def _list(self, prefix: str, first: str = "", last: str = "") -> list[dict[str, Any]]:
+        """Objects under `prefix`; with `first`/`last` (sub-prefixes, e.g. hour partitions) only
+        those from `first` to `last`: keys sort by time, so one listing from `first` that stops
+        after `last` reads no more than the range, however long the table's history."""
         objects: list[dict[str, Any]] = []
+        extra = {"StartAfter": prefix + first} if first else {}
+        end = prefix + last + "/\uffff" if last else None
         try:
-            for page in self.clients.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-                objects += page.get("Contents", [])
+            pages = self.clients.s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix, **extra
+            )
+            for page in pages:
+                contents = page.get("Contents", [])
+                objects += [o for o in contents if end is None or o["Key"] <= end]
+                if end is not None and contents and contents[-1]["Key"] > end:
+                    break
         except AwsNotFoundError:  # a listing finds only its bucket missing
             raise self._no_bucket() from None
         return objects
@@ -158,9 +169,8 @@ class BackupStore:
             manifests = [o["Key"] for o in self._list(naming.snapshots_prefix(prefix, table))]
             manifests = [k for k in manifests if k.endswith("/manifest.json")]
         else:
-            changes = [
-                o for hour in window.hours() for o in self._list(f"{naming.changes_prefix(prefix, table)}{hour}/")
-            ]
+            hours = window.hours()
+            changes = self._list(naming.changes_prefix(prefix, table), hours[0], hours[-1]) if hours else []
             manifests = [window.base.manifest] if window.base is not None else []
         changes = [o for o in changes if o["Size"] > 0]
         backups.change_files = self._download(changes)
