@@ -4,29 +4,16 @@ nothing is pending; any other AWS error is not taken for "gone"."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from dynamo_continuous_backup.core.aws import Clients, wrap
 from dynamo_continuous_backup.core.errors import AccessDeniedError
 from dynamo_continuous_backup.provisioning.drain import stream_records
 
+from ..fakes import Failing, client_error
+
 STREAM = "arn:aws:dynamodb:us-east-1:123456789012:table/gone/stream/2026-01-01T00:00:00.000"
-
-
-class Failing:
-    """A raw DynamoDB Streams client whose GetRecords fails with `code`."""
-
-    def __init__(self, real: Any, code: str) -> None:
-        self.real, self.code = real, code
-
-    def get_records(self, **kwargs: Any) -> Any:
-        raise ClientError({"Error": {"Code": self.code, "Message": "test"}}, "GetRecords")
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
 
 
 @pytest.fixture
@@ -42,10 +29,14 @@ def test_a_stream_that_no_longer_exists_has_nothing_pending(aws: Clients) -> Non
 
 def test_a_trimmed_stream_has_nothing_pending(aws: Clients, stream: str) -> None:
     assert len(stream_records(aws.streams, stream, cutoff=2e9) or {}) == 1
-    trimmed = wrap(Failing(aws.streams, "TrimmedDataAccessException"))
+    trimmed = wrap(Failing(aws.streams, "get_records", client_error("TrimmedDataAccessException", "GetRecords")))
     assert stream_records(trimmed, stream, cutoff=2e9) == {}
 
 
 def test_another_error_is_not_taken_for_a_gone_stream(aws: Clients, stream: str) -> None:
     with pytest.raises(AccessDeniedError):
-        stream_records(wrap(Failing(aws.streams, "AccessDeniedException")), stream, cutoff=2e9)
+        stream_records(
+            wrap(Failing(aws.streams, "get_records", client_error("AccessDeniedException", "GetRecords"))),
+            stream,
+            cutoff=2e9,
+        )

@@ -3,8 +3,6 @@ ClientErrors and through wrapped clients against moto."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
@@ -22,19 +20,12 @@ from dynamo_continuous_backup.core.errors import (
     ThrottledError,
 )
 
+from ..fakes import client_error
 from ..helpers import BUCKET, REGION
 
 
-def client_error(code: str, operation: str = "DescribeTable", status: int = 400, message: str = "") -> ClientError:
-    response: Any = {
-        "Error": {"Code": code, "Message": message or f"{code} for test"},
-        "ResponseMetadata": {"HTTPStatusCode": status},
-    }
-    return ClientError(response, operation)
-
-
 def test_not_found_is_an_aws_error_and_a_not_found_error_with_exit_3() -> None:
-    error = translate(client_error("ResourceNotFoundException"))
+    error = translate(client_error("ResourceNotFoundException", "DescribeTable"))
     assert isinstance(error, AwsNotFoundError) and isinstance(error, NotFoundError)
     assert error.exit_code == 3 and error.code == "ResourceNotFoundException" and error.operation == "DescribeTable"
     assert not error.retryable and str(error).startswith("ResourceNotFoundException from DescribeTable")
