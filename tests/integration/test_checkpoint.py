@@ -8,6 +8,7 @@ import json
 import random
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,19 @@ from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.core.records import loads
 from dynamo_continuous_backup.core.timeline import LATE_SECONDS, MARGIN_SECONDS, iso
+from dynamo_continuous_backup.local import LocalRuntime
+from dynamo_continuous_backup.provisioning.events import handle
+from dynamo_continuous_backup.provisioning.optin import OptIn
+from dynamo_continuous_backup.provisioning.provisioner import Provisioner
 from dynamo_continuous_backup.restore.backups import BackupStore
 from dynamo_continuous_backup.restore.checkpoint import Checkpointer
 from dynamo_continuous_backup.restore.keys import key_text
 from dynamo_continuous_backup.restore.state import item_state
 from dynamo_continuous_backup.restore.statequery import connect, iter_state
+from dynamo_continuous_backup.snapshot import checkpoint as checkpoint_fn
+from dynamo_continuous_backup.snapshot.checkpoint import ScheduledCheckpoints
 
+from ..fakes import load_event
 from ..helpers import BUCKET, cli
 
 DAY = 86400.0
@@ -188,3 +196,54 @@ def test_checkpoint_cli(aws: Clients, config: Config, tmp_path: Path) -> None:
     assert code == 0 and "exists already" in out
     code, out, err = cli("checkpoint", "cp", "--config", str(path), "--at", str(int(T0 - DAY)))
     assert code == 2 and "before the earliest restorable time" in err and err.count("\n") == 1
+
+
+def test_the_ensure_functions_checkpoint_equals_the_clis(aws: Clients, config: Config, tmp_path: Path) -> None:
+    # GIVEN ten days of history, its last base ten days old, and a schedule of one day
+    base, changes = synthesize(aws, "cp", 6)
+    aws.s3.put_object(
+        Bucket=BUCKET,
+        Key="backups/@schemas/cp/schema.json",
+        Body=json.dumps({"KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]}).encode(),
+    )
+    scheduled = ScheduledCheckpoints(aws, config.replace(checkpoint_interval_hours=24), clock=lambda: NOW)
+    # WHEN the ensure function's schedule runs, twice
+    first, again = scheduled.run("cp"), scheduled.run("cp")
+    # THEN it wrote one checkpoint, and restores from it give the reference model's state
+    assert first.action == "checkpoint" and again.action == ""
+    bases = [b for g in BackupStore(aws, config, tmp_path).timeline("cp").generations for b in g.bases]
+    assert [b.kind for b in bases] == ["scan", "checkpoint"] and bases[-1].end == float(int(NOW))
+    assert state_at(BackupStore(aws, config, tmp_path / "r"), "cp", NOW) == reference(base, changes, NOW)
+    # AND the CLI's checkpoint of the same time holds the same items
+    cli_run = Checkpointer(BackupStore(aws, config, tmp_path / "c")).run("cp", float(int(NOW)))
+    assert cli_run.items == bases[-1].items == len(reference(base, changes, NOW))
+
+
+def test_a_window_too_large_for_the_function_is_handed_to_the_cli(
+    aws: Clients, config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synthesize(aws, "cp", 8)
+    monkeypatch.setattr(checkpoint_fn, "MAX_WINDOW_BYTES", 1000)
+    done = ScheduledCheckpoints(aws, config.replace(checkpoint_interval_hours=24), clock=lambda: NOW).run("cp")
+    assert done.action == "" and "dynamo-backup checkpoint cp" in done.reason
+
+
+def test_the_hourly_reconcile_checkpoints_a_table_whose_base_is_older_than_the_interval(
+    deployed: tuple[Config, LocalRuntime], aws: Clients, make_table: Callable[..., str], tmp_path: Path
+) -> None:
+    # GIVEN a protected table with items, and a clock a day and an hour later
+    config, runtime = deployed
+    make_table("sched")
+    runtime.settle()
+    for n in range(5):
+        aws.dynamodb.put_item(TableName="sched", Item={"pk": {"S": f"i{n}"}, "v": {"N": str(n)}})
+    runtime.settle()
+    later = time.time() + 25 * 3600
+    provisioner = Provisioner(aws, config, clock=lambda: later)
+    # WHEN the scheduled reconcile runs then
+    out = handle(load_event("scheduled.json"), provisioner, OptIn.from_config(config), aws)
+    # THEN it checkpointed the table, and the checkpoint holds its five items
+    [row] = [r for r in out["results"] if r["table"] == "sched"]
+    assert row["status"] == "protected" and "checkpoint" in row["actions"]
+    [checkpoint] = [b for g in BackupStore(aws, config, tmp_path).timeline("sched").generations for b in g.bases][1:]
+    assert checkpoint.kind == "checkpoint" and checkpoint.items == 5

@@ -39,7 +39,8 @@ def test_sql_and_python_key_texts_agree_on_every_hard_character(tmp_path: Path) 
     assert [parse_key_text(t, NAMES) for t in texts] == images
 
 
-hard_text = st.text(st.sampled_from(HARD) | st.characters(), max_size=8)
+# DynamoDB strings are UTF-8: lone surrogates (category Cs) cannot be stored, so never occur
+hard_text = st.text(st.sampled_from(HARD) | st.characters(blacklist_categories=("Cs",)), max_size=8)
 typed = st.one_of(
     hard_text.map(lambda v: {"S": v}),
     st.decimals(-(10**30), 10**30, places=3).map(lambda d: {"N": normal_number(str(d))}),

@@ -47,6 +47,7 @@ class Config:
     reconcile_schedule: str = "rate(1 hour)"
     snapshot_on_enable: bool = True
     snapshot_max_items: int = 10000
+    checkpoint_interval_hours: int = 24  # the ensure function's checkpoints; 0: none
     log_item_data: bool = False
     wait_timeout_seconds: int = 300
     drain_seconds: int = 120
@@ -86,6 +87,7 @@ _RULES: dict[str, _Rule] = {
     "streams_max_records_batch": _Rule(int, 1, 10000),
     "maximum_retry_attempts": _Rule(int, -1, 10000),
     "snapshot_max_items": _Rule(int, 0, 10_000_000),
+    "checkpoint_interval_hours": _Rule(int, 0, 8760),
     "wait_timeout_seconds": _Rule(int, 1, 3600),
     "drain_seconds": _Rule(int, 0, 86400),
     "firehose_compression": _Rule(str, choices=COMPRESSIONS),

@@ -8,7 +8,9 @@ and the changes from that base's start (minus a margin) up to T: `window` says w
 
 from __future__ import annotations
 
+import hashlib
 import math
+import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -82,6 +84,20 @@ class Window:
 
     def hours(self) -> list[str]:
         return hour_partitions(self.since, self.until)
+
+    def reads(self, record: dict[str, Any]) -> bool:
+        """Whether a change record counts for this window (as restore/statequery.window_filter
+        says in SQL): its generation's (by label; older records by time), after `since`, by `at`."""
+        when = record.get("ApproximateCreationDateTime")
+        gen = self.generation
+        label = record.get("streamLabel")
+        if label is not None:
+            mine = label == gen.label
+        else:
+            mine = when is not None and gen.start <= when and (gen.end is None or when < gen.end)
+        if when is None:
+            return self.base is None  # written by the original tool: only a history from the start has them
+        return mine and when <= self.at and (self.base is None or when > self.since)
 
 
 @dataclass(frozen=True)
@@ -259,6 +275,14 @@ def unrestorable(timeline: Timeline, at: float, why: str) -> UnrestorableError:
         near += f", the earliest after it {iso(after)}" if after is not None else ""
         message = f"{timeline.table} is not restorable at {iso(at)} ({why}): {near}"
     return UnrestorableError(message, before, after)
+
+
+def checkpoint_run_id(at: float, label: str, engine: str) -> str:
+    """A checkpoint's run id: sortable by time like every run id, and equal for equal (T,
+    generation, engine), so two runs at once write one base. Each engine has its own id:
+    their files are equal in content, not in bytes."""
+    digest = hashlib.sha256(label.encode()).hexdigest()[:8]
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(at)) + f"-{engine}-{digest}"
 
 
 def label_time(label: str) -> float | None:

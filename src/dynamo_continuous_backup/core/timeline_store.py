@@ -20,7 +20,7 @@ from . import naming
 from .aws import Clients
 from .config import Config
 from .errors import AwsNotFoundError
-from .timeline import Base, Timeline, label_time
+from .timeline import Base, Timeline, Window, label_time
 
 log = logging.getLogger(__name__)
 
@@ -137,3 +137,24 @@ def _read_all(clients: Clients, bucket: str, keys: list[str]) -> dict[str, dict[
 
     with ThreadPoolExecutor(8) as pool:
         return dict(zip(keys, pool.map(one, keys), strict=True))
+
+
+def list_changes(clients: Clients, config: Config, table: str, window: Window) -> list[dict[str, Any]]:
+    """The change objects of the window's hour partitions. Keys sort by time, so one listing
+    that starts at the first hour and stops after the last reads no more than the window,
+    however long the table's history."""
+    hours = window.hours()
+    if not hours:
+        return []
+    prefix = naming.changes_prefix(config.prefix, table)
+    end = prefix + hours[-1] + "/\uffff"
+    objects: list[dict[str, Any]] = []
+    pages = clients.s3.get_paginator("list_objects_v2").paginate(
+        Bucket=config.firehose_delivery_bucket, Prefix=prefix, StartAfter=prefix + hours[0]
+    )
+    for page in pages:
+        contents = page.get("Contents", [])
+        objects += [o for o in contents if o["Key"] <= end and o["Size"] > 0]
+        if contents and contents[-1]["Key"] > end:
+            break
+    return objects

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from ..core import naming
 from ..core.aws import Clients
+from ..core.errors import BackupError
+from ..snapshot.checkpoint import Scheduled, ScheduledCheckpoints
 from .fleet import list_tables, owned_delivery_streams, run_many
 from .optin import OptIn
 from .provisioner import Provisioner, Result
@@ -66,9 +68,24 @@ def reconcile(provisioner: Provisioner, optin: OptIn, clients: Clients, concurre
     """Ensure every opted-in table; finish removing what belongs to tables that are gone."""
     tables = list_tables(clients)
     present = set(tables)
-    results = list(
-        run_many(lambda t: provisioner.ensure(t) if optin.covers(t) else Result(t, "excluded"), tables, concurrency)
-    )
+    checkpoints = ScheduledCheckpoints(clients, provisioner.config, provisioner.clock)
+
+    def one(table: str) -> Result:
+        if not optin.covers(table):
+            return Result(table, "excluded")
+        result = provisioner.ensure(table)
+        if result.status != "protected":
+            return result
+        try:
+            done = checkpoints.run(table)  # a new base when the newest is older than the interval
+        except BackupError as exc:  # the table stays protected; the next reconcile tries again
+            log.warning("table %s: scheduled checkpoint failed: %s", table, exc)
+            done = Scheduled(table, reason=f"scheduled checkpoint failed ({exc}); the next reconcile retries")
+        actions = (*result.actions, done.action) if done.action else result.actions
+        reason = "; ".join(r for r in (result.reason, done.reason) if r)
+        return replace(result, actions=actions, reason=reason)
+
+    results = list(run_many(one, tables, concurrency))
     orphans = sorted({t for t in owned_delivery_streams(clients).values() if t not in present})
     results += run_many(provisioner.remove, orphans, concurrency)
     return results

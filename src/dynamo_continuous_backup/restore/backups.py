@@ -26,7 +26,7 @@ from ..core.errors import AccessDeniedError, AwsNotFoundError, BackupError, NotF
 from ..core.records import loads
 from ..core.schema import key_names as schema_key_names
 from ..core.timeline import Timeline, Window
-from ..core.timeline_store import read_timeline
+from ..core.timeline_store import list_changes, read_timeline
 
 log = logging.getLogger(__name__)
 
@@ -169,8 +169,10 @@ class BackupStore:
             manifests = [o["Key"] for o in self._list(naming.snapshots_prefix(prefix, table))]
             manifests = [k for k in manifests if k.endswith("/manifest.json")]
         else:
-            hours = window.hours()
-            changes = self._list(naming.changes_prefix(prefix, table), hours[0], hours[-1]) if hours else []
+            try:
+                changes = list_changes(self.clients, self.config, table, window)
+            except AwsNotFoundError:  # a listing finds only its bucket missing
+                raise self._no_bucket() from None
             manifests = [window.base.manifest] if window.base is not None else []
         changes = [o for o in changes if o["Size"] > 0]
         backups.change_files = self._download(changes)

@@ -26,7 +26,7 @@ import duckdb
 from ..core import naming
 from ..core.errors import AwsNotFoundError, UserInputError
 from ..core.records import dumps
-from ..core.timeline import LATE_SECONDS, Window
+from ..core.timeline import LATE_SECONDS, Window, checkpoint_run_id
 from .backups import BackupStore, LocalBackups
 from .statequery import CorruptBackupError, connect, state_sql
 
@@ -46,12 +46,6 @@ class CheckpointResult:
     reused: bool = False  # this checkpoint existed already (another run wrote it)
 
 
-def run_id_for(at: float, label: str) -> str:
-    """Sortable by time like every run id; equal for equal (T, generation)."""
-    digest = hashlib.sha256(label.encode()).hexdigest()[:8]
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(at)) + f"-checkpoint-{digest}"
-
-
 class Checkpointer:
     def __init__(self, store: BackupStore, clock: Callable[[], float] = time.time, late: float = LATE_SECONDS) -> None:
         self.store, self.clock, self.late = store, clock, late
@@ -64,7 +58,7 @@ class Checkpointer:
             raise UserInputError("a checkpoint cannot be as of a time in the future; omit --at or give a past time")
         window = self.store.window(table, at, now=now)  # a time without a base: UnrestorableError
         assert window is not None and window.base is not None
-        run_id = run_id_for(at, window.generation.label)
+        run_id = checkpoint_run_id(at, window.generation.label, "checkpoint")
         prefix = f"{naming.snapshots_prefix(self.store.config.prefix, table)}{run_id}/"
         if self._exists(prefix + "manifest.json"):
             return CheckpointResult(table, run_id, at, 0, 0, time.monotonic() - started, reused=True)
