@@ -247,3 +247,12 @@ def test_the_hourly_reconcile_checkpoints_a_table_whose_base_is_older_than_the_i
     assert row["status"] == "protected" and "checkpoint" in row["actions"]
     [checkpoint] = [b for g in BackupStore(aws, config, tmp_path).timeline("sched").generations for b in g.bases][1:]
     assert checkpoint.kind == "checkpoint" and checkpoint.items == 5
+
+
+def test_checkpoints_beyond_the_reconciles_time_budget_wait_for_the_next_one(
+    aws: Clients, config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synthesize(aws, "cp", 10)
+    monkeypatch.setattr(checkpoint_fn, "BUDGET_SECONDS", -1.0)  # the budget is used up from the start
+    done = ScheduledCheckpoints(aws, config.replace(checkpoint_interval_hours=24), clock=lambda: NOW).run("cp")
+    assert done.action == "" and "next reconcile" in done.reason

@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,7 +27,11 @@ from ..core.timeline_store import list_changes, read_timeline
 
 log = logging.getLogger(__name__)
 
-MAX_WINDOW_BYTES = 64 * 1024 * 1024  # compressed base + changes a function folds (~10x in memory)
+# Compressed base + changes one fold may read: it holds the state in memory (about ten times the
+# compressed size), in a 512 MB function, one fold at a time.
+MAX_WINDOW_BYTES = 8 * 1024 * 1024
+# Checkpoint time per reconcile: the rest are still due at the next one (the function has 900 s).
+BUDGET_SECONDS = 300.0
 ENGINE = "checkpoint-fn"
 
 
@@ -42,6 +47,8 @@ class Scheduled:
 class ScheduledCheckpoints:
     def __init__(self, clients: Clients, config: Config, clock: Callable[[], float] = time.time) -> None:
         self.clients, self.config, self.clock = clients, config, clock
+        self._one_at_a_time = threading.Lock()  # the reconcile ensures tables in parallel
+        self._deadline = time.monotonic() + BUDGET_SECONDS
 
     def run(self, table: str) -> Scheduled:
         hours = self.config.checkpoint_interval_hours
@@ -64,6 +71,15 @@ class ScheduledCheckpoints:
                 "table %s: a checkpoint is due; %d MB is too much to fold here: run `%s`", table, size >> 20, fix
             )
             return Scheduled(table, reason=f"checkpoint due, too large for the function: run `{fix}`")
+        with self._one_at_a_time:
+            if time.monotonic() > self._deadline:
+                return Scheduled(table, reason="checkpoint due; left for the next reconcile (time budget used)")
+            return self._write(table, window, base, changes, at)
+
+    def _write(
+        self, table: str, window: Window, base: dict[str, Any], changes: list[dict[str, Any]], at: float
+    ) -> Scheduled:
+        assert window.base is not None
         run_id = checkpoint_run_id(at, window.generation.label, ENGINE)
         prefix = f"{naming.snapshots_prefix(self.config.prefix, table)}{run_id}/"
         if read_object(self.clients.s3, self.config.firehose_delivery_bucket, prefix + "manifest.json") is not None:
