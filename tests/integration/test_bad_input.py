@@ -83,6 +83,8 @@ CASES: list[tuple[str, str, list[str], int, str]] = [
         "--at 'nan' is not a time",
     ),
     ("TIME inf (query)", config_text(), ["query", "t", "SELECT 1", "--at", "inf"], 2, "--at 'inf' is not a time"),
+    ("TIME in the future", config_text(), ["restore", "t", "--to", "x", "--at", "2999-01-01"], 2, "is in the future"),
+    ("no base (checkpoint)", config_text(), ["checkpoint", "nosuch"], 3, "no base of table nosuch"),
     (
         "--key no backup holds (restore)",
         config_text(),

@@ -127,7 +127,7 @@ def test_writes_while_the_stream_was_off_are_a_reported_gap_and_both_sides_resto
     # AND a time inside the gap is refused, naming the restorable times around it
     path = str(gap_config(tmp_path))
     code, _, err = cli("restore", "gap", "--to", "gap-x", "--config", path, "--at", str(off + 0.5))
-    assert code == 2 and "latest restorable time before it" in err and err.count("\n") == 1, err
+    assert code == 2 and "restorable times before it end at" in err and err.count("\n") == 1, err
     # AND the latest state has every item, those written while capture was off included (the new base)
     latest = Restorer(aws, store).restore("gap", "gap-now", RestoreOptions())
     assert names(aws, "gap-now") == {"a1", "a2", "g1", "g2", "b1"}

@@ -188,7 +188,7 @@ def test_restore_reads_the_original_tools_files(aws: Clients, config: Config, tm
     with pytest.raises(UserInputError, match="no complete snapshot"):
         Restorer(aws, store).restore("legacy", "legacy-r", RestoreOptions())
     with pytest.raises(UserInputError, match="only a restore to the latest state"):
-        Restorer(aws, store).restore("legacy", "legacy-r", RestoreOptions(at="2030-01-01", from_start=True))
+        Restorer(aws, store).restore("legacy", "legacy-r", RestoreOptions(at="2025-01-01", from_start=True))
     # WHEN restored from the start into an existing empty table, THEN it holds the latest state
     aws.dynamodb.create_table(
         TableName="legacy-r",

@@ -65,11 +65,11 @@ def test_a_recreated_table_never_reads_the_old_incarnation() -> None:
         (T0 + 30 * 60, "before the earliest restorable time 2023-11-14T23:14:20Z", None, T0 + H + 60),
         (
             T0 + 11 * H,
-            "(no capture at that time): the latest restorable time before it",
-            T0 + 10 * H - 1,
+            "(no capture at that time): restorable times before it end at",
+            T0 + 10 * H,
             T0 + 13 * H + 60,
         ),
-        (T0 + 12.5 * H, "(no complete base of that generation", T0 + 10 * H - 1, T0 + 13 * H + 60),
+        (T0 + 12.5 * H, "(no complete base of that generation", T0 + 10 * H, T0 + 13 * H + 60),
         (T0 - H, "before the earliest restorable time", None, T0 + H + 60),
     ],
 )

@@ -118,6 +118,6 @@ def cmd_checkpoint(args: argparse.Namespace, ui: UI) -> int:
     else:
         ui.line(
             f"checkpoint {result.run_id} of {args.table} as of {iso(result.at)}: {result.items} items, "
-            f"{result.bytes_read:,} bytes read, {result.seconds:.1f}s"
+            f"{result.bytes_read:,} bytes downloaded, {result.seconds:.1f}s"
         )
     return 0

@@ -48,6 +48,7 @@ class Config:
     snapshot_on_enable: bool = True
     snapshot_max_items: int = 10000
     checkpoint_interval_hours: int = 24  # the ensure function's checkpoints; 0: none
+    change_retention_days: int = 0  # 0: keep every change; else checkpoints remove older ones
     log_item_data: bool = False
     wait_timeout_seconds: int = 300
     drain_seconds: int = 120
@@ -88,6 +89,7 @@ _RULES: dict[str, _Rule] = {
     "maximum_retry_attempts": _Rule(int, -1, 10000),
     "snapshot_max_items": _Rule(int, 0, 10_000_000),
     "checkpoint_interval_hours": _Rule(int, 0, 8760),
+    "change_retention_days": _Rule(int, 0, 36500),
     "wait_timeout_seconds": _Rule(int, 1, 3600),
     "drain_seconds": _Rule(int, 0, 86400),
     "firehose_compression": _Rule(str, choices=COMPRESSIONS),

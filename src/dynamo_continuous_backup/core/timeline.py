@@ -60,14 +60,15 @@ class Generation:
     def holds(self, at: float) -> bool:
         return self.start <= at and (self.end is None or at < self.end)
 
-    def base_at(self, at: float) -> Base | None:
-        """The newest base that ended by `at`."""
-        done = [b for b in self.bases if b.end <= at]
+    def base_at(self, at: float, pruned_before: float = 0.0) -> Base | None:
+        """The newest usable base that ended by `at` (usable: the changes its window reads
+        are all still kept, none removed by retention)."""
+        done = [b for b in self.bases if b.end <= at and b.start - MARGIN_SECONDS >= pruned_before]
         return max(done, key=lambda b: (b.end, b.run_id)) if done else None
 
-    def earliest(self) -> float | None:
-        """The earliest restorable time: the end of its first base."""
-        return min((b.end for b in self.bases), default=None)
+    def earliest(self, pruned_before: float = 0.0) -> float | None:
+        """The earliest restorable time: the end of its first usable base."""
+        return min((b.end for b in self.bases if b.start - MARGIN_SECONDS >= pruned_before), default=None)
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class Window:
 class Timeline:
     table: str
     generations: tuple[Generation, ...] = field(default=())
+    pruned_before: float = 0.0  # change objects of the hours before this were removed (retention)
 
     # -- reading -------------------------------------------------------------------------
     def generation(self, label: str) -> Generation | None:
@@ -127,7 +129,7 @@ class Timeline:
         gen = self.generation_at(at)
         if gen is None:
             raise unrestorable(self, at, "no capture at that time")
-        base = gen.base_at(at)
+        base = gen.base_at(at, self.pruned_before)
         if base is None and not from_start:
             raise unrestorable(self, at, "no complete base of that generation had ended by then")
         since = base.start - margin if base is not None else gen.start - margin
@@ -147,18 +149,19 @@ class Timeline:
         """Spans (from, to) of restorable times, oldest first; `to` None: up to now."""
         spans = []
         for g in sorted(self.generations, key=lambda g: g.start):
-            first = g.earliest()
+            first = g.earliest(self.pruned_before)
             if first is not None and (g.end is None or first < g.end):
                 spans.append((first, g.end))
         return spans
 
     def nearest(self, at: float) -> tuple[float | None, float | None]:
-        """The restorable times nearest before and after `at` (None where there is none)."""
+        """Where the restorable span before `at` ends (its times are those before it) and where
+        the one after begins (None where there is none)."""
         before: float | None = None
         after: float | None = None
         for lo, hi in self.restorable():
             if hi is not None and hi <= at:
-                before = _latest_in(hi)
+                before = hi
             elif lo > at:
                 after = lo if after is None else min(after, lo)
         return before, after
@@ -212,12 +215,17 @@ class Timeline:
                 created=mine.created if mine.created is not None else g.created,
                 bases=tuple(sorted(bases.values(), key=lambda b: (b.end, b.run_id))),
             )
-        return replace(self, generations=tuple(sorted(by_label.values(), key=lambda g: (g.start, g.label))))
+        return replace(
+            self,
+            generations=tuple(sorted(by_label.values(), key=lambda g: (g.start, g.label))),
+            pruned_before=max(self.pruned_before, other.pruned_before),
+        )
 
     # -- the manifest in S3 ------------------------------------------------------------------
     def as_dict(self) -> dict[str, Any]:
         return {
             "table": self.table,
+            "prunedBefore": self.pruned_before,
             "generations": [
                 {
                     "streamLabel": g.label,
@@ -258,7 +266,7 @@ class Timeline:
                     bases,
                 )
             )
-        return cls(str(data["table"]), tuple(gens))
+        return cls(str(data["table"]), tuple(gens), float(data.get("prunedBefore") or 0.0))
 
 
 def unrestorable(timeline: Timeline, at: float, why: str) -> UnrestorableError:
@@ -271,8 +279,8 @@ def unrestorable(timeline: Timeline, at: float, why: str) -> UnrestorableError:
             f"no time of {timeline.table} is restorable yet ({why}): run `dynamo-backup backfill {timeline.table}`"
         )
     else:
-        near = f"the latest restorable time before it is {iso(before)}"
-        near += f", the earliest after it {iso(after)}" if after is not None else ""
+        near = f"restorable times before it end at {iso(before)}"
+        near += f", those after it begin at {iso(after)}" if after is not None else ""
         message = f"{timeline.table} is not restorable at {iso(at)} ({why}): {near}"
     return UnrestorableError(message, before, after)
 

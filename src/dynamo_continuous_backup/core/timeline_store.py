@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -20,7 +21,7 @@ from . import naming
 from .aws import Clients
 from .config import Config
 from .errors import AwsNotFoundError
-from .timeline import Base, Timeline, Window, label_time
+from .timeline import MARGIN_SECONDS, Base, Timeline, Window, label_time
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,11 @@ def read_timeline(clients: Clients, config: Config, table: str) -> Timeline:
 
 def build_timeline(table: str, facts: dict[str, dict[str, Any]], manifests: dict[str, dict[str, Any]]) -> Timeline:
     """Pure: the timeline from fact objects and base manifests, keyed by their S3 keys."""
+    pruned = max((float(f.get("before", 0.0)) for k, f in facts.items() if "/pruned/" in k), default=0.0)
+    return replace(_generations(table, facts, manifests), pruned_before=pruned)
+
+
+def _generations(table: str, facts: dict[str, dict[str, Any]], manifests: dict[str, dict[str, Any]]) -> Timeline:
     begins = {f["streamLabel"]: f for k, f in facts.items() if "/begin/" in k}
     ends = {f["streamLabel"]: f for k, f in facts.items() if "/end/" in k}
     labelled: dict[str, list[tuple[str, dict[str, Any]]]] = {}
@@ -158,3 +164,38 @@ def list_changes(clients: Clients, config: Config, table: str, window: Window) -
         if contents and contents[-1]["Key"] > end:
             break
     return objects
+
+
+def prune_changes(clients: Clients, config: Config, table: str, now: float) -> int:
+    """Retention (`changeRetentionDays`): remove the change objects older than the retention
+    that no usable base needs any more, that is, of the hours before both now minus the
+    retention and the newest base's start (minus the margin). Bases are never removed. The
+    fact that says so is written first, so no reader ever misses an object without knowing."""
+    days = config.change_retention_days
+    timeline = read_timeline(clients, config, table)
+    bases = [b for g in timeline.generations for b in g.bases]
+    if days <= 0 or not bases:
+        return 0
+    newest = max(bases, key=lambda b: b.end)
+    cutoff = min(now - days * 86400, newest.start - MARGIN_SECONDS)
+    cutoff = cutoff // 3600 * 3600  # whole hour partitions only
+    if cutoff <= timeline.pruned_before:
+        return 0
+    bucket = config.firehose_delivery_bucket
+    fact = {"before": cutoff, "retentionDays": days}
+    # One write-once fact per removal: racing writers can only add facts, never lower the mark.
+    key = f"{naming.timelines_prefix(config.prefix, table)}pruned/{int(cutoff)}.json"
+    clients.s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(fact).encode(), ContentType="application/json")
+    prefix = naming.changes_prefix(config.prefix, table)
+    last = prefix + time.strftime("%Y/%m/%d/%H", time.gmtime(cutoff))  # the first hour kept
+    doomed: list[str] = []
+    for page in clients.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys = [o["Key"] for o in page.get("Contents", [])]
+        doomed += [k for k in keys if k < last]
+        if keys and keys[-1] >= last:
+            break
+    for start in range(0, len(doomed), 1000):
+        batch = [{"Key": k} for k in doomed[start : start + 1000]]
+        clients.s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+    log.info("table %s: %d change objects before %s removed (retention %d days)", table, len(doomed), last, days)
+    return len(doomed)

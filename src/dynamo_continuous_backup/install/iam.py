@@ -141,6 +141,7 @@ def provisioner_policy(config: Config, account: str, region: str, firehose_role_
             },
             {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"{bucket}/{config.prefix}/*"},
             {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket},
+            *_retention(bucket, config),
             {
                 "Effect": "Allow",
                 "Action": "iam:PassRole",
@@ -187,3 +188,14 @@ def write_actions_on_star(policy: Policy) -> list[str]:
         if "*" in resources and "Condition" not in st:
             found += [a for a in actions if a.split(":", 1)[1].startswith(WRITE_PREFIXES) or a.endswith("*")]
     return found
+
+
+def _retention(bucket: str, config: Config) -> list[dict[str, Any]]:
+    """With `changeRetentionDays`, checkpoints remove old change objects: delete is allowed
+    under the prefix and denied for everything beside the changes (`@snapshots`, `@schemas`...)."""
+    if config.change_retention_days <= 0:
+        return []
+    return [
+        {"Effect": "Allow", "Action": "s3:DeleteObject", "Resource": f"{bucket}/{config.prefix}/*"},
+        {"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": f"{bucket}/{config.prefix}/@*"},
+    ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from ..core import naming
@@ -83,7 +83,7 @@ def table_status(provisioner: Provisioner, optin: OptIn, table: str) -> TableSta
         obs.delivery_stream,
         obs.delivery_status,
         current[0].state if current else None,
-        last.astimezone(UTC).isoformat(timespec="seconds") if last else None,
+        iso(last.timestamp()) if last else None,
         restorable,
         problem,
         iso(current_span[0]) if current_span else None,

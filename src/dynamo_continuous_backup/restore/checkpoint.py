@@ -24,9 +24,10 @@ from typing import Any
 import duckdb
 
 from ..core import naming
-from ..core.errors import AwsNotFoundError, UserInputError
+from ..core.errors import AwsNotFoundError, NotFoundError, UserInputError
 from ..core.records import dumps
 from ..core.timeline import LATE_SECONDS, Window, checkpoint_run_id
+from ..core.timeline_store import prune_changes
 from .backups import BackupStore, LocalBackups
 from .statequery import CorruptBackupError, connect, state_sql
 
@@ -57,7 +58,12 @@ class Checkpointer:
         if at > now:
             raise UserInputError("a checkpoint cannot be as of a time in the future; omit --at or give a past time")
         window = self.store.window(table, at, now=now)  # a time without a base: UnrestorableError
-        assert window is not None and window.base is not None
+        if window is None or window.base is None:
+            where = f"s3://{self.store.bucket}/{self.store.config.prefix}/"
+            raise NotFoundError(
+                f"no base of table {table} in {where}: a checkpoint starts from one; protect the table "
+                "(or run `dynamo-backup backfill`), or check the name and firehoseDeliveryPrefix"
+            )
         run_id = checkpoint_run_id(at, window.generation.label, "checkpoint")
         prefix = f"{naming.snapshots_prefix(self.store.config.prefix, table)}{run_id}/"
         if self._exists(prefix + "manifest.json"):
@@ -79,6 +85,7 @@ class Checkpointer:
             "files": files,
         }
         self._put(prefix + "manifest.json", json.dumps(manifest).encode())  # last: makes it a base
+        prune_changes(self.store.clients, self.store.config, table, now)  # changeRetentionDays, if set
         read = self.store.fetched_bytes - fetched
         log.info("checkpoint %s of %s: %d items, %d bytes read", run_id, table, items, read)
         return CheckpointResult(table, run_id, at, items, read, time.monotonic() - started)

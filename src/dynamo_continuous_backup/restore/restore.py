@@ -70,7 +70,10 @@ class Restorer:
         self.progress = progress or (lambda n: None)
 
     def restore(self, table: str, target: str, opts: RestoreOptions) -> RestoreResult:
-        at = parse_time(opts.at, time.time())  # a malformed time fails before any download
+        now = time.time()
+        at = parse_time(opts.at, now)  # a malformed time fails before any download
+        if at > now + 1:  # a state in the future is not known yet: never report one as restored
+            raise UserInputError(f"--at {iso(at)} is in the future; omit --at for the latest state")
         window = self.store.window(table, at if opts.at is not None else None, opts.from_start)
         at = window.at if window is not None else at  # the latest state of a deleted table: its last moment
         backups = self.store.sync(table, window)  # only the base and the changes since it

@@ -23,7 +23,7 @@ from ..core.config import Config
 from ..core.records import dumps, iter_lines, sequence_key
 from ..core.schema import key_names
 from ..core.timeline import LATE_SECONDS, Window, checkpoint_run_id
-from ..core.timeline_store import list_changes, read_timeline
+from ..core.timeline_store import list_changes, prune_changes, read_timeline
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,7 @@ class ScheduledCheckpoints:
             Body=json.dumps(manifest).encode(),
         )
         log.info("table %s: checkpoint %s, %d items", table, run_id, len(items))
+        prune_changes(self.clients, self.config, table, self.clock())  # changeRetentionDays, if set
         return Scheduled(table, "checkpoint")
 
     def _get(self, key: str) -> bytes:
