@@ -200,6 +200,9 @@ def test_checkpoint_cli(aws: Clients, config: Config, tmp_path: Path) -> None:
     assert code == 0 and "items" in out and err == "", (out, err)
     code, out, err = cli("checkpoint", "cp", "--config", str(path), "--at", as_of)
     assert code == 0 and "exists already" in out
+    # a checkpoint is no version of an item: history does not list one that changed nothing
+    code, out, err = cli("history", "cp", "--key", "pk=k1", "--config", str(path))
+    assert code == 0 and out.count("SNAPSHOT") == 1 and "(no attribute changed)" not in out, out
     code, out, err = cli("checkpoint", "cp", "--config", str(path), "--at", str(int(T0 - DAY)))
     assert code == 2 and "before the earliest restorable time" in err and err.count("\n") == 1
 

@@ -74,6 +74,8 @@ def item_history(backups: LocalBackups, key: dict[str, Any], store: BackupStore)
     out: list[Version] = []
     prev: dict[str, Any] | None = None
     for when, event, seq, image in timeline:
+        if seq is None and out and image == prev:  # a base (a checkpoint, mostly) that changed nothing
+            continue
         out.append(Version(when, event, seq, image, diff(prev, image)))
         prev = image
     return out

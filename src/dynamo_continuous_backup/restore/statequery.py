@@ -174,7 +174,8 @@ def changes_view(con: duckdb.DuckDBPyConnection, backups: LocalBackups, name: st
     con.execute(f"""CREATE OR REPLACE VIEW {name} AS
         SELECT {key} AS item_key, Keys AS keys, NewImage AS new_image, OldImage AS old_image,
                eventName AS event_name, SequenceNumber AS sequence_number, eventID AS event_id,
-               to_timestamp(ApproximateCreationDateTime) AS event_time, oversizeS3Key AS oversize_key
+               to_timestamp(ApproximateCreationDateTime) AS event_time, oversizeS3Key AS oversize_key,
+               streamLabel AS stream_label
         FROM ({read_files(backups.change_files)})""")
 
 
