@@ -102,7 +102,19 @@ def measure_child(script: str, mode: str, folder: Path, at: float) -> tuple[int,
 
 def report_child(items: int, started: float) -> None:
     """What a `--child` run prints for `measure_child`: items, seconds since `started`, peak MB."""
+    print(f"{items} {time.perf_counter() - started:.3f} {peak_mb():.0f}")
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory. From /proc (VmHWM), which starts afresh at exec:
+    getrusage's ru_maxrss keeps the peak of the process that forked it (here the parent that
+    generated the input), which made every child look as large as the parent."""
     import resource
 
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{items} {time.perf_counter() - started:.3f} {peak:.0f}")
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

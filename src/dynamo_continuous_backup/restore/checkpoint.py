@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import json
 import logging
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -130,13 +131,18 @@ def write_state(backups: LocalBackups, at: float, path: Path) -> tuple[Path, lis
     con = connect()
     try:
         con.execute(f"CREATE TEMP TABLE checkpoint_state AS {state_sql(backups, at)}")
-        # DuckDB writes the JSON column as JSON, with no Python in the loop.
+        # DuckDB writes the JSON column as JSON, with no Python in the loop; gzip level 3 in
+        # Python is about twice as fast as DuckDB's own gzip, for files a few percent larger.
+        plain = path.with_name(path.name + ".json")
         con.execute(
-            f"COPY (SELECT image AS \"Item\" FROM checkpoint_state WHERE pointer IS NULL ORDER BY k) TO '{path}' "
-            "(FORMAT JSON, COMPRESSION GZIP)"
+            f"COPY (SELECT image AS \"Item\" FROM checkpoint_state WHERE pointer IS NULL ORDER BY k) TO '{plain}' "
+            "(FORMAT JSON)"
         )
         pointers = con.execute("SELECT pointer FROM checkpoint_state WHERE pointer IS NOT NULL ORDER BY k").fetchall()
         counted = con.execute("SELECT count(*) FROM checkpoint_state").fetchone()
     except duckdb.Error as exc:  # a backup object it cannot read
         raise CorruptBackupError(str(exc).splitlines()[0]) from None
+    with plain.open("rb") as source, gzip.open(path, "wb", compresslevel=3) as target:
+        shutil.copyfileobj(source, target, 1 << 20)
+    plain.unlink()
     return path, [str(p) for (p,) in pointers], int(counted[0]) if counted else 0
