@@ -94,3 +94,13 @@ def test_a_key_given_twice_is_an_error(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="'firehoseDeliveryPrefix' is given twice"):
         load_config(path)
+
+
+def test_the_cache_is_optional(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dynamo_continuous_backup.restore.backups import default_cache
+
+    monkeypatch.setenv("DCB_CACHE_DIR", "none")
+    one, two = default_cache(), default_cache()
+    assert one != two and one.is_dir() and not any(one.iterdir())  # fresh each time, removed at exit
+    monkeypatch.setenv("DCB_CACHE_DIR", "/tmp/somewhere")
+    assert str(default_cache()) == "/tmp/somewhere"

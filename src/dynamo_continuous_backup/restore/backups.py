@@ -7,11 +7,14 @@ the saved schema under PREFIX/@schemas/TABLE/schema.json.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import gzip
 import json
 import logging
 import os
+import shutil
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +35,13 @@ log = logging.getLogger(__name__)
 
 
 def default_cache() -> Path:
-    return Path(os.environ.get("DCB_CACHE_DIR", ".dcb-cache"))
+    """`DCB_CACHE_DIR` (default `.dcb-cache`); `none`: a fresh folder removed when the command ends."""
+    where = os.environ.get("DCB_CACHE_DIR", ".dcb-cache")
+    if where.lower() != "none":
+        return Path(where)
+    folder = tempfile.mkdtemp(prefix="dcb-cache-")
+    atexit.register(shutil.rmtree, folder, True)
+    return Path(folder)
 
 
 @dataclass(frozen=True)
