@@ -96,7 +96,7 @@ def test_from_start_reads_a_generation_without_a_base_from_its_start() -> None:
 def test_the_latest_state_of_a_deleted_table_is_its_last_moment() -> None:
     assert recreated().latest(now=T0 + 20 * H) == T0 + 20 * H
     deleted = recreated().end("g2", T0 + 15 * H, "deleted")
-    assert deleted.latest(now=T0 + 20 * H) == T0 + 15 * H - 1
+    assert deleted.latest(now=T0 + 20 * H) == pytest.approx(T0 + 15 * H - 0.001)
     assert deleted.window(deleted.latest(T0 + 20 * H), now=T0 + 20 * H).generation.label == "g2"
 
 
@@ -191,3 +191,15 @@ def test_bases_without_a_stream_belong_to_the_generation_their_time_falls_in() -
     assert [(g.label, [b.run_id for b in g.bases]) for g in tl.generations] == [("2026-01-01T01:00:00", ["r"])]
     legacy = build_timeline("t", {}, {"k": manifest})
     assert [(g.label, g.start, g.end) for g in legacy.generations] == [("", 0.0, None)]
+
+
+def test_a_table_deleted_within_a_second_of_its_base_still_restores_to_its_last_moment() -> None:
+    # A base that ended 0.3 s before the table was deleted: its latest state is after that base.
+    tl = (
+        Timeline("t")
+        .begin("g", T0)
+        .with_base("g", Base("b", "scan", T0 + 10.2, T0 + 10.6))
+        .end("g", T0 + 10.9, "deleted")
+    )
+    window = tl.window(tl.latest(now=T0 + 100), now=T0 + 100)
+    assert window.base is not None and window.base.run_id == "b"

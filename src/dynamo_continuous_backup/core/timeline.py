@@ -143,7 +143,8 @@ class Timeline:
         last = max(self.generations, key=lambda g: g.start, default=None)
         if last is None or last.end is None or last.end > now:
             return now
-        return _latest_in(last.end)
+        # Just before it ended: never a whole second earlier, which can be before its base ended.
+        return last.end - 0.001
 
     def restorable(self) -> list[tuple[float, float | None]]:
         """Spans (from, to) of restorable times, oldest first; `to` None: up to now."""
@@ -312,8 +313,3 @@ def hour_partitions(since: float, until: float) -> list[str]:
 
 def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _latest_in(end: float) -> float:
-    """The last whole second before a generation's end (its last restorable time)."""
-    return math.ceil(end) - 1.0

@@ -133,7 +133,8 @@ class Provisioner:
                 if isinstance(step, MarkDraining | DeleteMappings) and not run.dry_run:
                     # Capture ends at the drain's cut-off: what the stream holds up to it reaches S3.
                     cut_off = step.since if isinstance(step, MarkDraining) else self.clock()
-                    cut_off = min(cut_off, at) if at is not None else cut_off  # the DeleteTable call
+                    # The DeleteTable call, to the whole second CloudTrail gives: no write follows it.
+                    cut_off = min(cut_off, at + 1) if at is not None else cut_off
                     reason = "deleted" if obs.table_status is None else "capture stopped"
                     for stream in {m.stream_arn for m in obs.mappings}:
                         timeline_store.record_end(self.clients, self.config, table, stream, cut_off, reason)
