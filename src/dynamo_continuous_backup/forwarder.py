@@ -6,9 +6,12 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
+import time
 from typing import Any
 
 from .capture.forwarder import Forwarder, parse_event
+from .capture.metrics import emf_lines
 from .core.aws import DATA_PLANE, Clients
 from .core.config import ENV_CONFIG, Config, config_from_env
 
@@ -42,6 +45,9 @@ def handler(event: dict[str, Any], context: Any, forwarder: Forwarder | None = N
         outcome.oversize,
         outcome.retries,
     )
+    # EMF must be a whole line of the function's output, which Lambda's log formatting would wrap.
+    sys.stdout.write("".join(line + "\n" for line in emf_lines(outcome, time.time())))
+    sys.stdout.flush()
     if outcome.failed_from is None:
         return {"batchItemFailures": []}
     return {"batchItemFailures": [{"itemIdentifier": records[outcome.failed_from]["dynamodb"]["SequenceNumber"]}]}

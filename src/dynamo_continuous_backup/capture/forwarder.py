@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..core import naming
@@ -40,6 +40,18 @@ class Outcome:
     put_calls: int = 0
     retries: int = 0
     failed_from: int | None = None
+    tables: dict[str, TableOutcome] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TableOutcome:
+    """One table's share of an invocation, for its metrics (capture/metrics.py)."""
+
+    records: int
+    undelivered: int
+    retries: int
+    oversize: int
+    newest: float | None  # the newest record's ApproximateCreationDateTime: the lag's reference
 
 
 @dataclass
@@ -63,7 +75,17 @@ class Forwarder:
         failed: list[int] = []
         for arn, indices in _by_source(records).items():
             table, label = naming.table_from_arn(arn), naming.stream_label(arn)
-            failed += self._deliver(table, label, records, indices, deadline, outcome)
+            retries, oversize = outcome.retries, outcome.oversize
+            undelivered = self._deliver(table, label, records, indices, deadline, outcome)
+            failed += undelivered
+            times = [records[i]["dynamodb"].get("ApproximateCreationDateTime") for i in indices]
+            outcome.tables[table] = TableOutcome(
+                len(indices),
+                len(undelivered),
+                outcome.retries - retries,
+                outcome.oversize - oversize,
+                max((float(x) for x in times if x is not None), default=None),
+            )
         if failed:
             outcome.failed_from = min(failed)
         outcome.delivered = len(records) - len(failed)
