@@ -10,6 +10,7 @@ bases name: a label is its stream's creation time, and a newer stream ends the o
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -21,7 +22,7 @@ from . import naming
 from .aws import Clients
 from .config import Config
 from .errors import AwsNotFoundError
-from .timeline import MARGIN_SECONDS, Base, Timeline, Window, label_time
+from .timeline import LATE_SECONDS, MARGIN_SECONDS, Base, Timeline, Window, label_time
 
 log = logging.getLogger(__name__)
 
@@ -199,3 +200,58 @@ def prune_changes(clients: Clients, config: Config, table: str, now: float) -> i
         clients.s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
     log.info("table %s: %d change objects before %s removed (retention %d days)", table, len(doomed), last, days)
     return len(doomed)
+
+
+def checkpoint_prefix(config: Config, table: str, run_id: str) -> str:
+    return f"{naming.snapshots_prefix(config.prefix, table)}{run_id}/"
+
+
+def base_written(clients: Clients, config: Config, table: str, run_id: str) -> bool:
+    """Whether the base `run_id` is complete (its manifest, written last, exists)."""
+    try:
+        clients.s3.head_object(
+            Bucket=config.firehose_delivery_bucket, Key=checkpoint_prefix(config, table, run_id) + "manifest.json"
+        )
+    except AwsNotFoundError:
+        return False
+    return True
+
+
+def write_checkpoint(
+    clients: Clients,
+    config: Config,
+    table: str,
+    window: Window,
+    run_id: str,
+    parts: list[bytes],
+    items: int,
+    now: float,
+    late: float = LATE_SECONDS,
+) -> dict[str, Any]:
+    """Upload a checkpoint as of `window.at` (gzip `{"Item": ...}` parts), then its manifest,
+    last, which makes it a base; then apply `changeRetentionDays`. Both checkpoint engines
+    (restore/checkpoint.py, snapshot/checkpoint.py) end here. It claims completeness only from
+    `at - late` on, so a change landing later is still read by the restores that use it."""
+    assert window.base is not None
+    bucket, prefix = config.firehose_delivery_bucket, checkpoint_prefix(config, table, run_id)
+    files = []
+    for n, body in enumerate(parts):
+        key = f"{prefix}part-{n:05d}.ndjson.gz"
+        etag = clients.s3.put_object(Bucket=bucket, Key=key, Body=body)["ETag"]
+        files.append({"key": key, "size": len(body), "etag": etag, "sha256": hashlib.sha256(body).hexdigest()})
+    base = json.loads(clients.s3.get_object(Bucket=bucket, Key=window.base.manifest)["Body"].read())
+    manifest = {
+        "runId": run_id,
+        "table": table,
+        "kind": "checkpoint",
+        "streamArn": base.get("streamArn"),
+        "streamLabel": window.generation.label,
+        "startTime": max(window.at - late, window.base.start),
+        "endTime": window.at,
+        "items": items,
+        "from": window.base.run_id,
+        "files": files,
+    }
+    clients.s3.put_object(Bucket=bucket, Key=prefix + "manifest.json", Body=json.dumps(manifest).encode())
+    prune_changes(clients, config, table, now)
+    return manifest

@@ -1,18 +1,11 @@
-"""`dynamo-backup checkpoint`: a new base computed from the previous base and the changes since
-(DESIGN.md section 4), with no table read and no read capacity, so restores stay bounded.
-
-A checkpoint as of T holds every item's image at T from the changes that have landed. A change
-can land up to `LATE_SECONDS` after it happened, so the checkpoint claims completeness only
-from T - LATE_SECONDS (its `startTime`): restores read the changes since then and so also the
-late ones. Its run id is a function of T and the generation, so two runs at once write the
-same objects, and the manifest, written last, makes it a base.
-"""
+"""`dynamo-backup checkpoint`: a new base computed in DuckDB from the previous base and the
+changes since (DESIGN.md section 4), with no table read and no read capacity, so restores stay
+bounded. Writing it (and what it claims) is core/timeline_store.write_checkpoint's, shared with
+the ensure function's scheduled checkpoints (snapshot/checkpoint.py)."""
 
 from __future__ import annotations
 
 import gzip
-import hashlib
-import json
 import logging
 import shutil
 import tempfile
@@ -20,21 +13,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
-from ..core import naming
-from ..core.errors import AwsNotFoundError, NotFoundError, UserInputError
+from ..core.errors import NotFoundError, UserInputError
 from ..core.records import dumps
-from ..core.timeline import LATE_SECONDS, Window, checkpoint_run_id
-from ..core.timeline_store import prune_changes
+from ..core.timeline import LATE_SECONDS, checkpoint_run_id
+from ..core.timeline_store import base_written, write_checkpoint
 from .backups import BackupStore, LocalBackups
 from .statequery import CorruptBackupError, connect, state_sql
 
 log = logging.getLogger(__name__)
-
-KIND = "checkpoint"
 
 
 @dataclass(frozen=True)
@@ -66,63 +55,21 @@ class Checkpointer:
                 "(or run `dynamo-backup backfill`), or check the name and firehoseDeliveryPrefix"
             )
         run_id = checkpoint_run_id(at, window.generation.label, "checkpoint")
-        prefix = f"{naming.snapshots_prefix(self.store.config.prefix, table)}{run_id}/"
-        if self._exists(prefix + "manifest.json"):
+        clients, config = self.store.clients, self.store.config
+        if base_written(clients, config, table, run_id):
             return CheckpointResult(table, run_id, at, 0, 0, time.monotonic() - started, reused=True)
         fetched = self.store.fetched_bytes
         backups = self.store.sync(table, window)
         with tempfile.TemporaryDirectory(prefix="dcb-checkpoint-") as tmp:
-            files, items = self._write_state(backups, window, at, prefix, Path(tmp))
-        manifest = {
-            "runId": run_id,
-            "table": table,
-            "kind": KIND,
-            "streamArn": self._stream_arn(window),
-            "streamLabel": window.generation.label,
-            "startTime": max(at - self.late, window.base.start),
-            "endTime": at,
-            "items": items,
-            "from": window.base.run_id,
-            "files": files,
-        }
-        self._put(prefix + "manifest.json", json.dumps(manifest).encode())  # last: makes it a base
-        prune_changes(self.store.clients, self.store.config, table, now)  # changeRetentionDays, if set
+            inline, pointers, items = write_state(backups, at, Path(tmp) / "items.ndjson.gz")
+            parts = [inline.read_bytes()]
+        if pointers:  # items too large for Firehose: their images are in the full records
+            lines = b"".join(dumps({"Item": self.store.image(None, p)}) + b"\n" for p in pointers)
+            parts.append(gzip.compress(lines, compresslevel=3))
+        write_checkpoint(clients, config, table, window, run_id, parts, items, now, self.late)
         read = self.store.fetched_bytes - fetched
         log.info("checkpoint %s of %s: %d items, %d bytes read", run_id, table, items, read)
         return CheckpointResult(table, run_id, at, items, read, time.monotonic() - started)
-
-    def _write_state(
-        self, backups: LocalBackups, window: Window, at: float, prefix: str, tmp: Path
-    ) -> tuple[list[dict[str, Any]], int]:
-        """The state at `at` as export-style lines (`{"Item": ...}`), gzip, in S3 under `prefix`."""
-        inline, pointers, items = write_state(backups, at, tmp / "items.ndjson.gz")
-        parts = [("part-00000.ndjson.gz", inline.read_bytes())]
-        if pointers:  # items too large for Firehose: their images are in the full records
-            lines = b"".join(dumps({"Item": self.store.image(None, p)}) + b"\n" for p in pointers)
-            parts.append(("part-00001.ndjson.gz", gzip.compress(lines, compresslevel=3)))
-        files = []
-        for name, body in parts:
-            key = prefix + name
-            etag = self._put(key, body)
-            files.append({"key": key, "size": len(body), "etag": etag, "sha256": hashlib.sha256(body).hexdigest()})
-        return files, items
-
-    def _stream_arn(self, window: Window) -> str | None:
-        """The generation's stream ARN, as its base's manifest names it."""
-        assert window.base is not None
-        body = self.store.clients.s3.get_object(Bucket=self.store.bucket, Key=window.base.manifest)["Body"].read()
-        arn = json.loads(body).get("streamArn")
-        return str(arn) if arn else None
-
-    def _exists(self, key: str) -> bool:
-        try:
-            self.store.clients.s3.head_object(Bucket=self.store.bucket, Key=key)
-        except AwsNotFoundError:
-            return False
-        return True
-
-    def _put(self, key: str, body: bytes) -> str:
-        return str(self.store.clients.s3.put_object(Bucket=self.store.bucket, Key=key, Body=body)["ETag"])
 
 
 def write_state(backups: LocalBackups, at: float, path: Path) -> tuple[Path, list[str], int]:

@@ -8,7 +8,6 @@ Both write the same kind of base; each engine names its runs apart, so they neve
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import logging
 import threading
@@ -18,12 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core import naming
-from ..core.aws import Clients, read_object
+from ..core.aws import Clients
 from ..core.config import Config
 from ..core.records import dumps, iter_lines, sequence_key
 from ..core.schema import key_names
-from ..core.timeline import LATE_SECONDS, Window, checkpoint_run_id
-from ..core.timeline_store import list_changes, prune_changes, read_timeline
+from ..core.timeline import Window, checkpoint_run_id
+from ..core.timeline_store import base_written, list_changes, read_timeline, write_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -81,33 +80,13 @@ class ScheduledCheckpoints:
     ) -> Scheduled:
         assert window.base is not None
         run_id = checkpoint_run_id(at, window.generation.label, ENGINE)
-        prefix = f"{naming.snapshots_prefix(self.config.prefix, table)}{run_id}/"
-        if read_object(self.clients.s3, self.config.firehose_delivery_bucket, prefix + "manifest.json") is not None:
+        if base_written(self.clients, self.config, table, run_id):
             return Scheduled(table)  # a concurrent run wrote it
         schema = json.loads(self._get(naming.schema_key(self.config.prefix, table)))
         items = fold(self._rows(base), self._records(changes), key_names(schema), window, self._full_image)
         body = gzip.compress(b"".join(dumps({"Item": image}) + b"\n" for _, image in sorted(items.items())), 3)
-        part = prefix + "part-00000.ndjson.gz"
-        etag = self.clients.s3.put_object(Bucket=self.config.firehose_delivery_bucket, Key=part, Body=body)["ETag"]
-        manifest = {
-            "runId": run_id,
-            "table": table,
-            "kind": "checkpoint",
-            "streamArn": base.get("streamArn"),
-            "streamLabel": window.generation.label,
-            "startTime": max(at - LATE_SECONDS, window.base.start),
-            "endTime": at,
-            "items": len(items),
-            "from": window.base.run_id,
-            "files": [{"key": part, "size": len(body), "etag": etag, "sha256": hashlib.sha256(body).hexdigest()}],
-        }
-        self.clients.s3.put_object(  # last: makes it a base
-            Bucket=self.config.firehose_delivery_bucket,
-            Key=prefix + "manifest.json",
-            Body=json.dumps(manifest).encode(),
-        )
+        write_checkpoint(self.clients, self.config, table, window, run_id, [body], len(items), self.clock())
         log.info("table %s: checkpoint %s, %d items", table, run_id, len(items))
-        prune_changes(self.clients, self.config, table, self.clock())  # changeRetentionDays, if set
         return Scheduled(table, "checkpoint")
 
     def _get(self, key: str) -> bytes:
