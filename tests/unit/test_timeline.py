@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from dynamo_continuous_backup.core.errors import UnrestorableError, UserInputError
 from dynamo_continuous_backup.core.naming import stream_label
@@ -120,36 +118,6 @@ def test_changes_are_idempotent() -> None:
 def test_a_base_for_an_unknown_generation_begins_it() -> None:
     tl = Timeline("t").with_base("g", Base("r", "export", T0, T0 + 1))
     assert [g.label for g in tl.generations] == ["g"] and tl.generations[0].start == T0
-
-
-def test_json_round_trip() -> None:
-    tl = recreated()
-    assert Timeline.from_dict(tl.as_dict()) == tl
-
-
-bases = st.builds(  # a run id names one run: the same id is always the same base
-    lambda start, length: Base(f"r{start}-{length}", "scan", T0 + start, T0 + start + length),
-    st.integers(0, 10_000),
-    st.integers(0, 100),
-)
-facts = st.lists(st.tuples(st.sampled_from(["g1", "g2", "g3"]), bases), max_size=8)
-
-
-@given(facts, facts)
-def test_merging_two_writers_keeps_every_fact_whatever_the_order(a: list, b: list) -> None:  # type: ignore[type-arg]
-    # GIVEN two writers that each added bases to the same starting timeline
-    start = Timeline("t").begin("g1", T0)
-    one, two = start, start
-    for label, base in a:
-        one = one.with_base(label, base)
-    for label, base in b:
-        two = two.with_base(label, base)
-    # WHEN their results are merged, in either order
-    merged, reverse = one.merge(two), two.merge(one)
-    # THEN nothing either wrote is lost, and the order does not matter
-    assert merged == reverse
-    held = {(g.label, x.run_id) for g in merged.generations for x in g.bases}
-    assert {(label, x.run_id) for label, x in a + b} <= held
 
 
 def test_hour_partitions_cover_both_ends() -> None:

@@ -35,16 +35,6 @@ class Base:
     items: int = 0
     manifest: str = ""  # S3 key of its manifest
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "runId": self.run_id,
-            "kind": self.kind,
-            "startTime": self.start,
-            "endTime": self.end,
-            "items": self.items,
-            "manifest": self.manifest,
-        }
-
 
 @dataclass(frozen=True)
 class Generation:
@@ -196,78 +186,6 @@ class Timeline:
                 g = replace(g, bases=tuple(sorted((*g.bases, base), key=lambda b: (b.end, b.run_id))))
             gens.append(g)
         return replace(tl, generations=tuple(gens))
-
-    def merge(self, other: Timeline) -> Timeline:
-        """Both timelines' facts, for writers that raced (each read, changed and wrote)."""
-        by_label = {g.label: g for g in self.generations}
-        for g in other.generations:
-            mine = by_label.get(g.label)
-            if mine is None:
-                by_label[g.label] = g
-                continue
-            ends = [x for x in (mine, g) if x.end is not None]
-            first_end = min(ends, key=lambda x: x.end or 0.0) if ends else mine
-            bases = {b.run_id: b for b in (*mine.bases, *g.bases)}
-            by_label[g.label] = replace(
-                mine,
-                start=min(mine.start, g.start),
-                end=first_end.end,
-                ended_by=first_end.ended_by,
-                created=mine.created if mine.created is not None else g.created,
-                bases=tuple(sorted(bases.values(), key=lambda b: (b.end, b.run_id))),
-            )
-        return replace(
-            self,
-            generations=tuple(sorted(by_label.values(), key=lambda g: (g.start, g.label))),
-            pruned_before=max(self.pruned_before, other.pruned_before),
-        )
-
-    # -- the manifest in S3 ------------------------------------------------------------------
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "table": self.table,
-            "prunedBefore": self.pruned_before,
-            "generations": [
-                {
-                    "streamLabel": g.label,
-                    "start": g.start,
-                    "end": g.end,
-                    "endedBy": g.ended_by,
-                    "created": g.created,
-                    "bases": [b.as_dict() for b in g.bases],
-                }
-                for g in self.generations
-            ],
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Timeline:
-        gens = []
-        for g in data.get("generations", []):
-            bases = tuple(
-                Base(
-                    str(b["runId"]),
-                    str(b.get("kind", "scan")),
-                    float(b["startTime"]),
-                    float(b["endTime"]),
-                    int(b.get("items", 0)),
-                    str(b.get("manifest", "")),
-                )
-                for b in g.get("bases", [])
-            )
-            end = g.get("end")
-            created = g.get("created")
-            gens.append(
-                Generation(
-                    str(g["streamLabel"]),
-                    float(g["start"]),
-                    None if end is None else float(end),
-                    str(g.get("endedBy", "")),
-                    None if created is None else float(created),
-                    bases,
-                )
-            )
-        return cls(str(data["table"]), tuple(gens), float(data.get("prunedBefore") or 0.0))
 
 
 def unrestorable(timeline: Timeline, at: float, why: str) -> UnrestorableError:
