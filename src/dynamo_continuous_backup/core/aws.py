@@ -200,7 +200,9 @@ class _Translating:
             return lambda **kw: _pages(attr, kw, self._region)
         if not callable(attr) or name.startswith("_") or name in ("can_paginate", "get_waiter"):
             return attr
-        return _translated(attr, self._region)
+        wrapped = _translated(attr, self._region)
+        self.__dict__[name] = wrapped  # built once: the forwarder calls put_record_batch per batch
+        return wrapped
 
 
 def wrap(client: Any, region: str | None = None) -> Any:

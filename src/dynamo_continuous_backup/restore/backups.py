@@ -153,11 +153,17 @@ class BackupStore:
         return read_timeline(self.clients, self.config, table)
 
     def window(
-        self, table: str, at: float | None = None, from_start: bool = False, now: float | None = None
+        self,
+        table: str,
+        at: float | None = None,
+        from_start: bool = False,
+        now: float | None = None,
+        timeline: Timeline | None = None,
     ) -> Window | None:
         """What the state at `at` (None: the latest state) reads; None when the table has no
-        timeline (backups older than timelines: then every object is read)."""
-        timeline = self.timeline(table)
+        timeline (backups older than timelines: then every object is read). `timeline`: one
+        already read, to spare reading it again."""
+        timeline = timeline or self.timeline(table)
         if not timeline.generations:
             return None
         now = time.time() if now is None else now

@@ -74,12 +74,13 @@ class Restorer:
         at = parse_time(opts.at, now)  # a malformed time fails before any download
         if at > now + 1:  # a state in the future is not known yet: never report one as restored
             raise UserInputError(f"--at {iso(at)} is in the future; omit --at for the latest state")
-        window = self.store.window(table, at if opts.at is not None else None, opts.from_start)
+        timeline = self.store.timeline(table)
+        window = self.store.window(table, at if opts.at is not None else None, opts.from_start, timeline=timeline)
         at = window.at if window is not None else at  # the latest state of a deleted table: its last moment
         backups = self.store.sync(table, window)  # only the base and the changes since it
         notes: list[str] = []
         if window is not None:
-            spans = self.store.timeline(table).restorable()
+            spans = timeline.restorable()
             if len(spans) > 1:  # say where the gaps are: times between these spans are refused
                 shown = "; ".join(f"{iso(lo)} to {iso(hi) if hi is not None else 'now'}" for lo, hi in spans)
                 gaps = len(spans) - 1
