@@ -171,3 +171,12 @@ def test_a_table_deleted_within_a_second_of_its_base_still_restores_to_its_last_
     )
     window = tl.window(tl.latest(now=T0 + 100), now=T0 + 100)
     assert window.base is not None and window.base.run_id == "b"
+
+
+def test_capture_found_off_on_a_recreated_table_ends_the_old_generation_at_the_recreation() -> None:
+    gen = Timeline("t").begin("g", T0).generations[0]
+    # the table was recreated an hour later and the ensure function saw it two hours later
+    assert gen.end_when_capture_off(T0 + 2 * H, created=T0 + H) == (T0 + H, "deleted")
+    # the same incarnation (its stream made with it, labelled a moment before): the stream went off
+    assert gen.end_when_capture_off(T0 + 2 * H, created=T0 + 0.5) == (T0 + 2 * H, "stream disabled")
+    assert gen.end_when_capture_off(T0 + 2 * H, created=None) == (T0 + 2 * H, "stream disabled")

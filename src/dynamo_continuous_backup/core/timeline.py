@@ -56,6 +56,15 @@ class Generation:
         done = [b for b in self.bases if b.end <= at and b.start - MARGIN_SECONDS >= pruned_before]
         return max(done, key=lambda b: (b.end, b.run_id)) if done else None
 
+    def end_when_capture_off(self, at: float, created: float | None) -> tuple[float, str]:
+        """When and why this open generation ended, found with capture off at `at` on a table
+        created at `created`: if the table is a newer incarnation (its DeleteTable went unseen),
+        at its recreation at the latest; else when the stream was turned off."""
+        # A stream made with its table is labelled about when the table was created.
+        if created is not None and self.start + MARGIN_SECONDS < created:
+            return min(at, created), "deleted"
+        return at, "stream disabled"
+
     def earliest(self, pruned_before: float = 0.0) -> float | None:
         """The earliest restorable time: the end of its first usable base."""
         return min((b.end for b in self.bases if b.start - MARGIN_SECONDS >= pruned_before), default=None)

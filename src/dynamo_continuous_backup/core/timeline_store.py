@@ -173,9 +173,11 @@ def prune_changes(clients: Clients, config: Config, table: str, now: float) -> i
     retention and the newest base's start (minus the margin). Bases are never removed. The
     fact that says so is written first, so no reader ever misses an object without knowing."""
     days = config.change_retention_days
+    if days <= 0:
+        return 0
     timeline = read_timeline(clients, config, table)
     bases = [b for g in timeline.generations for b in g.bases]
-    if days <= 0 or not bases:
+    if not bases:
         return 0
     newest = max(bases, key=lambda b: b.end)
     cutoff = min(now - days * 86400, newest.start - MARGIN_SECONDS)

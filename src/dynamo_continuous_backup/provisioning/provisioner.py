@@ -88,7 +88,7 @@ class Provisioner:
         done: list[str] = []
         for step in plan.steps:
             if isinstance(step, EnableStream):  # capture was off: the generation before ended then
-                self._end_open_generations(table, self.clock() if at is None else at, "stream disabled")
+                self._end_open_generations(table, self.clock() if at is None else at, _created(obs))
             try:
                 if run.apply(step, obs):
                     done.append(step.action)
@@ -106,15 +106,16 @@ class Provisioner:
             if isinstance(step, EnableStream):
                 obs = self.observe(table)  # the new stream's ARN and description
         if obs.stream_arn:  # the generation a restore reads; a newer one ends the one before
-            created = (obs.description or {}).get("CreationDateTime")
-            when = created.timestamp() if isinstance(created, datetime) else None
-            timeline_store.record_begin(self.clients, self.config, table, obs.stream_arn, when)
+            timeline_store.record_begin(self.clients, self.config, table, obs.stream_arn, _created(obs))
         return Result(table, plan.status, tuple(done), plan.reason)
 
-    def _end_open_generations(self, table: str, at: float, reason: str) -> None:
+    def _end_open_generations(self, table: str, at: float, created: float | None) -> None:
+        """Capture was off: end what is still open. A generation older than this incarnation of
+        the table ended when the table was recreated at the latest (its DeleteTable went unseen)."""
         for gen in timeline_store.read_timeline(self.clients, self.config, table).generations:
             if gen.end is None and gen.label:
-                timeline_store.record_end(self.clients, self.config, table, gen.label, at, reason)
+                end, reason = gen.end_when_capture_off(at, created)
+                timeline_store.record_end(self.clients, self.config, table, gen.label, end, reason)
 
     def remove(
         self, table: str, executor: Executor | None = None, wait: bool = False, at: float | None = None
@@ -162,3 +163,9 @@ class Provisioner:
     def save_schema(self, table: str) -> bool:
         """Save (or refresh) one table's schema beside its backups; True when it changed."""
         return self.executor().save_schema(self.observe(table))
+
+
+def _created(obs: Observed) -> float | None:
+    """The observed table incarnation's CreationDateTime, as epoch seconds."""
+    created = (obs.description or {}).get("CreationDateTime")
+    return created.timestamp() if isinstance(created, datetime) else None
