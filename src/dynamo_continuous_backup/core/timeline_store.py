@@ -10,6 +10,7 @@ bases name: a label is its stream's creation time, and a newer stream ends the o
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import json
 import logging
@@ -257,3 +258,22 @@ def write_checkpoint(
     clients.s3.put_object(Bucket=bucket, Key=prefix + "manifest.json", Body=json.dumps(manifest).encode())
     prune_changes(clients, config, table, now)
     return manifest
+
+
+def newest_run_start(clients: Clients, config: Config, table: str) -> float | None:
+    """When the table's newest base run began, from the run ids alone (they start with their
+    UTC start time): one listing, no manifest read."""
+    prefix = naming.snapshots_prefix(config.prefix, table)
+    runs: list[str] = []
+    pages = clients.s3.get_paginator("list_objects_v2").paginate(
+        Bucket=config.firehose_delivery_bucket, Prefix=prefix, Delimiter="/"
+    )
+    for page in pages:
+        runs += [p["Prefix"][len(prefix) :] for p in page.get("CommonPrefixes", [])]
+    starts = []
+    for run in runs:
+        try:
+            starts.append(calendar.timegm(time.strptime(run[:16], "%Y%m%dT%H%M%SZ")))
+        except ValueError:
+            continue  # not one of our run ids
+    return float(max(starts)) if starts else None

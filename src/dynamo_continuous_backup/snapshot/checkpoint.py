@@ -22,7 +22,7 @@ from ..core.config import Config
 from ..core.records import dumps, iter_lines, sequence_key
 from ..core.schema import key_names
 from ..core.timeline import Window, checkpoint_run_id
-from ..core.timeline_store import base_written, list_changes, read_timeline, write_checkpoint
+from ..core.timeline_store import base_written, list_changes, newest_run_start, read_timeline, write_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,9 @@ class ScheduledCheckpoints:
         if hours <= 0:
             return Scheduled(table)
         now = self.clock()
+        newest = newest_run_start(self.clients, self.config, table)
+        if newest is None or now - newest < hours * 3600:
+            return Scheduled(table)  # the hourly check costs one listing; the timeline only when due
         timeline = read_timeline(self.clients, self.config, table)
         current = [g for g in timeline.generations if g.end is None and g.bases]
         if not current or now - max(b.end for b in current[-1].bases) < hours * 3600:
