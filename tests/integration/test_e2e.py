@@ -69,6 +69,13 @@ def test_create_write_delete_is_captured_completely(
     # THEN only the opted-in one is protected, without any other call
     rows = {r.table: r for r in fleet_status(aws, config)}
     assert rows["orders"].protected and not rows["scratch-1"].opted_in and rows["scratch-1"].stream_view_type is None
+    # ... and the ensure function gave its delivery stream its alarms, notifying deploy's topic
+    delivery_alarms = aws.get("cloudwatch").describe_alarms(AlarmNamePrefix="dynamo-backup-delivery-")["MetricAlarms"]
+    [topic] = [t["TopicArn"] for t in aws.get("sns").list_topics()["Topics"]]
+    assert sorted((a["AlarmName"], a["AlarmActions"][0]) for a in delivery_alarms) == [
+        ("dynamo-backup-delivery-orders-failing", topic),
+        ("dynamo-backup-delivery-orders-freshness", topic),
+    ]
 
     # WHEN 1,000 puts, updates and deletes of several item shapes happen
     table = boto3.resource("dynamodb").Table("orders")
@@ -119,6 +126,7 @@ def test_create_write_delete_is_captured_completely(
     runtime.fire_schedules(force=True)
     # THEN mapping and delivery stream are gone after draining, and the backups stay
     assert aws.firehose.list_delivery_streams()["DeliveryStreamNames"] == []
+    assert aws.get("cloudwatch").describe_alarms(AlarmNamePrefix="dynamo-backup-delivery-")["MetricAlarms"] == []
     assert len(s3_records(aws, "backups/orders/")) == len(got)
 
 

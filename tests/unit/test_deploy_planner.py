@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from dynamo_continuous_backup.core.alarms import AlarmSpec
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.core.errors import AwsError, ConfigError, UserInputError
 from dynamo_continuous_backup.install import spec
@@ -23,6 +24,7 @@ from dynamo_continuous_backup.install.planner import (
 from dynamo_continuous_backup.install.steps import (
     AddPermission,
     CreateBucket,
+    PutAlarm,
     PutRule,
     PutTarget,
     UpdateFunctionCode,
@@ -55,6 +57,7 @@ def desired(config: Config = CONFIG) -> Desired:
         rules=spec.rules(config),
         target=config.ensure_function_name,
         target_arn=TARGET_ARN,
+        monitoring=spec.monitoring(config, "123456789012", "us-east-1"),
     )
 
 
@@ -67,7 +70,15 @@ def deployed(want: Desired) -> DeployState:
         rules={r.name: RuleState({**r.settings(), "State": "ENABLED"}, (want.target_arn,)) for r in want.rules},
         permissions=frozenset(r.permission_id for r in want.rules),
         trail=True,
+        topic="ours",
+        alarms={a.name: described(a) for a in want.monitoring.alarms},
+        dashboard=want.monitoring.dashboard_body,
     )
+
+
+def described(alarm: AlarmSpec) -> dict[str, Any]:
+    """DescribeAlarms' answer for an alarm put as specified: ints come back as floats, plus its state."""
+    return {**alarm.put_args(), "Period": float(alarm.period), "StateValue": "OK", "AlarmArn": "arn:..."}
 
 
 def lines(plan: Any) -> list[str]:
@@ -89,6 +100,12 @@ def test_an_empty_account_gets_everything_in_order() -> None:
         "put rule: dynamo-backup-reconcile",
         "put target: dynamo-backup-reconcile",
         "add permission: dynamo-backup-reconcile",
+        "create topic: dynamo-backup-alarms",
+        "put alarm: dynamo-backup-forwarder-errors",
+        "put alarm: dynamo-backup-forwarder-iterator-age",
+        "put alarm: dynamo-backup-records-undelivered",
+        "put alarm: dynamo-backup-ensure-errors",
+        "put dashboard: dynamo-backup",
     ]
     assert plan.steps[0] == CreateBucket("bkt", "us-east-1", None)
     assert plan.warnings == ()
@@ -174,6 +191,9 @@ def test_teardown_refuses_while_tables_are_protected_and_deletes_only_what_exist
         functions=frozenset(f.name for f, _ in want.functions),
         roles=frozenset(r.name for r in want.roles),
         mappings=2,
+        alarms=frozenset(a.name for a in want.monitoring.alarms),
+        dashboard=True,
+        topic=True,
     )
     with pytest.raises(UserInputError, match="2 table"):
         plan_teardown(want, everything)
@@ -185,7 +205,51 @@ def test_teardown_refuses_while_tables_are_protected_and_deletes_only_what_exist
         "delete role: dynamo-backup-provisioner",
         "delete role: dynamo-backup-forwarder",
         "delete role: dynamo-backup-firehose",
+        "delete alarms: dynamo-backup-forwarder-errors, dynamo-backup-forwarder-iterator-age, "
+        "dynamo-backup-records-undelivered, dynamo-backup-ensure-errors",
+        "delete dashboard: dynamo-backup",
+        f"delete topic: {want.monitoring.topic_arn}",
     ]
     partly = InstalledState(functions=frozenset({CONFIG.forwarder_function_name}))
     assert lines(plan_teardown(want, partly)) == ["delete function: dynamo-backup-forwarder"]
     assert plan_teardown(want, InstalledState()).steps == ()
+
+
+def test_alarms_follow_the_config_and_a_topic_not_ours_is_never_taken() -> None:
+    # GIVEN a deployed account, then a config with a longer lag allowed and an email to notify
+    want = desired()
+    seen = deployed(want)
+    changed = desired(replace(CONFIG, max_lag_seconds=900, alarm_email="ops@example.com"))
+    # WHEN deploy plans again
+    plan = plan_deploy(changed, seen)
+    # THEN the iterator-age alarm alone is updated, and the address subscribed once
+    assert lines(plan) == [
+        f"subscribe: ops@example.com to {want.monitoring.topic_arn}",
+        "put alarm: dynamo-backup-forwarder-iterator-age",
+    ]
+    age = next(s for s in plan.steps if isinstance(s, PutAlarm))
+    assert age.settings["Threshold"] == 900_000.0  # IteratorAge is in milliseconds
+    assert (
+        plan_deploy(
+            changed,
+            replace(
+                seen,
+                subscriptions=frozenset({"ops@example.com"}),
+                alarms={a.name: described(a) for a in changed.monitoring.alarms},
+            ),
+        ).steps
+        == ()
+    )
+    # AND a topic of deploy's name that deploy did not create is refused, not adopted
+    with pytest.raises(ConfigError, match="not created by deploy; set alarmTopicArn"):
+        plan_deploy(want, replace(seen, topic="foreign"))
+    # AND a topic the config names is used as it is: not created, not deleted
+    theirs = desired(replace(CONFIG, alarm_topic_arn="arn:aws:sns:us-east-1:123456789012:ops"))
+    assert not [s for s in plan_deploy(theirs, DeployState()).steps if "topic" in s.action]
+    assert {
+        a
+        for s in plan_deploy(theirs, DeployState()).steps
+        if isinstance(s, PutAlarm)
+        for a in s.settings["AlarmActions"]
+    } == {"arn:aws:sns:us-east-1:123456789012:ops"}
+    assert not [s for s in plan_teardown(theirs, InstalledState(topic=True)).steps if "topic" in s.action]

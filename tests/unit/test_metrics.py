@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from dynamo_continuous_backup import forwarder
-from dynamo_continuous_backup.capture.metrics import NAMESPACE
+from dynamo_continuous_backup.core.alarms import NAMESPACE, fleet_alarms
+from dynamo_continuous_backup.core.config import Config
 
 from ..fakes import FakeFirehose, client_error, first, stream_event
 from ..helpers import make_forwarder
@@ -20,7 +21,7 @@ def metrics(out: str) -> dict[str, dict[str, Any]]:
     for line in out.splitlines():
         doc = json.loads(line)
         [directive] = doc["_aws"]["CloudWatchMetrics"]
-        assert directive["Namespace"] == NAMESPACE and directive["Dimensions"] == [["Table"]]
+        assert directive["Namespace"] == NAMESPACE and directive["Dimensions"] == [["Table"], []]
         assert all(isinstance(doc[m["Name"]], int | float) for m in directive["Metrics"])
         found[doc["Table"]] = doc
     return found
@@ -51,3 +52,24 @@ def test_a_failing_delivery_emits_the_metric_its_alarm_watches(capsys: pytest.Ca
     assert response["batchItemFailures"]
     found = metrics(capsys.readouterr().out)
     assert found["orders"]["RecordsUndelivered"] == 12 and found["orders"]["RecordsForwarded"] == 0
+
+
+def test_every_alarm_on_our_namespace_watches_a_metric_the_forwarder_emits(capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN the fleet's alarms and the lines a failing forward writes
+    watching = [
+        a for a in fleet_alarms(Config("bucket"), "arn:aws:sns:us-east-1:123456789012:t") if a.namespace == NAMESPACE
+    ]
+    event = stream_event("orders", 3)
+    forwarder.handler(
+        event,
+        None,
+        make_forwarder(FakeFirehose(fail=first(100, client_error("ServiceUnavailableException", "PutRecordBatch")))),
+    )
+    [doc] = metrics(capsys.readouterr().out).values()
+    # THEN each such alarm's metric is on the line, under a dimension set it names exactly
+    assert watching
+    for alarm in watching:
+        assert (
+            alarm.metric in doc
+            and [k for k, _ in alarm.dimensions] in doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+        )

@@ -2,16 +2,20 @@
 
 from dataclasses import replace
 
+from dynamo_continuous_backup.core.alarms import delivery_alarms
+from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.provisioning.plan import MappingState, Observed, plan_ensure, plan_remove
 from dynamo_continuous_backup.provisioning.steps import (
     CreateDeliveryStream,
     CreateMapping,
+    DeleteDeliveryAlarms,
     DeleteDeliveryStream,
     DeleteDuplicateMappings,
     DeleteMappings,
     EnableMapping,
     EnableStream,
     MarkDraining,
+    PutDeliveryAlarms,
     SaveSchema,
     TakeSnapshot,
 )
@@ -22,6 +26,12 @@ ARN = "arn:aws:dynamodb:r:1:table/t/stream/L1"
 def obs(**kw: object) -> Observed:
     base: dict[str, object] = {"table": "t", "table_status": "ACTIVE", "delivery_stream": "t"}
     return Observed(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def protected(**kw: object) -> Observed:
+    """A table with its stream, our delivery stream and our mapping on that stream."""
+    done = {"stream_view_type": "NEW_AND_OLD_IMAGES", "stream_arn": ARN, "delivery_status": "ACTIVE"}
+    return obs(**{**done, "delivery_owner": "t", "mappings": (MappingState("u1", "Enabled", ARN),), **kw})
 
 
 def test_fresh_table_needs_everything() -> None:
@@ -41,13 +51,7 @@ def test_fresh_table_needs_everything() -> None:
 
 
 def test_protected_table_needs_nothing_but_a_schema_check() -> None:
-    o = obs(
-        stream_view_type="NEW_AND_OLD_IMAGES",
-        stream_arn=ARN,
-        delivery_status="ACTIVE",
-        delivery_owner="t",
-        mappings=(MappingState("u1", "Enabled", ARN),),
-    )
+    o = protected()
     assert plan_ensure(o).steps == (SaveSchema("t"),)
     assert plan_ensure(replace(o, has_base=True)).changes == ()
     assert plan_ensure(replace(o, has_base=False)).changes == (TakeSnapshot("t"),)  # capture alone is not a backup
@@ -121,3 +125,25 @@ def test_remove_drains_by_consumption_never_by_time_alone() -> None:
 def test_remove_never_touches_a_foreign_delivery_stream() -> None:
     plan = plan_remove(obs(delivery_status="ACTIVE", delivery_owner=None), 0, 0, 0, DAY)
     assert plan.status == "removed" and plan.steps == ()
+
+
+def test_a_delivery_streams_alarms_are_put_with_it_kept_current_and_removed_with_it() -> None:
+    config = Config("bucket")
+    wanted = delivery_alarms(config, "t", "arn:aws:sns:us-east-1:123456789012:alarms")
+    current = protected(wanted_alarms=wanted)
+    # a new table gets its alarms with its delivery stream; they are not a change to its capture
+    fresh = plan_ensure(obs(wanted_alarms=wanted, alarms={}))
+    put = [s for s in fresh.steps if isinstance(s, PutDeliveryAlarms)]
+    assert put == [PutDeliveryAlarms("t", tuple(a.name for a in wanted), tuple(a.put_args() for a in wanted))]
+    assert plan_ensure(replace(current, alarms={})).changes == ()
+    # current alarms need nothing; one with an old threshold is put again, alone
+    there = {a.name: a.put_args() for a in wanted}
+    assert plan_ensure(replace(current, alarms=there)).steps == (SaveSchema("t"),)
+    stale = {**there, wanted[1].name: {**there[wanted[1].name], "Threshold": 1.0}}
+    assert plan_ensure(replace(current, alarms=stale)).actions == ("put_delivery_alarms", "save_schema")
+    # alarms that could not be read are left alone
+    assert plan_ensure(replace(current, alarms=None)).steps == (SaveSchema("t"),)
+    # removal deletes them with the delivery stream, and alone once everything else is gone
+    drained = replace(current, draining_since=0.0, undelivered=0, alarms=there)
+    assert plan_remove(drained, 1000.0, 60, 90, DAY).steps[-1] == DeleteDeliveryAlarms("t", tuple(sorted(there)))
+    assert plan_remove(obs(alarms=there), 0.0, 60, 90, DAY).steps == (DeleteDeliveryAlarms("t", tuple(sorted(there))),)

@@ -1,15 +1,15 @@
 """The forwarder's metrics as CloudWatch embedded-metric-format (EMF) log lines: one JSON object
 per table and invocation, which CloudWatch turns into metrics with no API call on the hot path.
-Alarms watch `RecordsUndelivered` and `LagSeconds` (namespace `DynamoContinuousBackup`, dimension
-`Table`)."""
+Namespace `DynamoContinuousBackup`, per `Table` and fleet-wide (no dimension): an alarm watches
+the fleet's `RecordsUndelivered` (core/alarms.py)."""
 
 from __future__ import annotations
 
 import json
 
+from ..core.alarms import NAMESPACE
 from .forwarder import Outcome
 
-NAMESPACE = "DynamoContinuousBackup"
 UNITS = {
     "RecordsForwarded": "Count",
     "RecordsUndelivered": "Count",
@@ -37,7 +37,8 @@ def emf_lines(outcome: Outcome, now: float) -> list[str]:
                 "CloudWatchMetrics": [
                     {
                         "Namespace": NAMESPACE,
-                        "Dimensions": [["Table"]],
+                        # per table, and once more without dimensions: the fleet's totals the alarms watch
+                        "Dimensions": [["Table"], []],
                         "Metrics": [{"Name": name, "Unit": UNITS[name]} for name in values],
                     }
                 ],

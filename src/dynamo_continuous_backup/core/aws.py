@@ -62,6 +62,8 @@ NOT_FOUND = frozenset(
         "NotFound",
         "404",
         "TableNotFoundException",
+        "ResourceNotFound",  # CloudWatch (as moto answers GetDashboard)
+        "DashboardNotFoundError",  # CloudWatch (as AWS documents GetDashboard)
     }
 )
 CONFLICT = frozenset(

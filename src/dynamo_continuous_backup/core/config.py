@@ -50,6 +50,9 @@ class Config:
     checkpoint_interval_hours: int = 24  # the ensure function's checkpoints; 0: none
     change_retention_days: int = 0  # 0: keep every change; else checkpoints remove older ones
     log_item_data: bool = False
+    max_lag_seconds: int = 300  # the alarms' threshold for capture falling behind
+    alarm_topic_arn: str | None = None  # None: deploy creates `{resourcePrefix}-alarms`
+    alarm_email: str | None = None  # subscribed to the alarm topic by deploy
     wait_timeout_seconds: int = 300
     drain_seconds: int = 120
 
@@ -92,6 +95,7 @@ _RULES: dict[str, _Rule] = {
     "change_retention_days": _Rule(int, 0, 36500),
     "wait_timeout_seconds": _Rule(int, 1, 3600),
     "drain_seconds": _Rule(int, 0, 86400),
+    "max_lag_seconds": _Rule(int, 60, 86400),
     "firehose_compression": _Rule(str, choices=COMPRESSIONS),
 }
 
@@ -155,6 +159,14 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "config") -> Conf
                 re.compile(pattern)
             except re.error as exc:
                 raise ConfigError(f"{source}: key '{key}' is not a valid regex ({exc}): {pattern!r}") from None
+    topic = values.get("alarm_topic_arn")
+    if topic is not None and not re.fullmatch(r"arn:aws[\w-]*:sns:[\w-]+:\d{12}:[\w-]{1,256}", topic):
+        raise ConfigError(
+            f"{source}: key 'alarmTopicArn' must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), got {topic!r}"
+        )
+    email = values.get("alarm_email")
+    if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        raise ConfigError(f"{source}: key 'alarmEmail' must be one email address, got {email!r}")
     if values.get("opt_in_hook"):
         load_hook(values["opt_in_hook"], source)
     return Config(**values)

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from ..core import alarms, naming
 from ..core.aws import Clients
 from ..core.config import ENV_CONFIG, Config
 from ..core.errors import AwsError, AwsNotFoundError
@@ -60,7 +61,11 @@ class Deployer:
 
     def runtime_config(self) -> Config:
         """The config the functions carry: role ARNs resolved, region fixed."""
-        return self.config.replace(firehose_delivery_role_arn=self.role_arn("firehose"), region=self.clients.region)
+        return self.config.replace(
+            firehose_delivery_role_arn=self.role_arn("firehose"),
+            region=self.clients.region,
+            alarm_topic_arn=alarms.topic_arn(self.config, self.account, self.clients.region),
+        )
 
     def function_arn(self, name: str) -> str:
         return f"arn:aws:lambda:{self.clients.region}:{self.account}:function:{name}"
@@ -81,6 +86,7 @@ class Deployer:
             rules=spec.rules(c),
             target=c.ensure_function_name,
             target_arn=self.function_arn(c.ensure_function_name),
+            monitoring=spec.monitoring(c, self.account, region),
         )
 
     def executor(self, printer: Printer | None = None) -> DeployExecutor:
@@ -104,6 +110,10 @@ class Deployer:
             rules={r.name: s for r in want.rules if (s := self._rule(r.name)) is not None},
             permissions=self._permissions(want.target),
             trail=self._trail(),
+            topic=self._topic(want.monitoring.topic_arn) if want.monitoring.topic_name else None,
+            subscriptions=self._subscriptions(want.monitoring.topic_arn),
+            alarms=self._alarms(tuple(a.name for a in want.monitoring.alarms)),
+            dashboard=self._dashboard(want.monitoring.dashboard),
         )
 
     def observe_installed(self, want: Desired) -> InstalledState:
@@ -119,6 +129,9 @@ class Deployer:
             functions=functions,
             roles=frozenset(r.name for r in want.roles if self._role_exists(r.name)),
             mappings=len(mappings),
+            alarms=frozenset(self._alarms(tuple(a.name for a in want.monitoring.alarms))),
+            dashboard=self._dashboard(want.monitoring.dashboard) is not None,
+            topic=want.monitoring.topic_name is not None and self._topic(want.monitoring.topic_arn) == "ours",
         )
 
     def _bucket(self, bucket: str) -> BucketState:
@@ -192,3 +205,30 @@ class Deployer:
             return any(cloudtrail.get_trail_status(Name=t["TrailARN"]).get("IsLogging") for t in trails)
         except AwsError as exc:
             return str(exc)
+
+    def _topic(self, arn: str) -> str | None:
+        """ "ours" when tagged so by deploy, "foreign" when not, None when there is no such topic."""
+        try:
+            tags = self.clients.get("sns").list_tags_for_resource(ResourceArn=arn)["Tags"]
+        except AwsNotFoundError:
+            return None
+        return "ours" if {"Key": naming.TAG_OWNER, "Value": naming.OWNER} in tags else "foreign"
+
+    def _subscriptions(self, arn: str) -> frozenset[str]:
+        sns, found = self.clients.get("sns"), set()
+        try:
+            for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=arn):
+                found |= {s["Endpoint"] for s in page["Subscriptions"]}
+        except AwsNotFoundError:
+            pass
+        return frozenset(found)
+
+    def _alarms(self, names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        answer = self.clients.get("cloudwatch").describe_alarms(AlarmNames=list(names), AlarmTypes=["MetricAlarm"])
+        return {a["AlarmName"]: a for a in answer["MetricAlarms"]}
+
+    def _dashboard(self, name: str) -> str | None:
+        try:
+            return str(self.clients.get("cloudwatch").get_dashboard(DashboardName=name)["DashboardBody"])
+        except AwsNotFoundError:
+            return None

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol, assert_never
 
+from ..core import naming
 from ..core.aws import Clients
 from ..core.errors import ConflictError
 from ..provisioning.steps import Printer
@@ -18,12 +19,19 @@ from .steps import (
     CreateBucket,
     CreateFunction,
     CreateRole,
+    CreateTopic,
+    DeleteAlarms,
+    DeleteDashboard,
     DeleteFunction,
     DeleteRole,
     DeleteRule,
+    DeleteTopic,
     DeployStep,
+    PutAlarm,
+    PutDashboard,
     PutRule,
     PutTarget,
+    Subscribe,
     UpdateFunctionCode,
     UpdateFunctionConfiguration,
     UpdateRolePolicy,
@@ -76,6 +84,22 @@ class DeployExecutor:
                 )
             case AddPermission():
                 self.add_permission(step)
+            case CreateTopic():  # CreateTopic returns the existing topic: safe to repeat
+                self.clients.get("sns").create_topic(
+                    Name=step.name, Tags=[{"Key": naming.TAG_OWNER, "Value": naming.OWNER}]
+                )
+            case Subscribe():  # AWS answers a repeated subscription with the existing one
+                self.clients.get("sns").subscribe(TopicArn=step.topic_arn, Protocol="email", Endpoint=step.email)
+            case PutAlarm():
+                self.clients.get("cloudwatch").put_metric_alarm(**step.settings)
+            case PutDashboard():
+                self.clients.get("cloudwatch").put_dashboard(DashboardName=step.name, DashboardBody=step.body)
+            case DeleteAlarms():
+                self.clients.get("cloudwatch").delete_alarms(AlarmNames=list(step.names))
+            case DeleteDashboard():
+                self.clients.get("cloudwatch").delete_dashboards(DashboardNames=[step.name])
+            case DeleteTopic():
+                self.clients.get("sns").delete_topic(TopicArn=step.arn)
             case DeleteRule():
                 self.delete_rule(step.name)
             case DeleteFunction():

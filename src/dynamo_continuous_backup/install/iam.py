@@ -94,6 +94,7 @@ def provisioner_policy(config: Config, account: str, region: str, firehose_role_
                     "lambda:ListEventSourceMappings",
                     "lambda:GetEventSourceMapping",
                     "firehose:ListDeliveryStreams",
+                    "cloudwatch:DescribeAlarms",
                 ],
                 "Resource": "*",
             },  # list/read calls that accept no resource
@@ -138,6 +139,12 @@ def provisioner_policy(config: Config, account: str, region: str, firehose_role_
                 "Effect": "Allow",
                 "Action": "lambda:GetFunction",
                 "Resource": forwarder_arn,
+            },
+            {
+                # each delivery stream's alarms (core/alarms.py), and no other alarm
+                "Effect": "Allow",
+                "Action": ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms"],
+                "Resource": f"arn:aws:cloudwatch:{region}:{account}:alarm:{config.resource_prefix}-delivery-*",
             },
             {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"{bucket}/{config.prefix}/*"},
             {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket},

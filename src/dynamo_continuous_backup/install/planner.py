@@ -10,18 +10,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.errors import AwsError, ConfigError, UserInputError
-from .spec import FunctionSpec, RoleSpec, RuleSpec
+from .spec import FunctionSpec, Monitoring, RoleSpec, RuleSpec
 from .steps import (
     AddPermission,
     CreateBucket,
     CreateFunction,
     CreateRole,
+    CreateTopic,
+    DeleteAlarms,
+    DeleteDashboard,
     DeleteFunction,
     DeleteRole,
     DeleteRule,
+    DeleteTopic,
     DeployStep,
+    PutAlarm,
+    PutDashboard,
     PutRule,
     PutTarget,
+    Subscribe,
     UpdateFunctionCode,
     UpdateFunctionConfiguration,
     UpdateRolePolicy,
@@ -41,6 +48,7 @@ class Desired:
     rules: tuple[RuleSpec, ...]
     target: str  # the function every rule invokes (the ensure function)
     target_arn: str
+    monitoring: Monitoring
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,10 @@ class DeployState:
     rules: Mapping[str, RuleState] = field(default_factory=dict)
     permissions: frozenset[str] = frozenset()  # statement ids in the ensure function's policy
     trail: bool | str = True  # a trail logs management events; False: none does; str: not checked, why
+    topic: str | None = None  # the alarm topic deploy creates: "ours", "foreign" (not tagged ours), None: absent
+    subscriptions: frozenset[str] = frozenset()  # endpoints subscribed to the alarm topic
+    alarms: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # DescribeAlarms, by name
+    dashboard: str | None = None  # its body; None: no dashboard of that name
 
 
 @dataclass(frozen=True)
@@ -79,7 +91,13 @@ class DeployPlan:
 
 def plan_deploy(want: Desired, seen: DeployState) -> DeployPlan:
     """The steps that make the account hold what deploy wants, and what deploy cannot fix."""
-    steps = [*_bucket(want, seen.bucket), *_roles(want, seen), *_functions(want, seen), *_rules(want, seen)]
+    steps = [
+        *_bucket(want, seen.bucket),
+        *_roles(want, seen),
+        *_functions(want, seen),
+        *_rules(want, seen),
+        *_monitoring(want.monitoring, seen),
+    ]
     warnings = [f"bucket {want.bucket}: {gap}" for gap in _bucket_gaps(seen.bucket)]
     if isinstance(seen.trail, str):
         warnings.append(f"could not check CloudTrail ({seen.trail}); table events need a trail")
@@ -170,6 +188,26 @@ def _rules(want: Desired, seen: DeployState) -> list[DeployStep]:
     return steps
 
 
+def _monitoring(want: Monitoring, seen: DeployState) -> list[DeployStep]:
+    steps: list[DeployStep] = []
+    if want.topic_name is not None and seen.topic == "foreign":
+        raise ConfigError(
+            f"SNS topic {want.topic_arn} exists and was not created by deploy; "
+            "set alarmTopicArn to it to send the alarms there, or choose another resourcePrefix"
+        )
+    if want.topic_name is not None and seen.topic is None:
+        steps.append(CreateTopic(want.topic_name))
+    if want.email and want.email not in seen.subscriptions:
+        steps.append(Subscribe(want.topic_arn, want.email))
+    for alarm in want.alarms:
+        current = seen.alarms.get(alarm.name)
+        if current is None or alarm.differs_from(current):
+            steps.append(PutAlarm(alarm.name, alarm.put_args()))
+    if seen.dashboard is None or json.loads(seen.dashboard) != json.loads(want.dashboard_body):
+        steps.append(PutDashboard(want.dashboard, want.dashboard_body))
+    return steps
+
+
 def _same(current: Any, wanted: Any) -> bool:
     """Equal, comparing JSON text (an event pattern) as the value it encodes."""
     if isinstance(current, str) and current.startswith("{"):
@@ -185,10 +223,14 @@ class InstalledState:
     functions: frozenset[str] = frozenset()
     roles: frozenset[str] = frozenset()
     mappings: int = 0  # event source mappings of the forwarder: tables still protected
+    alarms: frozenset[str] = frozenset()
+    dashboard: bool = False
+    topic: bool = False  # the topic deploy created (never one the config names)
 
 
 def plan_teardown(want: Desired, seen: InstalledState, force: bool = False) -> DeployPlan:
-    """What --remove deletes: rules, functions, our roles. The bucket and its data stay."""
+    """What --remove deletes: rules, functions, our roles, the alarms, dashboard and the topic
+    deploy created. The bucket and its data stay."""
     if seen.mappings and not force:
         raise UserInputError(
             f"{seen.mappings} table(s) are still protected; run deprovision_tables.py "
@@ -197,4 +239,11 @@ def plan_teardown(want: Desired, seen: InstalledState, force: bool = False) -> D
     steps: list[DeployStep] = [DeleteRule(r.name) for r in want.rules if r.name in seen.rules]
     steps += [DeleteFunction(f.name) for f, _ in want.functions if f.name in seen.functions]
     steps += [DeleteRole(r.name) for r in reversed(want.roles) if r.name in seen.roles]  # reverse of creation
+    alarms = tuple(a.name for a in want.monitoring.alarms if a.name in seen.alarms)
+    if alarms:
+        steps.append(DeleteAlarms(alarms))
+    if seen.dashboard:
+        steps.append(DeleteDashboard(want.monitoring.dashboard))
+    if seen.topic and want.monitoring.topic_name is not None:
+        steps.append(DeleteTopic(want.monitoring.topic_arn))
     return DeployPlan(tuple(steps))

@@ -8,9 +8,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ..core import alarms
 from ..core.config import Config
 from ..provisioning.events import HANDLED_CALLS
 from . import iam
+from .dashboard import dashboard_body, dashboard_name
 from .packaging import LAMBDA_RUNTIME
 
 ARCHITECTURES = ["x86_64"]  # the wheels packaging.py fetches are built for it
@@ -81,6 +83,17 @@ class FunctionSpec:
             "Timeout": self.timeout,
             "MemorySize": self.memory,
             "Environment": environment,
+            "LoggingConfig": self.logging(),
+        }
+
+    def logging(self) -> dict[str, str]:
+        """JSON logs (one object per line, queryable in Logs Insights); item data in them only
+        with the config's `logItemData`."""
+        return {
+            "LogFormat": "JSON",
+            "ApplicationLogLevel": "INFO",
+            "SystemLogLevel": "WARN",
+            "LogGroup": f"/aws/lambda/{self.name}",
         }
 
 
@@ -172,3 +185,27 @@ def tls_only_policy(bucket: str) -> dict[str, Any]:
             }
         ],
     }
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    """The alarm topic, the fleet's alarms and the dashboard (core/alarms.py, dashboard.py)."""
+
+    topic_arn: str
+    topic_name: str | None  # the topic deploy creates; None: the config's `alarmTopicArn`, not ours
+    email: str | None
+    alarms: tuple[alarms.AlarmSpec, ...]
+    dashboard: str
+    dashboard_body: str
+
+
+def monitoring(config: Config, account: str, region: str) -> Monitoring:
+    topic = alarms.topic_arn(config, account, region)
+    return Monitoring(
+        topic_arn=topic,
+        topic_name=None if config.alarm_topic_arn else alarms.default_topic_name(config),
+        email=config.alarm_email,
+        alarms=alarms.fleet_alarms(config, topic),
+        dashboard=dashboard_name(config),
+        dashboard_body=dashboard_body(config, region),
+    )

@@ -86,6 +86,54 @@ class AddPermission(Step):
 
 
 @dataclass(frozen=True)
+class CreateTopic(Named):
+    """The SNS topic the alarms notify."""
+
+    action: ClassVar[str] = "create_topic"
+
+
+@dataclass(frozen=True)
+class Subscribe(Step):
+    """Subscribe an email address to the alarm topic (the address confirms it)."""
+
+    action: ClassVar[str] = "subscribe"
+    shows: ClassVar[str] = "{email} to {topic_arn}"
+    topic_arn: str
+    email: str
+
+
+@dataclass(frozen=True)
+class PutAlarm(Named):
+    action: ClassVar[str] = "put_alarm"
+    settings: dict[str, Any]  # core.alarms.AlarmSpec.put_args
+
+
+@dataclass(frozen=True)
+class PutDashboard(Named):
+    action: ClassVar[str] = "put_dashboard"
+    body: str
+
+
+@dataclass(frozen=True)
+class DeleteAlarms(Step):
+    action: ClassVar[str] = "delete_alarms"
+    shows: ClassVar[str] = "{names}"
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DeleteDashboard(Named):
+    action: ClassVar[str] = "delete_dashboard"
+
+
+@dataclass(frozen=True)
+class DeleteTopic(Step):
+    action: ClassVar[str] = "delete_topic"
+    shows: ClassVar[str] = "{arn}"
+    arn: str
+
+
+@dataclass(frozen=True)
 class DeleteRule(Named):
     action: ClassVar[str] = "delete_rule"
 
@@ -110,6 +158,13 @@ DeployStep: TypeAlias = (
     | PutRule
     | PutTarget
     | AddPermission
+    | CreateTopic
+    | Subscribe
+    | PutAlarm
+    | PutDashboard
+    | DeleteAlarms
+    | DeleteDashboard
+    | DeleteTopic
     | DeleteRule
     | DeleteFunction
     | DeleteRole

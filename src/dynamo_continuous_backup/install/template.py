@@ -4,9 +4,11 @@ The code comes from an S3 artifact that deploy uploads (or parameters naming you
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..core import naming
 from ..core.config import ENV_CONFIG
 from . import spec
 from .packaging import LAMBDA_RUNTIME, code_sha256
@@ -36,6 +38,9 @@ def build_template(deployer: Deployer, code_key: str) -> dict[str, Any]:
     env = json.loads(deployer.runtime_config().to_json())
     env["firehoseDeliveryRoleArn"] = "${FirehoseRole.Arn}"
     env.pop("region", None)
+    watch = spec.monitoring(c, account, region)
+    if watch.topic_name is not None:
+        env["alarmTopicArn"] = "${AlarmTopic}"
     roles = spec.roles(c, account, region, "${FirehoseRole.Arn}")
     role_keys = {r.kind: r.key for r in roles}
     functions = spec.functions(c)
@@ -63,6 +68,7 @@ def build_template(deployer: Deployer, code_key: str) -> dict[str, Any]:
                 "Role": {"Fn::GetAtt": [role_keys[f.role], "Arn"]},
                 "Code": {"S3Bucket": {"Ref": "CodeBucket"}, "S3Key": {"Ref": "CodeKey"}},
                 "Environment": {"Variables": {ENV_CONFIG: {"Fn::Sub": json.dumps(env, sort_keys=True)}}},
+                "LoggingConfig": f.logging(),
             },
         }
     for rule in spec.rules(c):
@@ -86,6 +92,7 @@ def build_template(deployer: Deployer, code_key: str) -> dict[str, Any]:
                 "SourceArn": {"Fn::GetAtt": [rule.key, "Arn"]},
             },
         }
+    resources.update(_monitoring(watch, region))
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "dynamo-continuous-backup: continuous DynamoDB backup to S3 (the bucket is not managed here)",
@@ -100,6 +107,34 @@ def build_template(deployer: Deployer, code_key: str) -> dict[str, Any]:
         "Resources": resources,
         "Outputs": {f"{f.key}Arn": {"Value": {"Fn::GetAtt": [f.key, "Arn"]}} for f in functions},
     }
+
+
+def _monitoring(watch: spec.Monitoring, region: str) -> dict[str, Any]:
+    """The alarm topic (unless the config names one), its email subscription, the alarms and the dashboard."""
+    resources: dict[str, Any] = {}
+    topic: Any = watch.topic_arn
+    if watch.topic_name is not None:
+        tags = [{"Key": naming.TAG_OWNER, "Value": naming.OWNER}]
+        resources["AlarmTopic"] = {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {"TopicName": watch.topic_name, "Tags": tags},
+        }
+        topic = {"Ref": "AlarmTopic"}
+    if watch.email:
+        resources["AlarmEmailSubscription"] = {
+            "Type": "AWS::SNS::Subscription",
+            "Properties": {"TopicArn": topic, "Protocol": "email", "Endpoint": watch.email},
+        }
+    for alarm in watch.alarms:
+        props = {**alarm.put_args(), "AlarmActions": [topic], "OKActions": [topic]}
+        key = "Alarm" + re.sub(r"[^A-Za-z0-9]", "", alarm.name.title())  # logical ids are alphanumeric
+        resources[key] = {"Type": "AWS::CloudWatch::Alarm", "Properties": props}
+    body = watch.dashboard_body.replace(f'"region": "{region}"', f'"region": "{SUB_REGION}"')
+    resources["Dashboard"] = {
+        "Type": "AWS::CloudWatch::Dashboard",
+        "Properties": {"DashboardName": watch.dashboard, "DashboardBody": {"Fn::Sub": body}},
+    }
+    return resources
 
 
 def write_template(deployer: Deployer, path: str | Path, upload: bool = True) -> str:

@@ -191,6 +191,40 @@ def _serve_function_code() -> None:
     LambdaFunction._dcb_code_served = True  # type: ignore[attr-defined]
 
 
+def _keep_logging_config() -> None:
+    """Lambda answers GetFunctionConfiguration with the function's LoggingConfig (Text format
+    by default); moto drops it, so deploy could neither set JSON logs nor see them set."""
+    from moto.awslambda.models import LambdaFunction
+
+    if getattr(LambdaFunction, "_dcb_logging_kept", False):
+        return
+    init, configuration, update = (
+        LambdaFunction.__init__,
+        LambdaFunction.get_configuration,
+        LambdaFunction.update_configuration,
+    )
+
+    def __init__(self: Any, account_id: str, spec: dict[str, Any], region: str, version: Any = 1) -> None:
+        init(self, account_id, spec, region, version)
+        default = {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.function_name}"}
+        self._dcb_logging = {**default, **(spec.get("LoggingConfig") or {})}
+
+    def get_configuration(self: Any, on_create: bool = False) -> dict[str, Any]:
+        answer: dict[str, Any] = configuration(self, on_create)
+        answer["LoggingConfig"] = dict(self._dcb_logging)
+        return answer
+
+    def update_configuration(self: Any, config_updates: dict[str, Any]) -> dict[str, Any]:
+        if "LoggingConfig" in config_updates:
+            self._dcb_logging = {**self._dcb_logging, **config_updates["LoggingConfig"]}
+        return update(self, config_updates)  # type: ignore[no-any-return]
+
+    LambdaFunction.__init__ = __init__  # type: ignore[method-assign]
+    LambdaFunction.get_configuration = get_configuration  # type: ignore[method-assign]
+    LambdaFunction.update_configuration = update_configuration  # type: ignore[method-assign]
+    LambdaFunction._dcb_logging_kept = True  # type: ignore[attr-defined]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -210,6 +244,7 @@ class EmbeddedMoto:
         _serve_function_code()
         _binary_keys_in_stream_records()
         _segmented_scan_of_binary_hash_keys()
+        _keep_logging_config()
         self.port = port or free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)

@@ -22,12 +22,14 @@ from .steps import (
     CancelDraining,
     CreateDeliveryStream,
     CreateMapping,
+    DeleteDeliveryAlarms,
     DeleteDeliveryStream,
     DeleteDuplicateMappings,
     DeleteMappings,
     EnableMapping,
     EnableStream,
     MarkDraining,
+    PutDeliveryAlarms,
     SaveSchema,
     TableStep,
     TakeSnapshot,
@@ -105,6 +107,13 @@ class AwsExecutor:
                 return self.mark_draining(step)
             case DeleteDeliveryStream():
                 return self.delete_delivery_stream(step)
+            case PutDeliveryAlarms():
+                for settings in step.settings:
+                    self.clients.get("cloudwatch").put_metric_alarm(**settings)
+                return True
+            case DeleteDeliveryAlarms():  # deleting an alarm that is gone is no error
+                self.clients.get("cloudwatch").delete_alarms(AlarmNames=list(step.names))
+                return True
             case SaveSchema():
                 return self.save_schema(obs)
             case TakeSnapshot():

@@ -3,17 +3,20 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core import naming
+from ..core import alarms, naming
 from ..core.aws import Clients, wait_until
 from ..core.config import Config
-from ..core.errors import AwsNotFoundError, TableNotFoundError
+from ..core.errors import AccessDeniedError, AwsNotFoundError, TableNotFoundError
 from ..snapshot.bases import find_base
 from .plan import MappingState, Observed
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class Observer:
     clients: Clients
     config: Config
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    topic_arn: str | None = None  # where the delivery alarms notify; None: leave the alarms be
 
     def observe(self, table: str, all_mappings: bool = False, bases: bool = False) -> Observed:
         """Describe the table (waiting out CREATING/UPDATING), its delivery stream and our mappings:
@@ -45,6 +49,8 @@ class Observer:
         has_base = None
         if bases and desc is not None:
             has_base = find_base(self.clients, self.config, table, desc) is not None
+        stream_name = naming.delivery_stream_name(table)
+        wanted = alarms.delivery_alarms(self.config, stream_name, self.topic_arn) if self.topic_arn else ()
         return Observed(
             table,
             desc["TableStatus"] if desc else None,
@@ -57,6 +63,8 @@ class Observer:
             mappings=self.mappings(table, None if all_mappings else stream_arn),
             has_base=has_base,
             description=desc,
+            wanted_alarms=wanted,
+            alarms=self.alarms(stream_name) if self.topic_arn else None,
         )
 
     def describe_table(self, table: str) -> dict[str, Any] | None:
@@ -88,6 +96,16 @@ class Observer:
         tags = self.clients.firehose.list_tags_for_delivery_stream(DeliveryStreamName=name).get("Tags", [])
         draining = next((t["Value"] for t in tags if t["Key"] == naming.TAG_DRAINING), None)
         return Delivery(desc["DeliveryStreamStatus"], naming.owned_table(tags), float(draining) if draining else None)
+
+    def alarms(self, delivery_stream: str) -> dict[str, dict[str, Any]] | None:
+        """The delivery stream's alarms that exist, by name; None when they cannot be read."""
+        names = list(alarms.delivery_alarm_names(self.config, delivery_stream))
+        try:
+            found = self.clients.get("cloudwatch").describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm"])
+        except AccessDeniedError as exc:
+            log.warning("cannot read the alarms of %s, leaving them as they are: %s", delivery_stream, exc)
+            return None
+        return {a["AlarmName"]: a for a in found["MetricAlarms"]}
 
     def mappings(self, table: str, stream_arn: str | None) -> tuple[MappingState, ...]:
         """Our mappings of the table. With its stream known, one cheap filtered listing; else

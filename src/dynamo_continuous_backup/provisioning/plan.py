@@ -6,16 +6,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.alarms import AlarmSpec
 from .steps import (
     CancelDraining,
     CreateDeliveryStream,
     CreateMapping,
+    DeleteDeliveryAlarms,
     DeleteDeliveryStream,
     DeleteDuplicateMappings,
     DeleteMappings,
     EnableMapping,
     EnableStream,
     MarkDraining,
+    PutDeliveryAlarms,
     SaveSchema,
     TableStep,
     TakeSnapshot,
@@ -47,6 +50,8 @@ class Observed:
     draining_since: float | None = None
     undelivered: int | None = None  # stream records up to the drain cut-off not yet in S3; None: unknown
     has_base: bool | None = None  # a complete base of the current stream exists; None: not looked
+    wanted_alarms: tuple[AlarmSpec, ...] = ()  # the delivery stream's alarms as the config wants them
+    alarms: dict[str, dict[str, Any]] | None = field(default=None, compare=False)  # DescribeAlarms; None: not looked
     description: dict[str, Any] | None = field(default=None, compare=False)  # DescribeTable's answer
 
 
@@ -62,8 +67,8 @@ class Plan:
 
     @property
     def changes(self) -> tuple[TableStep, ...]:
-        """The steps that change the table's protection (refreshing its saved schema does not)."""
-        return tuple(step for step in self.steps if not isinstance(step, SaveSchema))
+        """The steps that change the table's capture (its saved schema and its alarms do not)."""
+        return tuple(step for step in self.steps if not isinstance(step, SaveSchema | PutDeliveryAlarms))
 
 
 def plan_ensure(obs: Observed) -> Plan:
@@ -99,12 +104,27 @@ def plan_ensure(obs: Observed) -> Plan:
         steps.append(EnableMapping(table, keep.uuid))
     if drop:
         steps.append(DeleteDuplicateMappings(table, tuple(m.uuid for m in drop)))
+    steps += _alarms_to_put(obs)
     steps.append(SaveSchema(table))
     # Capture alone does not make a table restorable: the items written before it began are
     # only in a base, so every ensure takes one while the current stream has none.
     if obs.has_base is False:
         steps.append(TakeSnapshot(table))
     return Plan(tuple(steps))
+
+
+def _alarms_to_put(obs: Observed) -> list[TableStep]:
+    if obs.alarms is None:  # not looked (no permission to read alarms): leave them be
+        return []
+    stale = [a for a in obs.wanted_alarms if a.name not in obs.alarms or a.differs_from(obs.alarms[a.name])]
+    if not stale:
+        return []
+    return [PutDeliveryAlarms(obs.table, tuple(a.name for a in stale), tuple(a.put_args() for a in stale))]
+
+
+def _alarms_to_delete(obs: Observed) -> tuple[TableStep, ...]:
+    names = tuple(sorted(obs.alarms or ()))
+    return (DeleteDeliveryAlarms(obs.table, names),) if names else ()
 
 
 def _dedupe(mappings: list[MappingState]) -> tuple[MappingState | None, list[MappingState]]:
@@ -123,12 +143,12 @@ def plan_remove(
     alone. S3 data is never touched."""
     ours_delivery = obs.delivery_status is not None and obs.delivery_owner == obs.table
     if not obs.mappings and not ours_delivery:
-        return Plan(status="removed")
+        return Plan(_alarms_to_delete(obs), status="removed")
     delete_mappings = DeleteMappings(obs.table, tuple(m.uuid for m in obs.mappings))
     delete_delivery = DeleteDeliveryStream(obs.table, obs.delivery_stream)
     if obs.draining_since is None:
         if not ours_delivery:  # nothing can deliver the stream's records: the mappings are all that is left
-            return Plan((delete_mappings,), status="removed")
+            return Plan((delete_mappings, *_alarms_to_delete(obs)), status="removed")
         mark = MarkDraining(obs.table, obs.delivery_stream, now)
         return Plan((mark,), status="draining", reason="waiting for the stream to drain")
     waited = now - obs.draining_since
@@ -144,10 +164,10 @@ def plan_remove(
                 f"(or the stream's retention ends, in {left})",
             )
         # Every record is in S3 (or expired): nothing is left in the delivery buffer either.
-        return Plan((delete_mappings, delete_delivery), status="removed")
+        return Plan((delete_mappings, delete_delivery, *_alarms_to_delete(obs)), status="removed")
     if waited < drain_seconds + buffer_seconds:  # a mapping removed elsewhere: let the buffer flush
         return Plan(
             status="draining",
             reason=f"flushing the delivery buffer, {drain_seconds + buffer_seconds - waited:.0f}s left",
         )
-    return Plan((delete_delivery,), status="removed")
+    return Plan((delete_delivery, *_alarms_to_delete(obs)), status="removed")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from ..core import timeline_store
+from ..core import alarms, timeline_store
 from ..core.aws import Clients
 from ..core.config import Config
 from ..core.errors import BackupError
@@ -63,7 +64,15 @@ class Provisioner:
 
     @property
     def observer(self) -> Observer:
-        return Observer(self.clients, self.config, self.sleep)
+        return Observer(self.clients, self.config, self.sleep, self.topic_arn)
+
+    @functools.cached_property
+    def topic_arn(self) -> str:
+        """Where the delivery streams' alarms notify: the deployed functions carry it in their config."""
+        if self.config.alarm_topic_arn:
+            return self.config.alarm_topic_arn
+        account = self.clients.sts.get_caller_identity()["Account"]
+        return alarms.topic_arn(self.config, account, self.clients.region)
 
     def observe(self, table: str, all_mappings: bool = False) -> Observed:
         """The table and our resources for it (see Observer.observe)."""

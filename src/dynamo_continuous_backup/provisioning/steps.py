@@ -5,7 +5,7 @@ parameters of the calls it stands for. Planners return them (plan.py); executors
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Protocol, TypeAlias
+from typing import Any, ClassVar, Protocol, TypeAlias
 
 
 class Step:
@@ -17,7 +17,7 @@ class Step:
 
     @property
     def target(self) -> str:
-        fields = {k: ", ".join(v) if isinstance(v, tuple) else v for k, v in vars(self).items()}
+        fields = {k: ", ".join(map(str, v)) if isinstance(v, tuple) else v for k, v in vars(self).items()}
         return self.shows.format(**fields)
 
     def __str__(self) -> str:
@@ -102,6 +102,23 @@ class DeleteDeliveryStream(OnTable):
 
 
 @dataclass(frozen=True)
+class PutDeliveryAlarms(OnTable):
+    """Create or update the delivery stream's alarms (core/alarms.py)."""
+
+    action: ClassVar[str] = "put_delivery_alarms"
+    shows: ClassVar[str] = "{names} of table {table}"
+    names: tuple[str, ...]
+    settings: tuple[dict[str, Any], ...]  # PutMetricAlarm's arguments, one per alarm
+
+
+@dataclass(frozen=True)
+class DeleteDeliveryAlarms(OnTable):
+    action: ClassVar[str] = "delete_delivery_alarms"
+    shows: ClassVar[str] = "{names} of table {table}"
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class SaveSchema(OnTable):
     """Refresh the table's saved schema (only a change when the schema changed)."""
 
@@ -127,6 +144,8 @@ TableStep: TypeAlias = (
     | DeleteMappings
     | MarkDraining
     | DeleteDeliveryStream
+    | PutDeliveryAlarms
+    | DeleteDeliveryAlarms
     | SaveSchema
     | TakeSnapshot
 )
