@@ -188,10 +188,10 @@ def _notes(usage: TableUsage, settings: Settings, growth: float) -> tuple[str, .
         kept = (
             f"changes kept {settings.retention_days} days"
             if settings.retention_days
-            else "changes kept forever (changeRetentionDays 0)"
+            else "changes kept forever with changeRetentionDays 0"
         )
         notes.append(
-            f"S3 grows {growth:.3g} GB a month ({kept}; bases are never removed): "
-            f"the S3 storage figure is month {HORIZON_MONTHS}'s"
+            f"S3 grows {growth:.3g} GB a month ({kept}, bases never removed); "
+            f"the S3 figure is month {HORIZON_MONTHS}'s bill"
         )
     return tuple(notes)
