@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.config import read_hjson
+from ..core.config import known_key, read_hjson
 from ..core.errors import ConfigError
 
 
@@ -56,11 +55,7 @@ def prices_from_mapping(data: object, source: str = "prices") -> Prices:
         raise ConfigError(f"{source}: expected an object of prices, e.g. {{s3PerGbMonth: 0.025}}")
     values: dict[str, float] = {}
     for key, value in data.items():
-        name = _KEYS.get(key)
-        if name is None:
-            close = difflib.get_close_matches(key, list(_KEYS), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(sorted(_KEYS))}"
-            raise ConfigError(f"{source}: unknown price '{key}'{hint}")
+        name = known_key(key, _KEYS, source, "price")
         # bool is an int: `true` is not a price
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise ConfigError(f"{source}: price '{key}' must be a number >= 0 (USD), got {value!r}")
