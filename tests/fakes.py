@@ -262,6 +262,80 @@ class TableVanishes(Proxy):
         return out
 
 
+# -- what `estimate` observes ------------------------------------------------------------------
+
+
+class DescribedDynamo:
+    """DescribeTable in memory: `tables` maps a name to its description (others do not exist)."""
+
+    def __init__(self, **tables: dict[str, Any]) -> None:
+        self.tables = tables
+
+    def describe_table(self, TableName: str) -> dict[str, Any]:  # noqa: N803
+        if TableName not in self.tables:
+            raise client_error("ResourceNotFoundException", "DescribeTable", 400, f"Table: {TableName} not found")
+        return {"Table": {"TableName": TableName, **self.tables[TableName]}}
+
+
+class FakeCloudWatch:
+    """GetMetricStatistics answering `sums` as daily Sum data points, or failing with `error`."""
+
+    def __init__(self, sums: tuple[float, ...] = (), error: Exception | None = None) -> None:
+        self.sums, self.error = sums, error
+
+    def get_metric_statistics(self, **_: Any) -> dict[str, Any]:
+        if self.error is not None:
+            raise self.error
+        return {"Datapoints": [{"Sum": s, "Unit": "Count"} for s in self.sums]}
+
+
+class FakeServiceQuotas:
+    """ListServiceQuotas / ListAWSDefaultServiceQuotas answering `applied` / `default` quota lists,
+    or raising the error given instead of a list."""
+
+    def __init__(self, applied: list[dict[str, Any]] | Exception, default: list[dict[str, Any]] | Exception) -> None:
+        self.answers = {"list_service_quotas": applied, "list_aws_default_service_quotas": default}
+
+    def get_paginator(self, operation: str) -> Any:
+        answer = self.answers[operation]
+
+        class Pages:
+            def paginate(self, **_: Any) -> list[dict[str, Any]]:
+                if isinstance(answer, Exception):
+                    raise answer
+                return [{"Quotas": answer}]
+
+        return Pages()
+
+
+class ListedFirehose:
+    """ListDeliveryStreams over `names`, `page` names a call (so a count must follow HasMore)."""
+
+    def __init__(self, names: list[str], page: int = 2) -> None:
+        self.names, self.page = sorted(names), page
+
+    def list_delivery_streams(self, Limit: int, ExclusiveStartDeliveryStreamName: str = "") -> dict[str, Any]:  # noqa: N803
+        rest = [n for n in self.names if n > ExclusiveStartDeliveryStreamName]
+        return {"DeliveryStreamNames": rest[: self.page], "HasMoreDeliveryStreams": len(rest) > self.page}
+
+
+class MotoTableSize:
+    """moto's DescribeTable with a TableSizeBytes of `size` (moto always says 0; AWS updates it
+    about every six hours)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, size: int) -> None:
+        from moto.dynamodb.models.table import Table  # here: unit tests never load moto
+
+        working = Table.describe
+
+        def describe(self: Any, base_key: str = "TableDescription") -> dict[str, Any]:
+            out = working(self, base_key)
+            out[base_key]["TableSizeBytes"] = size
+            return out
+
+        monkeypatch.setattr(Table, "describe", describe)
+
+
 # -- Lambda and its events -------------------------------------------------------------------
 
 

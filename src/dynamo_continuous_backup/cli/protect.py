@@ -8,6 +8,7 @@ import json
 from ..provisioning.fleet import select_tables
 from ..provisioning.optin import OptIn
 from ..provisioning.provisioner import Provisioner, Result
+from ..provisioning.quota import quota_line, stream_quota
 from ..provisioning.status import fleet_status
 from ..provisioning.steps import PrintingExecutor
 from ..provisioning.whitelist import load_whitelist
@@ -36,6 +37,7 @@ def cmd_provision(args: argparse.Namespace, ui: UI) -> int:
     fixes: list[str] = []
     results = run_tables(one, tables, args.concurrency, ui, fixes)
     if args.dry_run:
+        ui.line(quota_line(stream_quota(clients)))
         return dry_run_exit(results, ui)
     return report(results, ui, "provisioned", fixes, "left unprotected")
 

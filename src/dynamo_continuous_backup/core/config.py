@@ -119,17 +119,23 @@ def _expected_type(name: str) -> type:
     return str
 
 
+def known_key(key: str, keys: Mapping[str, str], source: str, what: str = "key") -> str:
+    """The field name `keys` maps `key` to; an unknown one is a ConfigError with the closest match."""
+    name = keys.get(key)
+    if name is None:
+        close = difflib.get_close_matches(key, list(keys), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(sorted(keys))}"
+        raise ConfigError(f"{source}: unknown {what} '{key}'{hint}")
+    return name
+
+
 def config_from_mapping(data: Mapping[str, Any], source: str = "config") -> Config:
     """Validate a mapping of camelCase keys; raise ConfigError naming the key and the fix."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"{source}: expected an object of settings at the top level")
     values: dict[str, Any] = {}
     for key, value in data.items():
-        name = _KEYS.get(key)
-        if name is None:
-            close = difflib.get_close_matches(key, list(_KEYS), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(sorted(_KEYS))}"
-            raise ConfigError(f"{source}: unknown key '{key}'{hint}")
+        name = known_key(key, _KEYS, source)
         if value is None:
             continue
         want = _expected_type(name)

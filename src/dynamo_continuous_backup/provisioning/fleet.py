@@ -24,8 +24,8 @@ def list_tables(clients: Clients) -> list[str]:
     return tables
 
 
-def owned_delivery_streams(clients: Clients) -> dict[str, str]:
-    """Delivery stream name -> full table name, for every delivery stream tagged as ours."""
+def delivery_stream_names(clients: Clients) -> list[str]:
+    """Every delivery stream of the region, ours or not (they share one quota)."""
     names: list[str] = []
     start: dict[str, Any] = {}
     while True:  # ListDeliveryStreams has no paginator; it ends when HasMore is false
@@ -34,8 +34,13 @@ def owned_delivery_streams(clients: Clients) -> dict[str, str]:
         if not page.get("HasMoreDeliveryStreams") or not page["DeliveryStreamNames"]:
             break
         start = {"ExclusiveStartDeliveryStreamName": page["DeliveryStreamNames"][-1]}
+    return names
+
+
+def owned_delivery_streams(clients: Clients) -> dict[str, str]:
+    """Delivery stream name -> full table name, for every delivery stream tagged as ours."""
     owned = {}
-    for name in names:
+    for name in delivery_stream_names(clients):
         tags = clients.firehose.list_tags_for_delivery_stream(DeliveryStreamName=name).get("Tags", [])
         table = naming.owned_table(tags)
         if table:

@@ -1,0 +1,93 @@
+"""`dynamo-backup estimate`: the monthly cost of protecting tables, beside native PITR, and the
+Firehose delivery-stream quota (README, Cost)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+
+from ..core.errors import UserInputError
+from ..provisioning.estimate import Estimate, Settings, estimate
+from ..provisioning.fleet import list_tables
+from ..provisioning.optin import OptIn
+from ..provisioning.pricing import load_prices
+from ..provisioning.quota import quota_line, stream_quota
+from ..provisioning.usage import observe_usage
+from .base import UI, command, config_args, load
+
+HEADER = ("TABLE", "SIZE", "WRITES/S", "WRITE RATE FROM", "LAMBDA", "FIREHOSE", "S3", "TOTAL/MONTH", "PITR/MONTH")
+
+
+def _args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("tables", nargs="*", metavar="TABLE", help="tables to estimate (default: every opted-in table)")
+    config_args(p)
+    p.add_argument("--json", action="store_true", help="one JSON document instead of a table")
+    p.add_argument("--prices", metavar="FILE", help="hjson/JSON prices replacing the built-in table's (README, Cost)")
+    p.add_argument("--writes-per-second", type=float, metavar="N", help="use this write rate instead of CloudWatch's")
+
+
+@command("estimate", "monthly cost of protecting tables, beside native PITR, and the delivery-stream quota", _args)
+def cmd_estimate(args: argparse.Namespace, ui: UI) -> int:
+    if args.writes_per_second is not None and args.writes_per_second < 0:
+        raise UserInputError(f"--writes-per-second must be >= 0, got {args.writes_per_second}")
+    prices = load_prices(args.prices)
+    config, clients = load(args)
+    optin = OptIn.from_config(config, strict=True)
+    tables = list(dict.fromkeys(args.tables)) or [t for t in list_tables(clients) if optin.covers(t)]
+    settings = Settings.from_config(config)
+    estimates = [estimate(observe_usage(clients, t, args.writes_per_second), settings, prices) for t in tables]
+    quota = stream_quota(clients)
+    if args.json:
+        document = {
+            "tables": [e.as_dict() for e in estimates],
+            "totalMonthlyCost": sum(e.total for e in estimates),
+            "pitrMonthlyCost": sum(e.pitr for e in estimates),
+            "quota": quota.as_dict(),
+            "prices": prices.as_dict(),
+        }
+        ui.line(json.dumps(document, indent=2))
+        return 0
+    for line in table_lines(estimates):
+        ui.line(line)
+    for e in estimates:
+        for note in e.notes:
+            ui.line(f"note: {e.usage.table}: {note}")
+    ui.line(quota_line(quota))
+    source = "the file " + args.prices if args.prices else "the built-in us-east-1 list prices"
+    ui.line(f"prices: {source} (README, Cost); stream reads by Lambda are free")
+    return 0
+
+
+def table_lines(estimates: Sequence[Estimate]) -> list[str]:
+    """The text table, with a total row when there is more than one table."""
+    rows = [
+        (
+            e.usage.table,
+            _size(e.usage.size_bytes),
+            f"{e.usage.writes_per_second:.3g}",
+            e.usage.source,
+            _usd(e.lambda_),
+            _usd(e.firehose),
+            _usd(e.s3_storage + e.s3_puts),
+            _usd(e.total),
+            _usd(e.pitr),
+        )
+        for e in estimates
+    ]
+    if len(estimates) > 1:
+        total = sum(e.total for e in estimates)
+        rows.append(("total", "", "", "", "", "", "", _usd(total), _usd(sum(e.pitr for e in estimates))))
+    widths = [max(len(x) for x in col) for col in zip(HEADER, *rows, strict=False)]
+    return ["  ".join(x.ljust(w) for x, w in zip(row, widths, strict=False)).rstrip() for row in (HEADER, *rows)]
+
+
+def _usd(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def _size(size: int) -> str:
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"
