@@ -138,6 +138,11 @@ class Demo:
 
         self.step("dynamo-backup status --config config.hjson")
         self.cli("status", "--config", str(config))
+        self.step("The alarms that say when capture breaks (deploy's, and the ones orders' delivery stream got)")
+        for alarm in clients.get("cloudwatch").describe_alarms()["MetricAlarms"]:
+            self.ui.line(f"   {alarm['AlarmName']:<45} {alarm['Namespace']} {alarm['MetricName']}")
+        self.step("dynamo-backup estimate orders --config config.hjson (monthly cost beside PITR, and the quota)")
+        self.cli("estimate", "orders", "--config", str(config), "--writes-per-second", "10")
 
         self.step("Deleting the orders table: its stream drains, then our resources go; backups stay")
         clients.dynamodb.delete_table(TableName="orders")

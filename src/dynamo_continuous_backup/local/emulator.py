@@ -250,7 +250,9 @@ class EmbeddedMoto:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
 
     def start(self) -> EmbeddedMoto:
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # An action moto lacks answers the client 500, which the client reports as an AWS error;
+        # werkzeug's traceback of it on stderr would only be noise beside that.
+        logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
         self._server.start()
         return self
 
