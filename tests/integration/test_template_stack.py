@@ -1,0 +1,98 @@
+"""The CloudFormation template deployed on the emulator's CloudFormation, then the end-to-end
+story against the stack it created (not deploy.py's resources)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.core.config import Config
+from dynamo_continuous_backup.install.deployer import Deployer
+from dynamo_continuous_backup.install.packaging import code_sha256
+from dynamo_continuous_backup.install.template import write_template
+from dynamo_continuous_backup.local import LocalRuntime
+from dynamo_continuous_backup.provisioning.status import fleet_status
+
+from ..helpers import BUCKET, REGION, s3_records, stack_resources_present
+
+STACK = "dynamo-continuous-backup"
+
+
+def test_template_stack_protects_new_tables_and_deletes_cleanly(aws: Clients, tmp_path: Path) -> None:
+    # GIVEN the bucket (the template does not manage it) and the template deploy writes, its code uploaded
+    aws.s3.create_bucket(Bucket=BUCKET)
+    config = Config(
+        firehose_delivery_bucket=BUCKET,
+        region=REGION,
+        firehose_delivery_prefix="backups",
+        firehose_delivery_interval_seconds=0,
+        table_name_exclude_regex="scratch-.*",
+    )
+    deployer = Deployer(aws, config)
+    path = tmp_path / "template.json"
+    write_template(deployer, path)
+    template = json.loads(path.read_text())
+
+    # WHEN CloudFormation creates the stack
+    cfn = aws.get("cloudformation")
+    cfn.create_stack(StackName=STACK, TemplateBody=path.read_text(), Capabilities=["CAPABILITY_NAMED_IAM"])
+    cfn.get_waiter("stack_create_complete").wait(StackName=STACK, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    # THEN every resource of the template exists as the template says, running the uploaded code
+    present = stack_resources_present(template, aws)
+    assert present and all(present.values()), present
+    for fn in (config.ensure_function_name, config.forwarder_function_name):
+        got = aws.lambda_.get_function_configuration(FunctionName=fn)
+        assert got["CodeSha256"] == code_sha256(deployer.code), fn
+        assert json.loads(got["Environment"]["Variables"]["DCB_CONFIG"])["firehoseDeliveryRoleArn"] == (
+            aws.iam.get_role(RoleName="dynamo-backup-firehose")["Role"]["Arn"]
+        )
+
+    # WHEN a user creates a table (and one the opt-in filter excludes), with the local runtime
+    # delivering EventBridge events to the stack's rules
+    runtime = LocalRuntime(aws)
+    for name in ("orders", "scratch-1"):
+        aws.dynamodb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    runtime.settle()
+    # THEN the stack's ensure function protected only the opted-in one, by the table event alone
+    assert ("dynamo-backup-ensure", "AWS API Call via CloudTrail") in runtime.invocations
+    assert ("dynamo-backup-ensure", "Scheduled Event") not in runtime.invocations
+    rows = {r.table: r for r in fleet_status(aws, config)}
+    assert rows["orders"].protected and rows["orders"].stream_view_type == "NEW_AND_OLD_IMAGES"
+    assert not rows["scratch-1"].opted_in and rows["scratch-1"].stream_view_type is None
+    assert aws.firehose.list_delivery_streams()["DeliveryStreamNames"] == ["orders"]
+    mappings = aws.lambda_.list_event_source_mappings(FunctionName=config.forwarder_function_name)
+    stream = aws.dynamodb.describe_table(TableName="orders")["Table"]["LatestStreamArn"]
+    assert [m["EventSourceArn"] for m in mappings["EventSourceMappings"]] == [stream]
+
+    # WHEN items are written, updated and deleted
+    for n in range(20):
+        aws.dynamodb.put_item(TableName="orders", Item={"pk": {"S": f"k{n}"}, "v": {"N": str(n)}})
+    aws.dynamodb.update_item(
+        TableName="orders",
+        Key={"pk": {"S": "k1"}},
+        UpdateExpression="SET v = :v",
+        ExpressionAttributeValues={":v": {"N": "100"}},
+    )
+    aws.dynamodb.delete_item(TableName="orders", Key={"pk": {"S": "k2"}})
+    runtime.settle()
+    # THEN the stack's forwarder put every change in S3 as change records
+    got = s3_records(aws, "backups/orders/")
+    assert [r["eventName"] for r in got] == ["INSERT"] * 20 + ["MODIFY", "REMOVE"]
+    assert got[20]["NewImage"]["v"] == {"N": "100"} and got[21]["OldImage"]["pk"] == {"S": "k2"}
+    assert all(r["tableName"] == "orders" and r["eventID"] for r in got)
+
+    # WHEN the stack is deleted
+    cfn.delete_stack(StackName=STACK)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=STACK, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    # THEN none of its resources is left, and the bucket keeps the backups and the code artifact
+    assert not any(stack_resources_present(template, aws).values()), stack_resources_present(template, aws)
+    assert aws.lambda_.list_functions()["Functions"] == []
+    assert len(s3_records(aws, "backups/orders/")) == len(got)
+    aws.s3.head_object(Bucket=BUCKET, Key=template["Parameters"]["CodeKey"]["Default"])
+
