@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from dynamo_continuous_backup.core.aws import Clients
-from dynamo_continuous_backup.core.config import Config
+from dynamo_continuous_backup.core.config import ENV_CONFIG, Config
 from dynamo_continuous_backup.install.deployer import Deployer
 from dynamo_continuous_backup.install.packaging import code_sha256
 from dynamo_continuous_backup.install.template import write_template
@@ -41,12 +41,12 @@ def test_template_stack_protects_new_tables_and_deletes_cleanly(aws: Clients, tm
     # THEN every resource of the template exists as the template says, running the uploaded code
     present = stack_resources_present(template, aws)
     assert present and all(present.values()), present
+    firehose_role = aws.iam.get_role(RoleName="dynamo-backup-firehose")["Role"]["Arn"]
     for fn in (config.ensure_function_name, config.forwarder_function_name):
         got = aws.lambda_.get_function_configuration(FunctionName=fn)
         assert got["CodeSha256"] == code_sha256(deployer.code), fn
-        assert json.loads(got["Environment"]["Variables"]["DCB_CONFIG"])["firehoseDeliveryRoleArn"] == (
-            aws.iam.get_role(RoleName="dynamo-backup-firehose")["Role"]["Arn"]
-        )
+        env = json.loads(got["Environment"]["Variables"][ENV_CONFIG])  # Fn::Sub resolved
+        assert env["firehoseDeliveryRoleArn"] == firehose_role and env["firehoseDeliveryBucket"] == BUCKET
 
     # WHEN a user creates a table (and one the opt-in filter excludes), with the local runtime
     # delivering EventBridge events to the stack's rules
@@ -95,4 +95,3 @@ def test_template_stack_protects_new_tables_and_deletes_cleanly(aws: Clients, tm
     assert aws.lambda_.list_functions()["Functions"] == []
     assert len(s3_records(aws, "backups/orders/")) == len(got)
     aws.s3.head_object(Bucket=BUCKET, Key=template["Parameters"]["CodeKey"]["Default"])
-
