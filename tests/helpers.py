@@ -193,7 +193,8 @@ def stack_resources_present(template: dict[str, Any], aws: Clients) -> dict[str,
         if kind == "AWS::CloudWatch::Alarm":
             return bool(aws.get("cloudwatch").describe_alarms(AlarmNames=[name(p["AlarmName"])])["MetricAlarms"])
         if kind == "AWS::CloudWatch::Dashboard":
-            return bool(aws.get("cloudwatch").get_dashboard(DashboardName=name(p["DashboardName"])))
+            boards = aws.get("cloudwatch").list_dashboards(DashboardNamePrefix=name(p["DashboardName"]))
+            return name(p["DashboardName"]) in [b["DashboardName"] for b in boards["DashboardEntries"]]
         raise AssertionError(f"no lookup for {kind}: add one to stack_resources_present")
 
     def present(kind: str, p: dict[str, Any]) -> bool:

@@ -95,3 +95,71 @@ def test_template_stack_protects_new_tables_and_deletes_cleanly(aws: Clients, tm
     assert aws.lambda_.list_functions()["Functions"] == []
     assert len(s3_records(aws, "backups/orders/")) == len(got)
     aws.s3.head_object(Bucket=BUCKET, Key=template["Parameters"]["CodeKey"]["Default"])
+
+
+def test_emulator_cloudformation_creates_and_deletes_alarms_and_subscriptions(aws: Clients) -> None:
+    # GIVEN a template of the monitoring types moto's CloudFormation lacks (emulator.py adds them)
+    template = {
+        "Resources": {
+            "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "alarms"}},
+            "Mail": {
+                "Type": "AWS::SNS::Subscription",
+                "Properties": {"TopicArn": {"Ref": "Topic"}, "Protocol": "email", "Endpoint": "ops@example.com"},
+            },
+            "Errors": {
+                "Type": "AWS::CloudWatch::Alarm",
+                "Properties": {
+                    "AlarmName": "fn-errors",
+                    "Namespace": "AWS/Lambda",
+                    "MetricName": "Errors",
+                    "Dimensions": [{"Name": "FunctionName", "Value": "fn"}],
+                    "Statistic": "Sum",
+                    "Period": 300,
+                    "EvaluationPeriods": 1,
+                    "Threshold": 0,
+                    "ComparisonOperator": "GreaterThanThreshold",
+                    "AlarmActions": [{"Ref": "Topic"}],
+                },
+            },
+            "Ratio": {
+                "Type": "AWS::CloudWatch::Alarm",
+                "Properties": {
+                    "AlarmName": "ratio",
+                    "EvaluationPeriods": "2",
+                    "Threshold": "1",
+                    "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                    "Metrics": [
+                        {
+                            "Id": "m",
+                            "MetricStat": {
+                                "Metric": {"Namespace": "N", "MetricName": "M"},
+                                "Period": 60,
+                                "Stat": "Sum",
+                            },
+                            "ReturnData": False,
+                        },
+                        {"Id": "e", "Expression": "m * 2", "ReturnData": True},
+                    ],
+                },
+            },
+            "Board": {
+                "Type": "AWS::CloudWatch::Dashboard",
+                "Properties": {"DashboardName": "board", "DashboardBody": json.dumps({"widgets": []})},
+            },
+        },
+        "Outputs": {"ErrorsArn": {"Value": {"Fn::GetAtt": ["Errors", "Arn"]}}},
+    }
+    cfn = aws.get("cloudformation")
+    # WHEN the stack is created THEN every resource exists, the alarm notifying the topic
+    cfn.create_stack(StackName="monitoring", TemplateBody=json.dumps(template))
+    assert all(stack_resources_present(template, aws).values()), stack_resources_present(template, aws)
+    alarms = {a["AlarmName"]: a for a in aws.get("cloudwatch").describe_alarms()["MetricAlarms"]}
+    topic = aws.get("sns").list_topics()["Topics"][0]["TopicArn"]
+    assert alarms["fn-errors"]["AlarmActions"] == [topic] and alarms["fn-errors"]["Threshold"] == 0
+    assert [m["Id"] for m in alarms["ratio"]["Metrics"]] == ["m", "e"] and alarms["ratio"]["EvaluationPeriods"] == 2
+    outputs = cfn.describe_stacks(StackName="monitoring")["Stacks"][0]["Outputs"]
+    assert outputs[0]["OutputValue"] == alarms["fn-errors"]["AlarmArn"]
+    # WHEN the stack is deleted THEN none is left
+    cfn.delete_stack(StackName="monitoring")
+    assert not any(stack_resources_present(template, aws).values())
+    assert aws.get("sns").list_subscriptions()["Subscriptions"] == []
