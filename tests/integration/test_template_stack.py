@@ -4,6 +4,7 @@ story against the stack it created (not deploy.py's resources)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from dynamo_continuous_backup.core.aws import Clients
@@ -19,7 +20,9 @@ from ..helpers import BUCKET, REGION, s3_records, stack_resources_present
 STACK = "dynamo-continuous-backup"
 
 
-def test_template_stack_protects_new_tables_and_deletes_cleanly(aws: Clients, tmp_path: Path) -> None:
+def test_template_stack_protects_new_tables_and_deletes_cleanly(
+    aws: Clients, make_table: Callable[..., str], tmp_path: Path
+) -> None:
     # GIVEN the bucket (the template does not manage it) and the template deploy writes, its code uploaded
     aws.s3.create_bucket(Bucket=BUCKET)
     config = Config(
@@ -38,7 +41,7 @@ def test_template_stack_protects_new_tables_and_deletes_cleanly(aws: Clients, tm
     cfn = aws.get("cloudformation")
     cfn.create_stack(StackName=STACK, TemplateBody=path.read_text(), Capabilities=["CAPABILITY_NAMED_IAM"])
     cfn.get_waiter("stack_create_complete").wait(StackName=STACK, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
-    # THEN every resource of the template exists as the template says, running the uploaded code
+    # THEN every resource of the template exists, the functions running the uploaded code
     present = stack_resources_present(template, aws)
     assert present and all(present.values()), present
     firehose_role = aws.iam.get_role(RoleName="dynamo-backup-firehose")["Role"]["Arn"]
@@ -51,13 +54,8 @@ def test_template_stack_protects_new_tables_and_deletes_cleanly(aws: Clients, tm
     # WHEN a user creates a table (and one the opt-in filter excludes), with the local runtime
     # delivering EventBridge events to the stack's rules
     runtime = LocalRuntime(aws)
-    for name in ("orders", "scratch-1"):
-        aws.dynamodb.create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    make_table("orders")
+    make_table("scratch-1")
     runtime.settle()
     # THEN the stack's ensure function protected only the opted-in one, by the table event alone
     assert ("dynamo-backup-ensure", "AWS API Call via CloudTrail") in runtime.invocations
