@@ -150,3 +150,57 @@ def run_with_id(backfill: Any, run_id: str) -> Any:
         {"runId": run_id, "table": backfill.table, "segments": backfill.segments, "startTime": 0.0},
     )
     return backfill.run(run_id)
+
+
+# -- the CloudFormation template -------------------------------------------------------------
+
+
+def stack_resources_present(template: dict[str, Any], aws: Clients) -> dict[str, bool]:
+    """Whether each resource of `template` exists on the account, by logical id, looked up by the
+    name the template gives it. A type with no lookup here fails: a new type needs one."""
+    from dynamo_continuous_backup.core.errors import AwsNotFoundError
+
+    resources = template["Resources"]
+
+    def name(value: Any) -> str:
+        if isinstance(value, dict) and "Ref" in value:  # a named resource of the template (a topic)
+            return name(resources[value["Ref"]]["Properties"]["TopicName"])
+        assert isinstance(value, str), f"no lookup for a name given as {value}"
+        return value
+
+    def topic_arn(value: Any) -> str:
+        return f"arn:aws:sns:{aws.region}:{aws.sts.get_caller_identity()['Account']}:{name(value)}"
+
+    def exists(kind: str, p: dict[str, Any]) -> bool:
+        if kind == "AWS::IAM::Role":
+            names = aws.iam.list_role_policies(RoleName=name(p["RoleName"]))["PolicyNames"]
+            return names == [policy["PolicyName"] for policy in p.get("Policies", [])]
+        if kind == "AWS::Lambda::Function":
+            return bool(aws.lambda_.get_function(FunctionName=name(p["FunctionName"])))
+        if kind == "AWS::Events::Rule":
+            targets = aws.events.list_targets_by_rule(Rule=name(p["Name"]))["Targets"]
+            return [t["Id"] for t in targets] == [t["Id"] for t in p["Targets"]]
+        if kind == "AWS::Lambda::Permission":  # a statement letting the rule invoke the function
+            rule = name(resources[p["SourceArn"]["Fn::GetAtt"][0]]["Properties"]["Name"])
+            function = name(resources[p["FunctionName"]["Ref"]]["Properties"]["FunctionName"])
+            policy = json.loads(aws.lambda_.get_policy(FunctionName=function)["Policy"])
+            return any(f":rule/{rule}" in json.dumps(st.get("Condition")) for st in policy["Statement"])
+        if kind == "AWS::SNS::Topic":
+            return bool(aws.get("sns").get_topic_attributes(TopicArn=topic_arn(p["TopicName"])))
+        if kind == "AWS::SNS::Subscription":
+            subs = aws.get("sns").list_subscriptions_by_topic(TopicArn=topic_arn(p["TopicArn"]))["Subscriptions"]
+            return any(s["Endpoint"] == p["Endpoint"] and s["Protocol"] == p["Protocol"] for s in subs)
+        if kind == "AWS::CloudWatch::Alarm":
+            return bool(aws.get("cloudwatch").describe_alarms(AlarmNames=[name(p["AlarmName"])])["MetricAlarms"])
+        if kind == "AWS::CloudWatch::Dashboard":
+            boards = aws.get("cloudwatch").list_dashboards(DashboardNamePrefix=name(p["DashboardName"]))
+            return name(p["DashboardName"]) in [b["DashboardName"] for b in boards["DashboardEntries"]]
+        raise AssertionError(f"no lookup for {kind}: add one to stack_resources_present")
+
+    def present(kind: str, p: dict[str, Any]) -> bool:
+        try:
+            return exists(kind, p)
+        except AwsNotFoundError:  # the facade's translation of every "does not exist" error
+            return False
+
+    return {key: present(r["Type"], r["Properties"]) for key, r in resources.items()}

@@ -223,6 +223,115 @@ def _keep_logging_config() -> None:
     LambdaFunction.get_configuration = get_configuration  # type: ignore[method-assign]
     LambdaFunction.update_configuration = update_configuration  # type: ignore[method-assign]
     LambdaFunction._dcb_logging_kept = True  # type: ignore[attr-defined]
+def _cloudformation_alarms_and_subscriptions() -> None:
+    """moto's CloudFormation has no AWS::CloudWatch::Alarm nor AWS::SNS::Subscription: it skips
+    them with a warning and the stack still ends CREATE_COMPLETE without them. Create and delete
+    them with moto's own PutMetricAlarm / Subscribe, as CloudFormation does on AWS."""
+    from moto.cloudformation import parsing
+    from moto.cloudwatch.models import Dimension, Metric, MetricDataQuery, MetricStat, cloudwatch_backends
+    from moto.core.common_models import CloudFormationModel
+    from moto.sns.models import sns_backends
+
+    if "AWS::CloudWatch::Alarm" in parsing.get_model_map():
+        return
+
+    def query(m: dict[str, Any]) -> MetricDataQuery:
+        stat, metric = m.get("MetricStat"), m.get("MetricStat", {}).get("Metric", {})
+        dims = [Dimension(d["Name"], d["Value"]) for d in metric.get("Dimensions", [])]
+        return MetricDataQuery(
+            query_id=m["Id"],
+            label=m.get("Label"),  # type: ignore[arg-type]
+            period=m.get("Period"),  # type: ignore[arg-type]
+            return_data=m.get("ReturnData"),  # type: ignore[arg-type]
+            expression=m.get("Expression"),
+            metric_stat=stat
+            and MetricStat(
+                Metric(metric["MetricName"], metric["Namespace"], dims), stat["Period"], stat["Stat"], stat.get("Unit")
+            ),
+        )
+
+    class CfnAlarm(CloudFormationModel):
+        def __init__(self, name: str, arn: str) -> None:
+            self.physical_resource_id, self.arn = name, arn  # Ref: the alarm's name
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "AlarmName"
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::CloudWatch::Alarm"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr == "Arn"
+
+        def get_cfn_attribute(self, attribute_name: str) -> str:
+            return self.arn
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+        ) -> Any:
+            p = cloudformation_json["Properties"]
+            alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
+                name=resource_name,
+                namespace=p.get("Namespace"),
+                metric_name=p.get("MetricName"),
+                metric_data_queries=[query(m) for m in p.get("Metrics", [])] or None,
+                comparison_operator=p["ComparisonOperator"],
+                evaluation_periods=int(p["EvaluationPeriods"]),
+                datapoints_to_alarm=int(p["DatapointsToAlarm"]) if "DatapointsToAlarm" in p else None,
+                period=int(p["Period"]) if "Period" in p else None,  # type: ignore[arg-type]
+                threshold=float(p["Threshold"]) if "Threshold" in p else None,  # type: ignore[arg-type]
+                statistic=p.get("Statistic"),
+                extended_statistic=p.get("ExtendedStatistic"),
+                description=p.get("AlarmDescription"),
+                dimensions=p.get("Dimensions", []),
+                alarm_actions=p.get("AlarmActions", []),
+                ok_actions=p.get("OKActions", []),
+                insufficient_data_actions=p.get("InsufficientDataActions", []),
+                unit=p.get("Unit"),
+                actions_enabled=str(p.get("ActionsEnabled", True)).lower() == "true",
+                treat_missing_data=p.get("TreatMissingData"),
+                evaluate_low_sample_count_percentile=p.get("EvaluateLowSampleCountPercentile"),
+                threshold_metric_id=p.get("ThresholdMetricId"),
+                tags=p.get("Tags"),
+            )
+            return cls(alarm.name, alarm.alarm_arn)
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            cloudwatch_backends[account_id][region_name].delete_alarms([self.physical_resource_id])
+
+    class CfnSubscription(CloudFormationModel):
+        def __init__(self, arn: str) -> None:
+            self.physical_resource_id = arn  # Ref: the subscription's ARN
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return ""
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::SNS::Subscription"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return False
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+        ) -> Any:
+            p = cloudformation_json["Properties"]
+            subscription = sns_backends[account_id][region_name].subscribe(p["TopicArn"], p["Endpoint"], p["Protocol"])
+            return cls(subscription.arn)
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            sns_backends[account_id][region_name].unsubscribe(self.physical_resource_id)
+
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()  # they list CloudFormationModel's subclasses once
 
 
 def free_port() -> int:
@@ -245,6 +354,7 @@ class EmbeddedMoto:
         _binary_keys_in_stream_records()
         _segmented_scan_of_binary_hash_keys()
         _keep_logging_config()
+        _cloudformation_alarms_and_subscriptions()
         self.port = port or free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
