@@ -161,3 +161,23 @@ def test_cloudformation_template_passes_cfn_lint(aws: Clients, cfg_path: str, tm
             for st in policy["Statement"]:
                 if st["Action"] == "iam:PassRole":
                     assert st["Resource"] == "${FirehoseRole.Arn}" and "PassedToService" in str(st["Condition"])
+
+
+def test_the_template_uses_the_roles_the_config_names_and_creates_only_the_others(aws: Clients) -> None:
+    from dynamo_continuous_backup.install.deployer import Deployer
+    from dynamo_continuous_backup.install.template import build_template
+
+    # GIVEN a config naming the team's own forwarder and Firehose roles
+    forwarder, firehose = "arn:aws:iam::123456789012:role/team-forwarder", "arn:aws:iam::123456789012:role/team-fh"
+    config = Config(BUCKET, lambda_exec_role_arn=forwarder, firehose_delivery_role_arn=firehose)
+    # WHEN the template is built
+    resources = build_template(Deployer(aws, config, code=b"zip"), "key")["Resources"]
+    # THEN it creates only the provisioner's role, and the functions run as the named ones
+    assert [r["Properties"]["RoleName"] for r in resources.values() if r["Type"] == "AWS::IAM::Role"] == [
+        "dynamo-backup-provisioner"
+    ]
+    assert resources["ForwarderFunction"]["Properties"]["Role"] == forwarder
+    assert resources["EnsureFunction"]["Properties"]["Role"] == {"Fn::GetAtt": ["ProvisionerRole", "Arn"]}
+    env = resources["EnsureFunction"]["Properties"]["Environment"]["Variables"]["DCB_CONFIG"]["Fn::Sub"]
+    passrole = json.dumps(resources["ProvisionerRole"]["Properties"]["Policies"][0]["PolicyDocument"])
+    assert json.loads(env)["firehoseDeliveryRoleArn"] == firehose and ":role/team-fh" in passrole

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from dynamo_continuous_backup.core.alarms import fleet_alarms
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import ENV_CONFIG, Config
 from dynamo_continuous_backup.install.deployer import Deployer
@@ -31,6 +32,7 @@ def test_template_stack_protects_new_tables_and_deletes_cleanly(
         firehose_delivery_prefix="backups",
         firehose_delivery_interval_seconds=0,
         table_name_exclude_regex="scratch-.*",
+        alarm_email="ops@example.com",
     )
     deployer = Deployer(aws, config)
     path = tmp_path / "template.json"
@@ -44,12 +46,24 @@ def test_template_stack_protects_new_tables_and_deletes_cleanly(
     # THEN every resource of the template exists, the functions running the uploaded code
     present = stack_resources_present(template, aws)
     assert present and all(present.values()), present
+    kinds = {r["Type"] for r in template["Resources"].values()}
+    assert {
+        "AWS::CloudWatch::Alarm",
+        "AWS::CloudWatch::Dashboard",
+        "AWS::SNS::Topic",
+        "AWS::SNS::Subscription",
+    } <= kinds
+    [topic] = [t["TopicArn"] for t in aws.get("sns").list_topics()["Topics"]]
+    fleet = {a["AlarmName"]: a for a in aws.get("cloudwatch").describe_alarms()["MetricAlarms"]}
+    assert set(fleet) == {a.name for a in fleet_alarms(config, topic)}
+    assert all(a["AlarmActions"] == [topic] for a in fleet.values())
     firehose_role = aws.iam.get_role(RoleName="dynamo-backup-firehose")["Role"]["Arn"]
     for fn in (config.ensure_function_name, config.forwarder_function_name):
         got = aws.lambda_.get_function_configuration(FunctionName=fn)
         assert got["CodeSha256"] == code_sha256(deployer.code), fn
         env = json.loads(got["Environment"]["Variables"][ENV_CONFIG])  # Fn::Sub resolved
         assert env["firehoseDeliveryRoleArn"] == firehose_role and env["firehoseDeliveryBucket"] == BUCKET
+        assert env["alarmTopicArn"] == topic and got["LoggingConfig"]["LogFormat"] == "JSON"
 
     # WHEN a user creates a table (and one the opt-in filter excludes), with the local runtime
     # delivering EventBridge events to the stack's rules
@@ -67,6 +81,12 @@ def test_template_stack_protects_new_tables_and_deletes_cleanly(
     mappings = aws.lambda_.list_event_source_mappings(FunctionName=config.forwarder_function_name)
     stream = aws.dynamodb.describe_table(TableName="orders")["Table"]["LatestStreamArn"]
     assert [m["EventSourceArn"] for m in mappings["EventSourceMappings"]] == [stream]
+    # ... and gave its delivery stream its alarms, notifying the stack's topic
+    delivery = aws.get("cloudwatch").describe_alarms(AlarmNamePrefix="dynamo-backup-delivery-")["MetricAlarms"]
+    assert sorted((a["AlarmName"], a["AlarmActions"][0]) for a in delivery) == [
+        ("dynamo-backup-delivery-orders-failing", topic),
+        ("dynamo-backup-delivery-orders-freshness", topic),
+    ]
 
     # WHEN items are written, updated and deleted
     for n in range(20):

@@ -36,13 +36,17 @@ def build_template(deployer: Deployer, code_key: str) -> dict[str, Any]:
     c = deployer.config
     account, region = deployer.account, deployer.clients.region
     env = json.loads(deployer.runtime_config().to_json())
-    env["firehoseDeliveryRoleArn"] = "${FirehoseRole.Arn}"
+    # A role the config names is the user's, used as it is (as deploy does); the others are the stack's.
+    given = spec.given_role_arns(c)
+    firehose_arn = given["firehose"] or "${FirehoseRole.Arn}"
+    env["firehoseDeliveryRoleArn"] = firehose_arn
     env.pop("region", None)
     watch = spec.monitoring(c, account, region)
     if watch.topic_name is not None:
         env["alarmTopicArn"] = "${AlarmTopic}"
-    roles = spec.roles(c, account, region, "${FirehoseRole.Arn}")
-    role_keys = {r.kind: r.key for r in roles}
+    roles = [r for r in spec.roles(c, account, region, firehose_arn) if not given[r.kind]]
+    role_arns: dict[str, Any] = {kind: arn for kind, arn in given.items() if arn}
+    role_arns.update({r.kind: {"Fn::GetAtt": [r.key, "Arn"]} for r in roles})
     functions = spec.functions(c)
     ensure = next(f.key for f in functions if f.name == c.ensure_function_name)  # every rule's target
     resources: dict[str, Any] = {}
@@ -65,7 +69,7 @@ def build_template(deployer: Deployer, code_key: str) -> dict[str, Any]:
                 "Timeout": f.timeout,
                 "MemorySize": f.memory,
                 "Architectures": spec.ARCHITECTURES,
-                "Role": {"Fn::GetAtt": [role_keys[f.role], "Arn"]},
+                "Role": role_arns[f.role],
                 "Code": {"S3Bucket": {"Ref": "CodeBucket"}, "S3Key": {"Ref": "CodeKey"}},
                 "Environment": {"Variables": {ENV_CONFIG: {"Fn::Sub": json.dumps(env, sort_keys=True)}}},
                 "LoggingConfig": f.logging(),

@@ -219,10 +219,20 @@ def _keep_logging_config() -> None:
             self._dcb_logging = {**self._dcb_logging, **config_updates["LoggingConfig"]}
         return update(self, config_updates)  # type: ignore[no-any-return]
 
+    from_stack = LambdaFunction.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_from_cloudformation_json(cls: Any, name: str, template: dict[str, Any], *args: Any, **kw: Any) -> Any:
+        made = from_stack(cls, name, template, *args, **kw)  # moto's drops the LoggingConfig property
+        made._dcb_logging.update(template["Properties"].get("LoggingConfig") or {})
+        return made
+
     LambdaFunction.__init__ = __init__  # type: ignore[method-assign]
+    LambdaFunction.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[method-assign, assignment]
     LambdaFunction.get_configuration = get_configuration  # type: ignore[method-assign]
     LambdaFunction.update_configuration = update_configuration  # type: ignore[method-assign]
     LambdaFunction._dcb_logging_kept = True  # type: ignore[attr-defined]
+
+
 def _cloudformation_alarms_and_subscriptions() -> None:
     """moto's CloudFormation has no AWS::CloudWatch::Alarm nor AWS::SNS::Subscription: it skips
     them with a warning and the stack still ends CREATE_COMPLETE without them. Create and delete
