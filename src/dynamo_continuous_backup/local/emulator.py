@@ -191,6 +191,39 @@ def _serve_function_code() -> None:
     LambdaFunction._dcb_code_served = True  # type: ignore[attr-defined]
 
 
+def _firehose_delivery_metrics() -> None:
+    """Firehose publishes per delivery stream how its deliveries to S3 went (`AWS/Firehose`
+    DeliveryToS3.*), which alarms and `status` read; moto publishes nothing. moto delivers each
+    PutRecordBatch to S3 at once: one delivery per call, its data 0 s old when delivered, and
+    Success 0 when S3 refused it (moto then fails the call, where Firehose would retry)."""
+    from moto.cloudwatch.models import cloudwatch_backends
+    from moto.firehose.models import FirehoseBackend
+
+    if getattr(FirehoseBackend, "_dcb_patched", False):
+        return
+    original = FirehoseBackend.put_s3_records
+
+    def put_s3_records(self: Any, delivery_stream_name: str, version_id: str, dest: Any, records: Any) -> Any:
+        ok = False
+        try:
+            answer = original(self, delivery_stream_name, version_id, dest, records)
+            ok = True
+            return answer
+        finally:
+            dims = [{"Name": "DeliveryStreamName", "Value": delivery_stream_name}]
+            figures = [
+                ("DeliveryToS3.Success", float(ok), "None"),
+                ("DeliveryToS3.Records", ok * len(records), "Count"),
+            ]
+            if ok:
+                figures.append(("DeliveryToS3.DataFreshness", 0.0, "Seconds"))
+            data = [{"MetricName": n, "Dimensions": dims, "Value": v, "Unit": u} for n, v, u in figures]
+            cloudwatch_backends[self.account_id][self.region_name].put_metric_data("AWS/Firehose", data)
+
+    FirehoseBackend.put_s3_records = put_s3_records  # type: ignore[method-assign,assignment]
+    FirehoseBackend._dcb_patched = True  # type: ignore[attr-defined]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -210,6 +243,7 @@ class EmbeddedMoto:
         _serve_function_code()
         _binary_keys_in_stream_records()
         _segmented_scan_of_binary_hash_keys()
+        _firehose_delivery_metrics()
         self.port = port or free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
