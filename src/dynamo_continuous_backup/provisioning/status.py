@@ -83,7 +83,7 @@ def table_status(provisioner: Provisioner, optin: OptIn, table: str) -> TableSta
     current_span = spans[-1] if spans and spans[-1][1] is None else None
     health = (
         decide_health(observe_health(provisioner.clients, table, obs.delivery_stream, obs.delivery_status))
-        if obs.delivery_status is not None
+        if obs.delivery_status is not None or current  # capturing, or trying to (its stream may be gone)
         else None
     )
     return TableStatus(
