@@ -37,14 +37,16 @@ def test_a_failed_delivery_stream_says_why() -> None:
     failure = {"Type": "INVALID_KMS_KEY", "Details": "key disabled"}
     health = decide_health(Observed(delivery_status="CREATING_FAILED", failure=failure))
     assert health.delivery_error == "delivery stream CREATING_FAILED: INVALID_KMS_KEY: key disabled"
-    assert decide_health(Observed(delivery_status="DELETING_FAILED")).delivery_error == "delivery stream DELETING_FAILED"
+    stuck = decide_health(Observed(delivery_status="DELETING_FAILED"))
+    assert stuck.delivery_error == "delivery stream DELETING_FAILED"
     assert decide_health(Observed(delivery_status="CREATING")).delivery_error is None
 
 
 def test_no_datum_is_no_lag_and_no_metrics_is_unknown_with_the_reason() -> None:
     idle = decide_health(Observed(delivery_status="ACTIVE"))
     assert idle == Health(None, None, None) and lag_text(idle) == "-"
-    denied = decide_health(Observed(delivery_status="ACTIVE", metrics_error="AccessDenied from GetMetricData: grant it"))
+    why = "AccessDenied from GetMetricData: grant it"
+    denied = decide_health(Observed(delivery_status="ACTIVE", metrics_error=why))
     assert lag_text(denied) == "unknown"
     assert denied.metrics_note == "lag and delivery metrics unknown: AccessDenied from GetMetricData: grant it"
 
