@@ -4,6 +4,7 @@ and Firehose publish for the deployed functions, and `status`'s lag, delivery er
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.provisioning.status import fleet_status
 
 from ..fakes import Failing, MotoFault, client_error, clients_with
-from ..helpers import cli
+from ..helpers import cli, one_module_zip
 
 
 def datapoints(aws: Clients, namespace: str, metric: str, stat: str, **dimensions: str) -> list[float]:
@@ -72,6 +73,41 @@ def test_a_forward_publishes_lambdas_firehoses_and_the_forwarders_own_metrics(
     code, out, _ = cli("status", "--config", config_path, "--json")
     row = {r["table"]: r for r in json.loads(out)}["orders"]
     assert row["lag_seconds"] == lag and row["delivery_error"] is None and row["metrics_note"] is None
+
+
+def test_a_functions_emf_lines_are_metrics_once_its_invocation_returns(
+    aws: Clients, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "dynamo_continuous_backup.local.workers")  # every line is logged, as in `local`
+    # GIVEN any function writing a pipe's worth of output at once, then an EMF document with two
+    # dimension sets
+    source = (
+        "import json, sys, time\n"
+        "def handler(event, context):\n"
+        "    sys.stdout.write(''.join(f'log line {i}\\n' for i in range(6000)))  # one write: the pipe is full\n"
+        "    doc = {'_aws': {'Timestamp': int(time.time() * 1000), 'CloudWatchMetrics': [{'Namespace': 'App',"
+        " 'Dimensions': [['Shop'], []], 'Metrics': [{'Name': 'Orders', 'Unit': 'Count'}]}]},"
+        " 'Shop': 'x', 'Orders': 7}\n"
+        "    print(json.dumps(doc))\n"
+    )
+    role = aws.iam.create_role(RoleName="r-emf", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    aws.lambda_.create_function(
+        FunctionName="emf",
+        Runtime="python3.12",
+        Role=role,
+        Handler="app.handler",
+        Code={"ZipFile": one_module_zip("app", source)},
+    )
+    runtime = LocalRuntime(aws)
+    # WHEN it is invoked, and what was published by then is flushed
+    runtime.invoke("emf", {})
+    assert runtime.metrics.flush()
+    # THEN its whole output was read (logged) and: the metric is there, once per dimension set
+    assert datapoints(aws, "App", "Orders", "Sum", Shop="x") == [7.0]
+    assert sum(r.getMessage().startswith("log line") for r in caplog.records) == 6000
+    metrics = aws.cloudwatch.list_metrics(Namespace="App", MetricName="Orders")["Metrics"]
+    assert sorted([(d["Name"], d["Value"]) for d in m.get("Dimensions", [])] for m in metrics) == [[], [("Shop", "x")]]
+    assert datapoints(aws, "AWS/Lambda", "Invocations", "Sum", FunctionName="emf") == [1.0]
 
 
 def test_a_forwarder_that_times_out_raises_the_lambda_errors_alarm_metric(
