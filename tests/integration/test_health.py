@@ -166,7 +166,7 @@ def test_status_without_cloudwatch_permission_shows_lag_unknown_and_why(
 ) -> None:
     from moto.cloudwatch.models import CloudWatchBackend
 
-    config, runtime = deployed
+    config, _ = deployed
     protected_table(deployed, make_table, "orders")
     protected_table(deployed, make_table, "users")
     # GIVEN an identity that may not read CloudWatch
