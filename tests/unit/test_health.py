@@ -8,15 +8,10 @@ import json
 
 import pytest
 
-from dynamo_continuous_backup.capture.metrics import NAMESPACE as FORWARDER_NAMESPACE
 from dynamo_continuous_backup.cli.base import UI
 from dynamo_continuous_backup.cli.protect import show_status, watch
-from dynamo_continuous_backup.provisioning.health import NAMESPACE, Health, Observed, decide_health, lag_text
+from dynamo_continuous_backup.provisioning.health import Health, Observed, decide_health, lag_text
 from dynamo_continuous_backup.provisioning.status import TableStatus
-
-
-def test_status_reads_the_namespace_the_forwarder_writes() -> None:
-    assert NAMESPACE == FORWARDER_NAMESPACE
 
 
 def test_a_healthy_table_shows_its_worst_lag_and_no_error() -> None:

@@ -48,8 +48,11 @@ def test_the_forwarders_lines_become_its_metrics_per_table() -> None:
         "Unit": "Seconds",
         "Value": 4.5,
     }
-    assert len(data["LagSeconds"]) == 1  # the users' batch had no change time: no lag datum
-    assert len(data["RecordsForwarded"]) == 2
+    per_table = [d for d in data["LagSeconds"] if d["Dimensions"]]
+    assert len(per_table) == 1  # the users' batch had no change time: no lag datum
+    fleet = [d for d in data["LagSeconds"] if not d["Dimensions"]]
+    assert [d["Value"] for d in fleet] == [4.5]  # and the fleet-wide datum, which the alarms read
+    assert len(data["RecordsForwarded"]) == 4  # two tables, each per table and fleet-wide
 
 
 def test_each_dimension_set_gives_one_datum_per_metric() -> None:

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ..core.alarms import NAMESPACE  # the forwarder's metrics (capture/metrics.py)
 from ..core.aws import Clients
 from ..core.errors import AwsError, AwsNotFoundError
 
 log = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 900  # "recent": the last 15 minutes
-NAMESPACE = "DynamoContinuousBackup"  # capture/metrics.py's (provisioning may not import capture)
 FAILED_STATES = ("CREATING_FAILED", "DELETING_FAILED")
 
 
