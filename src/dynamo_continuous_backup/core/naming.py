@@ -49,6 +49,20 @@ def changes_prefix(prefix: str, table: str) -> str:
     return f"{prefix}/{table}/"
 
 
+# The multi-tenant layout (config `tenantAttribute`): PREFIX/TABLE/tenant=VALUE/YYYY/MM/DD/HH/.
+# Table names are [a-zA-Z0-9_.-], so no table's own prefix can look like `TABLE/tenant=...`, and
+# 't' sorts after every digit, so a table's tenant folders all list after its YYYY/ hours.
+TENANT_SEGMENT = "tenant="
+NO_TENANT = "__none__"  # the item lacks the attribute, or it is not of type S or N
+BAD_TENANT = "__invalid__"  # a value that is not a safe S3 key segment (see TENANT_VALUE)
+TENANT_VALUE = r"[A-Za-z0-9_.-]{1,128}"  # what a tenant value must be to get its own folder
+
+
+def tenant_prefix(prefix: str, table: str, tenant: str) -> str:
+    """Where one tenant's changes live in the multi-tenant layout."""
+    return f"{changes_prefix(prefix, table)}{TENANT_SEGMENT}{tenant}/"
+
+
 def errors_prefix(prefix: str, table: str) -> str:
     return f"{prefix}/{ERRORS}/{table}/"
 
