@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import re
+from typing import Any
 
 MAX_DELIVERY_STREAM_NAME = 64
 HASH_CHARS = 10
@@ -56,6 +58,16 @@ TENANT_SEGMENT = "tenant="
 NO_TENANT = "__none__"  # the item lacks the attribute, or it is not of type S or N
 BAD_TENANT = "__invalid__"  # a value that is not a safe S3 key segment (see TENANT_VALUE)
 TENANT_VALUE = r"[A-Za-z0-9_.-]{1,128}"  # what a tenant value must be to get its own folder
+
+
+def tenant_of(image: dict[str, Any] | None, attribute: str) -> str:
+    """The tenant folder an item image belongs in, as the delivery stream's JQ query decides it
+    (provisioning/destination.py): its S or N value, NO_TENANT, or BAD_TENANT if unsafe."""
+    value = (image or {}).get(attribute)
+    text = value.get("S", value.get("N")) if isinstance(value, dict) else None
+    if not isinstance(text, str):
+        return NO_TENANT
+    return text if re.fullmatch(TENANT_VALUE, text) else BAD_TENANT
 
 
 def tenant_prefix(prefix: str, table: str, tenant: str) -> str:

@@ -118,9 +118,7 @@ def _query_of(destination: dict[str, Any]) -> str:
     return str(params.get("MetadataExtractionQuery", ""))
 
 
-def partition_records(
-    destination: dict[str, Any], records: list[bytes], now: float
-) -> dict[str, list[int]]:
+def partition_records(destination: dict[str, Any], records: list[bytes], now: float) -> dict[str, list[int]]:
     """Pure: rendered prefix -> indices of the records delivered under it; a record whose query
     fails goes to the rendered ErrorOutputPrefix, as Firehose does."""
     query = parse_query(_query_of(destination))
@@ -160,5 +158,5 @@ def emulate_dynamic_partitioning() -> None:
             s3_backends[self.account_id][self.partition].put_object(bucket, key, body)
         return [{"RecordId": str(uuid.uuid4())} for _ in records]
 
-    FirehoseBackend.put_s3_records = put_s3_records  # type: ignore[method-assign]
+    FirehoseBackend.put_s3_records = put_s3_records  # type: ignore[method-assign,assignment]
     FirehoseBackend._dcb_partitioning = True  # type: ignore[attr-defined]

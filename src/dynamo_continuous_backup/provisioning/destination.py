@@ -50,6 +50,7 @@ def s3_destination(config: Config, table: str, role_arn: str) -> dict[str, Any]:
     if c.kms_key_arn:
         dest["EncryptionConfiguration"] = {"KMSEncryptionConfig": {"AWSKMSKeyARN": c.kms_key_arn}}
     if c.tenant_attribute:
+        query = tenant_query(c.tenant_attribute)
         # Each Firehose record is one change line (capture/forwarder.py sends one record per
         # line), so no RecordDeAggregation is needed before the query.
         dest["Prefix"] = tenant_prefix_expression(c, table)
@@ -62,7 +63,7 @@ def s3_destination(config: Config, table: str, role_arn: str) -> dict[str, Any]:
                 {
                     "Type": "MetadataExtraction",
                     "Parameters": [
-                        {"ParameterName": "MetadataExtractionQuery", "ParameterValue": tenant_query(c.tenant_attribute)},
+                        {"ParameterName": "MetadataExtractionQuery", "ParameterValue": query},
                         {"ParameterName": "JsonParsingEngine", "ParameterValue": JQ_ENGINE},
                     ],
                 }
