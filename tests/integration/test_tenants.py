@@ -171,8 +171,11 @@ def test_tenants_land_in_their_folders_and_restore_whole_or_by_tenant(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     config, runtime = tenant_deployed
-    # GIVEN a table protected with tenantAttribute: its delivery stream partitions by tenant
+    # GIVEN a table protected with tenantAttribute (its base snapshot holds both tenants' first
+    # items): its delivery stream partitions by tenant
     make_table("orders")
+    write(aws, "orders", 2, "initech")
+    write(aws, "orders", 1, "acme", extra="early-")
     runtime.settle()
     dest = aws.firehose.describe_delivery_stream(DeliveryStreamName="orders")["DeliveryStreamDescription"]
     assert dest["Destinations"][0]["ExtendedS3DestinationDescription"]["Prefix"].endswith(

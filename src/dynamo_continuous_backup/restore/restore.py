@@ -121,10 +121,7 @@ class Restorer:
         attribute = self.store.config.tenant_attribute
         if not attribute:
             raise UserInputError("--tenant needs the multi-tenant layout: set tenantAttribute in the config")
-        if (
-            tenant not in (naming.NO_TENANT, naming.BAD_TENANT)
-            and naming.tenant_of({"t": {"S": tenant}}, "t") != tenant
-        ):
+        if naming.tenant_of({"t": {"S": tenant}}, "t") != tenant:  # as the JQ query would file it
             raise UserInputError(
                 f"--tenant {tenant!r} is no safe key segment, so its changes are under "
                 f"tenant={naming.BAD_TENANT}/; restore the whole table instead"
