@@ -12,6 +12,7 @@ def _history_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("table")
     p.add_argument("--key", action="append", required=True, metavar="ATTR=VALUE", help="the item's key (repeat)")
     config_args(p)
+    p.add_argument("--tenant", metavar="VALUE", help="read only this tenant's change objects (multi-tenant layout)")
 
 
 @command("history", "every version of one item, with a diff between versions", _history_args)
@@ -22,7 +23,7 @@ def cmd_history(args: argparse.Namespace, ui: UI) -> int:
 
     config, clients = load(args)
     store = BackupStore(clients, config)
-    backups = store.sync(args.table)
+    backups = store.sync(args.table, tenant=args.tenant)
     versions = item_history(backups, parse_key_args(args.key, backups), store)  # no version: an error
     for line in format_history(versions):
         ui.line(line)

@@ -23,6 +23,7 @@ def _restore_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-corrupt", action="store_true", help="skip unreadable backup objects")
     p.add_argument("--from-start", action="store_true", help="no snapshot: trust the changes as full history")
     p.add_argument("--threads", type=int, default=8, help="parallel BatchWriteItem calls (default 8)")
+    p.add_argument("--tenant", metavar="VALUE", help="only this tenant's items, read from its tenant= folder")
 
 
 @command("restore", "restore a table to any second into a new table", _restore_args)
@@ -50,6 +51,7 @@ def cmd_restore(args: argparse.Namespace, ui: UI) -> int:
         args.via_import,
         args.threads,
     )
+    opts.tenant = args.tenant
     with Progress(f"restore {args.table} -> {args.to}") as bar:
         result = Restorer(target, store, progress=bar.update).restore(args.table, args.to, opts)
     earliest = iso(result.earliest) if result.earliest is not None else "unknown (no snapshot)"

@@ -55,6 +55,9 @@ class Config:
     alarm_email: str | None = None  # subscribed to the alarm topic by deploy
     wait_timeout_seconds: int = 300
     drain_seconds: int = 120
+    # Multi-tenant layout: changes under PREFIX/TABLE/tenant=VALUE/..., VALUE being this
+    # top-level attribute of the item (README "Multi-tenant layout"); None: PREFIX/TABLE/...
+    tenant_attribute: str | None = None
 
     @property
     def prefix(self) -> str:
@@ -173,9 +176,37 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "config") -> Conf
     email = values.get("alarm_email")
     if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
         raise ConfigError(f"{source}: key 'alarmEmail' must be one email address, got {email!r}")
+    _check_tenant(values, source)
     if values.get("opt_in_hook"):
         load_hook(values["opt_in_hook"], source)
     return Config(**values)
+
+
+# Dynamic partitioning has no zero buffering: Firehose wants at least 64 MB and 60 s.
+PARTITIONED_MIN_MB = 64
+PARTITIONED_MIN_SECONDS = 60
+
+
+def _check_tenant(values: dict[str, Any], source: str) -> None:
+    attribute = values.get("tenant_attribute")
+    if attribute is None:
+        return
+    # A plain attribute name: it is spliced into Firehose's JQ query and named in IAM examples.
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,255}", attribute):
+        raise ConfigError(
+            f"{source}: key 'tenantAttribute' must be a top-level attribute name of letters, digits, "
+            f"'_', '.' or '-' (e.g. 'tenantId'), got {attribute!r}"
+        )
+    size = values.get("firehose_delivery_size_mb", PARTITIONED_MIN_MB)
+    interval = values.get("firehose_delivery_interval_seconds", PARTITIONED_MIN_SECONDS)
+    # Refused, not raised quietly: the buffer sets the data's delay and the cost estimate.
+    if size < PARTITIONED_MIN_MB or interval < PARTITIONED_MIN_SECONDS:
+        raise ConfigError(
+            f"{source}: key 'tenantAttribute' needs Firehose dynamic partitioning, whose buffer is at least "
+            f"{PARTITIONED_MIN_MB} MB and {PARTITIONED_MIN_SECONDS} s; set firehoseDeliverySizeMB >= "
+            f"{PARTITIONED_MIN_MB} and firehoseDeliveryIntervalSeconds >= {PARTITIONED_MIN_SECONDS} "
+            f"(now {size} MB, {interval} s)"
+        )
 
 
 def load_hook(spec: str, source: str = "config") -> Callable[[str], bool]:

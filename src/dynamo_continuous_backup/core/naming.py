@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import re
+from typing import Any
 
 MAX_DELIVERY_STREAM_NAME = 64
 HASH_CHARS = 10
@@ -47,6 +49,30 @@ def table_name(value: str) -> str:
 
 def changes_prefix(prefix: str, table: str) -> str:
     return f"{prefix}/{table}/"
+
+
+# The multi-tenant layout (config `tenantAttribute`): PREFIX/TABLE/tenant=VALUE/YYYY/MM/DD/HH/.
+# Table names are [a-zA-Z0-9_.-], so no table's own prefix can look like `TABLE/tenant=...`, and
+# 't' sorts after every digit, so a table's tenant folders all list after its YYYY/ hours.
+TENANT_SEGMENT = "tenant="
+NO_TENANT = "__none__"  # the item lacks the attribute, or it is not of type S or N
+BAD_TENANT = "__invalid__"  # a value that is not a safe S3 key segment (see TENANT_VALUE)
+TENANT_VALUE = r"[A-Za-z0-9_.-]{1,128}"  # what a tenant value must be to get its own folder
+
+
+def tenant_of(image: dict[str, Any] | None, attribute: str) -> str:
+    """The tenant folder an item image belongs in, as the delivery stream's JQ query decides it
+    (provisioning/destination.py): its S or N value, NO_TENANT, or BAD_TENANT if unsafe."""
+    value = (image or {}).get(attribute)
+    text = value.get("S", value.get("N")) if isinstance(value, dict) else None
+    if not isinstance(text, str):
+        return NO_TENANT
+    return text if re.fullmatch(TENANT_VALUE, text) else BAD_TENANT
+
+
+def tenant_prefix(prefix: str, table: str, tenant: str) -> str:
+    """Where one tenant's changes live in the multi-tenant layout."""
+    return f"{changes_prefix(prefix, table)}{TENANT_SEGMENT}{tenant}/"
 
 
 def errors_prefix(prefix: str, table: str) -> str:

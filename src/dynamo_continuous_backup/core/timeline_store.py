@@ -147,19 +147,42 @@ def _read_all(clients: Clients, bucket: str, keys: list[str]) -> dict[str, dict[
         return dict(zip(keys, pool.map(one, keys), strict=True))
 
 
-def list_changes(clients: Clients, config: Config, table: str, window: Window) -> list[dict[str, Any]]:
-    """The change objects of the window's hour partitions. Keys sort by time, so one listing
-    that starts at the first hour and stops after the last reads no more than the window,
-    however long the table's history."""
-    hours = window.hours()
-    if not hours:
-        return []
+def change_roots(clients: Clients, config: Config, table: str, tenant: str | None = None) -> list[str]:
+    """The folders that hold a table's YYYY/MM/DD/HH/ hours: PREFIX/TABLE/ itself (the flat
+    layout) when it has hours, and PREFIX/TABLE/tenant=V/ per tenant (the multi-tenant layout);
+    with `tenant`, only the folders that can hold its changes (tenant_folders). One listing by
+    folder, not by object."""
     prefix = naming.changes_prefix(config.prefix, table)
-    end = prefix + hours[-1] + "/\uffff"
-    objects: list[dict[str, Any]] = []
+    flat = False
+    tenants: list[str] = []
     pages = clients.s3.get_paginator("list_objects_v2").paginate(
-        Bucket=config.firehose_delivery_bucket, Prefix=prefix, StartAfter=prefix + hours[0]
+        Bucket=config.firehose_delivery_bucket, Prefix=prefix, Delimiter="/"
     )
+    for page in pages:
+        for common in page.get("CommonPrefixes", []):
+            if common["Prefix"][len(prefix) :].startswith(naming.TENANT_SEGMENT):
+                tenants.append(common["Prefix"])
+            else:
+                flat = True
+    if tenant is not None:
+        tenants = tenant_folders(config, table, tenant)
+    return ([prefix] if flat else []) + tenants
+
+
+def tenant_folders(config: Config, table: str, tenant: str) -> list[str]:
+    """Where a tenant's changes can be, besides the flat layout (written before the table was
+    partitioned): its folder, and NO_TENANT's, which also takes the oversize records' pointer
+    lines (they carry no image, so only a key attribute names their tenant); readers filter."""
+    return [naming.tenant_prefix(config.prefix, table, t) for t in dict.fromkeys((tenant, naming.NO_TENANT))]
+
+
+def _hour_range(clients: Clients, bucket: str, root: str, first: str, last: str) -> list[dict[str, Any]]:
+    """The objects of the hours `first`..`last` under `root`. Keys sort by time, so one listing
+    that starts at the first hour and stops after the last reads no more than the range, however
+    long the history (a flat root's tenant= folders sort after its hours: the stop skips them)."""
+    end = root + last + "/\uffff"
+    objects: list[dict[str, Any]] = []
+    pages = clients.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=root, StartAfter=root + first)
     for page in pages:
         contents = page.get("Contents", [])
         objects += [o for o in contents if o["Key"] <= end and o["Size"] > 0]
@@ -168,11 +191,27 @@ def list_changes(clients: Clients, config: Config, table: str, window: Window) -
     return objects
 
 
+def list_changes(
+    clients: Clients, config: Config, table: str, window: Window, tenant: str | None = None
+) -> list[dict[str, Any]]:
+    """The change objects of the window's hour partitions, in either layout (`tenant`: only that
+    tenant's folder, plus any flat-layout hours)."""
+    hours = window.hours()
+    if not hours:
+        return []
+    roots = change_roots(clients, config, table, tenant)
+    bucket = config.firehose_delivery_bucket
+    with ThreadPoolExecutor(8) as pool:
+        found = pool.map(lambda root: _hour_range(clients, bucket, root, hours[0], hours[-1]), roots)
+        return [o for objects in found for o in objects]
+
+
 def prune_changes(clients: Clients, config: Config, table: str, now: float) -> int:
     """Retention (`changeRetentionDays`): remove the change objects older than the retention
     that no usable base needs any more, that is, of the hours before both now minus the
-    retention and the newest base's start (minus the margin). Bases are never removed. The
-    fact that says so is written first, so no reader ever misses an object without knowing."""
+    retention and the newest base's start (minus the margin), in every tenant's folder too.
+    Bases are never removed. The fact that says so is written first, so no reader ever misses
+    an object without knowing."""
     days = config.change_retention_days
     if days <= 0:
         return 0
@@ -190,18 +229,19 @@ def prune_changes(clients: Clients, config: Config, table: str, now: float) -> i
     # One write-once fact per removal: racing writers can only add facts, never lower the mark.
     key = f"{naming.timelines_prefix(config.prefix, table)}pruned/{int(cutoff)}.json"
     clients.s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(fact).encode(), ContentType="application/json")
-    prefix = naming.changes_prefix(config.prefix, table)
-    last = prefix + time.strftime("%Y/%m/%d/%H", time.gmtime(cutoff))  # the first hour kept
+    hour = time.strftime("%Y/%m/%d/%H", time.gmtime(cutoff))  # the first hour kept
     doomed: list[str] = []
-    for page in clients.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys = [o["Key"] for o in page.get("Contents", [])]
-        doomed += [k for k in keys if k < last]
-        if keys and keys[-1] >= last:
-            break
+    for root in change_roots(clients, config, table):
+        last = root + hour
+        for page in clients.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=root):
+            keys = [o["Key"] for o in page.get("Contents", [])]
+            doomed += [k for k in keys if k < last]
+            if keys and keys[-1] >= last:
+                break
     for start in range(0, len(doomed), 1000):
         batch = [{"Key": k} for k in doomed[start : start + 1000]]
         clients.s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
-    log.info("table %s: %d change objects before %s removed (retention %d days)", table, len(doomed), last, days)
+    log.info("table %s: %d change objects before %s removed (retention %d days)", table, len(doomed), hour, days)
     return len(doomed)
 
 

@@ -14,6 +14,8 @@ import socket
 
 from . import moto_dynamodb, moto_services
 
+from .firehose_partitioning import emulate_dynamic_partitioning
+
 log = logging.getLogger(__name__)
 
 FAKE_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
@@ -32,6 +34,9 @@ class EmbeddedMoto:
         from moto.server import ThreadedMotoServer
 
         moto_dynamodb.apply()
+        # moto ignores dynamic partitioning (local/firehose_partitioning.py); installed first, so
+        # moto_services' delivery metrics wrap partitioned deliveries too
+        emulate_dynamic_partitioning()
         moto_services.apply()
         self.port = port or free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"

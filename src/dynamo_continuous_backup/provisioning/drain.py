@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..core import naming
 from ..core.aws import Clients
 from ..core.config import Config
 from ..core.errors import AwsError, AwsNotFoundError
 from ..core.records import iter_lines
+from ..core.timeline_store import change_roots
 
 log = logging.getLogger(__name__)
 
@@ -117,9 +117,9 @@ def _shards(streams: Any, stream_arn: str) -> list[dict[str, Any]]:
 def delivered(clients: Clients, config: Config, table: str, wanted: set[str], since: float, now: float) -> set[str]:
     """The `wanted` eventIDs found in the table's change objects written between `since` and `now`."""
     bucket = config.firehose_delivery_bucket
-    base = naming.changes_prefix(config.prefix, table)
     found: set[str] = set()
-    for hour in hour_prefixes(since - ARRIVAL_MARGIN_SECONDS, now):
+    hours = hour_prefixes(since - ARRIVAL_MARGIN_SECONDS, now)
+    for base, hour in ((root, hour) for root in change_roots(clients, config, table) for hour in hours):
         for page in clients.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base + hour):
             for obj in page.get("Contents", []):
                 body = clients.s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()

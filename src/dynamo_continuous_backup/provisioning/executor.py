@@ -16,6 +16,7 @@ from ..core.config import Config
 from ..core.errors import AwsError, AwsNotFoundError, BackupError, ConflictError, NotFoundError
 from ..core.schema import saved_schema
 from ..snapshot.bases import backfill_command, find_base
+from .destination import s3_destination
 from .observe import Observer
 from .plan import Observed, plan_ensure
 from .steps import (
@@ -136,20 +137,9 @@ class AwsExecutor:
 
     def create_delivery_stream(self, step: CreateDeliveryStream) -> bool:
         c = self.config
-        dest: dict[str, Any] = {
-            "RoleARN": self.firehose_role_arn or resolve_firehose_role(self.clients, c),
-            "BucketARN": f"arn:aws:s3:::{c.firehose_delivery_bucket}",
-            "Prefix": naming.changes_prefix(c.prefix, step.table),
-            "ErrorOutputPrefix": naming.errors_prefix(c.prefix, step.table),
-            "BufferingHints": {
-                "SizeInMBs": c.firehose_delivery_size_mb,
-                "IntervalInSeconds": c.firehose_delivery_interval_seconds,
-            },
-            "CompressionFormat": c.firehose_compression,
-        }
+        dest = s3_destination(c, step.table, self.firehose_role_arn or resolve_firehose_role(self.clients, c))
         extra: dict[str, Any] = {}
         if c.kms_key_arn:
-            dest["EncryptionConfiguration"] = {"KMSEncryptionConfig": {"AWSKMSKeyARN": c.kms_key_arn}}
             extra["DeliveryStreamEncryptionConfigurationInput"] = {
                 "KeyType": "CUSTOMER_MANAGED_CMK",
                 "KeyARN": c.kms_key_arn,

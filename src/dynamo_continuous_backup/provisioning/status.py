@@ -13,7 +13,7 @@ from ..core.aws import Clients
 from ..core.config import Config
 from ..core.errors import AwsError, NotProtectableError, TableNotFoundError
 from ..core.timeline import iso
-from ..core.timeline_store import read_timeline
+from ..core.timeline_store import change_roots, read_timeline
 from ..snapshot.bases import backfill_command, find_base
 from .fleet import list_tables, parallel_map
 from .health import decide_health, observe_health
@@ -47,18 +47,21 @@ class TableStatus:
 
 
 def last_backup_time(clients: Clients, config: Config, table: str) -> datetime | None:
-    """Newest change object's time, found by walking the YYYY/MM/DD/HH levels, not a full list."""
-    prefix = naming.changes_prefix(config.prefix, table)
+    """Newest change object's time, found by walking the YYYY/MM/DD/HH levels of each layout's
+    folder (the flat one, each tenant's), not a full list."""
+    times = [_newest(clients, config.firehose_delivery_bucket, root) for root in change_roots(clients, config, table)]
+    return max((t for t in times if t is not None), default=None)
+
+
+def _newest(clients: Clients, bucket: str, prefix: str) -> datetime | None:
     for _ in range(4):
-        page = clients.s3.list_objects_v2(Bucket=config.firehose_delivery_bucket, Prefix=prefix, Delimiter="/")
+        page = clients.s3.list_objects_v2(Bucket=bucket, Prefix=prefix, Delimiter="/")
         levels = sorted(p["Prefix"] for p in page.get("CommonPrefixes", []) if p["Prefix"][len(prefix) : -1].isdigit())
         if not levels:
             return None
         prefix = levels[-1]
     newest: datetime | None = None
-    for page in clients.s3.get_paginator("list_objects_v2").paginate(
-        Bucket=config.firehose_delivery_bucket, Prefix=prefix
-    ):
+    for page in clients.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
             if newest is None or obj["LastModified"] > newest:
                 newest = obj["LastModified"]

@@ -1,6 +1,7 @@
 """Where a table's backups are, and a local, incremental cache of them for DuckDB.
 
-S3 layout (naming.py): changes under PREFIX/TABLE/YYYY/MM/DD/HH/, snapshot runs under
+S3 layout (naming.py): changes under PREFIX/TABLE/YYYY/MM/DD/HH/ (or, in the multi-tenant
+layout, PREFIX/TABLE/tenant=VALUE/YYYY/MM/DD/HH/: readers take both), snapshot runs under
 PREFIX/@snapshots/TABLE/RUN/ (manifest.json written last: a run without it is incomplete),
 the saved schema under PREFIX/@schemas/TABLE/schema.json.
 """
@@ -29,7 +30,7 @@ from ..core.errors import AccessDeniedError, AwsNotFoundError, BackupError, NotF
 from ..core.records import loads
 from ..core.schema import key_names as schema_key_names
 from ..core.timeline import Timeline, Window
-from ..core.timeline_store import list_changes, read_timeline
+from ..core.timeline_store import list_changes, read_timeline, tenant_folders
 
 log = logging.getLogger(__name__)
 
@@ -174,18 +175,23 @@ class BackupStore:
         schema = self.schema(table)
         return LocalBackups(table, schema=schema) if schema else self.sync(table)
 
-    def sync(self, table: str, window: Window | None = None) -> LocalBackups:
+    def sync(self, table: str, window: Window | None = None, tenant: str | None = None) -> LocalBackups:
         """Bring what a state needs into the cache: with a `window`, its base and the change
-        objects of its hours only; without, every change object and complete snapshot run."""
+        objects of its hours only; without, every change object and complete snapshot run.
+        `tenant`: of the multi-tenant layout's folders, that tenant's only (bases are whole)."""
         prefix = self.config.prefix
         backups = LocalBackups(table, schema=self.schema(table), window=window)
         if window is None:
             changes = self._list(naming.changes_prefix(prefix, table))
+            if tenant is not None:  # the flat layout's objects and the tenant's folders
+                mine = tuple(tenant_folders(self.config, table, tenant))
+                other = naming.changes_prefix(prefix, table) + naming.TENANT_SEGMENT
+                changes = [o for o in changes if o["Key"].startswith(mine) or not o["Key"].startswith(other)]
             manifests = [o["Key"] for o in self._list(naming.snapshots_prefix(prefix, table))]
             manifests = [k for k in manifests if k.endswith("/manifest.json")]
         else:
             try:
-                changes = list_changes(self.clients, self.config, table, window)
+                changes = list_changes(self.clients, self.config, table, window, tenant)
             except AwsNotFoundError:  # a listing finds only its bucket missing
                 raise self._no_bucket() from None
             manifests = [window.base.manifest] if window.base is not None else []

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..core import naming
 from ..core.aws import Clients
 from ..core.errors import AwsNotFoundError, BackupError, NotFoundError, UserInputError
 from ..core.records import json_form, wire_form
@@ -56,6 +57,7 @@ class RestoreOptions:
     from_start: bool = False
     via_import: bool = False
     threads: int = 8
+    tenant: str | None = None  # only this tenant's items, from its tenant= folder (README "Multi-tenant layout")
 
 
 class Restorer:
@@ -68,6 +70,7 @@ class Restorer:
     ) -> None:
         self.target, self.store, self.sleep = target, store, sleep
         self.progress = progress or (lambda n: None)
+        self._tenant: tuple[str, str] | None = None  # (attribute, value) of a tenant-scoped restore
 
     def restore(self, table: str, target: str, opts: RestoreOptions) -> RestoreResult:
         now = time.time()
@@ -77,7 +80,8 @@ class Restorer:
         timeline = self.store.timeline(table)
         window = self.store.window(table, at if opts.at is not None else None, opts.from_start, timeline=timeline)
         at = window.at if window is not None else at  # the latest state of a deleted table: its last moment
-        backups = self.store.sync(table, window)  # only the base and the changes since it
+        self._tenant = self._tenant_scope(opts.tenant)
+        backups = self.store.sync(table, window, opts.tenant)  # only the base and the changes since it
         notes: list[str] = []
         if window is not None:
             spans = timeline.restorable()
@@ -110,6 +114,23 @@ class Restorer:
             item = self.target.dynamodb.get_item(TableName=target, Key=wire_form(opts.keys)).get("Item")
             result.verified = table_checksum([item_digest(json_form(item))] if item else []) == result.checksum
         return result
+
+    def _tenant_scope(self, tenant: str | None) -> tuple[str, str] | None:
+        if tenant is None:
+            return None
+        attribute = self.store.config.tenant_attribute
+        if not attribute:
+            raise UserInputError("--tenant needs the multi-tenant layout: set tenantAttribute in the config")
+        if naming.tenant_of({"t": {"S": tenant}}, "t") != tenant:  # as the JQ query would file it
+            raise UserInputError(
+                f"--tenant {tenant!r} is no safe key segment, so its changes are under "
+                f"tenant={naming.BAD_TENANT}/; restore the whole table instead"
+            )
+        return attribute, tenant
+
+    def _mine(self, image: dict[str, Any]) -> bool:
+        """Whether an item belongs in this restore (every item, unless it is tenant-scoped)."""
+        return self._tenant is None or naming.tenant_of(image, self._tenant[0]) == self._tenant[1]
 
     def _check_time(self, backups: LocalBackups, result: RestoreResult, opts: RestoreOptions) -> None:
         if result.earliest is None:
@@ -237,6 +258,8 @@ class Restorer:
         found = {}
         for item in items:
             image = json_form(item)
+            if not self._mine(image):  # a tenant-scoped restore never deletes another tenant's item
+                continue
             found[key_text(image, key_names)] = (item_digest(image), {k: image[k] for k in key_names})
         return found
 
@@ -251,6 +274,8 @@ class Restorer:
         digests: list[int] = []
         for key, image_text, pointer in rows:
             image = self.store.image(image_text, pointer)
+            if not self._mine(image):
+                continue
             digest = item_digest(image)
             digests.append(digest)
             result.items += 1
@@ -270,7 +295,7 @@ class Restorer:
     def _verify(self, target: str, result: RestoreResult) -> None:
         digests = []
         for page in self.target.dynamodb.get_paginator("scan").paginate(TableName=target):
-            digests += [item_digest(json_form(item)) for item in page["Items"]]
+            digests += [item_digest(image) for image in map(json_form, page["Items"]) if self._mine(image)]
         if len(digests) != result.items or table_checksum(digests) != result.checksum:
             raise BackupError(
                 f"verification failed: {target} holds {len(digests)} items (checksum "
