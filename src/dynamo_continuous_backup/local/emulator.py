@@ -13,7 +13,6 @@ import os
 import socket
 
 from . import moto_dynamodb, moto_services
-
 from .firehose_partitioning import emulate_dynamic_partitioning
 
 log = logging.getLogger(__name__)
