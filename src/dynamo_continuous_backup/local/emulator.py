@@ -13,6 +13,8 @@ import os
 import socket
 from typing import Any
 
+from . import emulator_imports
+
 log = logging.getLogger(__name__)
 
 FAKE_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
@@ -365,6 +367,7 @@ class EmbeddedMoto:
         _segmented_scan_of_binary_hash_keys()
         _keep_logging_config()
         _cloudformation_alarms_and_subscriptions()
+        emulator_imports.list_imports()
         self.port = port or free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
