@@ -40,9 +40,10 @@ class CancelWatch:
     threads of one run (once seen, every thread sees it at its next check)."""
 
     def __init__(
-        self, s3: Any, bucket: str, key: str, every: float = CHECK_SECONDS, clock: Callable[[], float] = time.monotonic
+        self, s3: Any, bucket: str, key: str, every: float | None = None, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self.s3, self.bucket, self.key, self.every, self.clock = s3, bucket, key, every, clock
+        self.s3, self.bucket, self.key, self.clock = s3, bucket, key, clock
+        self.every = CHECK_SECONDS if every is None else every
         self._next = 0.0  # the first check reads at once
         self._seen = False
         self._lock = threading.Lock()

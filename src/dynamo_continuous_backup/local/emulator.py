@@ -13,7 +13,7 @@ import os
 import socket
 from typing import Any
 
-from . import emulator_imports
+from . import emulator_jobs
 
 log = logging.getLogger(__name__)
 
@@ -367,7 +367,7 @@ class EmbeddedMoto:
         _segmented_scan_of_binary_hash_keys()
         _keep_logging_config()
         _cloudformation_alarms_and_subscriptions()
-        emulator_imports.list_imports()
+        emulator_jobs.patch()
         self.port = port or free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)

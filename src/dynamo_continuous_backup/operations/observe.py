@@ -177,7 +177,7 @@ class JobObserver:
         return [j for j in jobs if j.started is None or j.started >= since]
 
     def imports(self, table: str | None, since: float) -> list[Job]:
-        """ImportTable jobs whose source is under PREFIX/@imports/ (restore --via-import), newest first."""
+        """ImportTable jobs whose source is under PREFIX/@imports/ (restore --via-import), at most `limit`."""
         root = f"{self.config.prefix}/{IMPORTS}/"
         summaries: list[dict[str, Any]] = []
         token: str | None = None
@@ -187,11 +187,11 @@ class JobObserver:
             token = page.get("NextToken")
             if not token:
                 break
-        jobs = []
-        for s in summaries[: self.limit]:
-            if s.get("ImportStatus") in ("IN_PROGRESS", "CANCELLING"):  # its counts so far
-                s = {**s, **self.clients.dynamodb.describe_import(ImportArn=s["ImportArn"])["ImportTableDescription"]}
-            jobs.append(import_job(s))
+        describe = self.clients.dynamodb.describe_import  # the summary has no counts
+        jobs = [
+            import_job({**s, **describe(ImportArn=s["ImportArn"])["ImportTableDescription"]})
+            for s in summaries[: self.limit]
+        ]
         return [j for j in jobs if (table is None or j.table == table) and (j.started is None or j.started >= since)]
 
     # -- Athena ----------------------------------------------------------------------------------
