@@ -15,7 +15,8 @@ ALLOWED = {
     "restore": {"core"},
     "explore": {"core", "restore"},
     "local": {"core"},
-    "cli": {"core", "capture", "snapshot", "provisioning", "install", "restore", "explore", "local"},
+    "operations": {"core"},
+    "cli": {"core", "capture", "snapshot", "provisioning", "install", "restore", "explore", "local", "operations"},
     # the two Lambda entry points: parse the event, call the library, shape the response
     "forwarder": {"core", "capture"},
     "ensure_backup": {"core", "snapshot", "provisioning"},

@@ -13,7 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .. import __version__
 from ..core.aws import translate
 from ..core.errors import AwsError, BackupError
-from . import cost, explore, install, protect, restoring  # noqa: F401 - importing registers the commands
+from . import cost, explore, install, jobs, protect, restoring  # noqa: F401 - importing registers the commands
 from .base import COMMANDS, UI
 
 

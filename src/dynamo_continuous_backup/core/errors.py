@@ -9,6 +9,7 @@ BackupError                      base
 │   └── TableNotFoundError (3)   ... a DynamoDB table (always this one, whoever finds it missing)
 ├── NotProtectableError   (1)    a table cannot be backed up without touching another consumer
 ├── WaitTimeoutError      (1)    a bounded wait ran out
+├── CancelledError        (1)    a run stopped because `jobs cancel` asked it to (says how to resume)
 └── AwsError              (1)    an AWS call failed; `code` and `operation` say which and how
     ├── AwsNotFoundError  (3)    AWS says the resource does not exist (also a NotFoundError)
     ├── ConflictError     (1)    in use, already exists, or changed meanwhile (often: someone else did it)
@@ -62,6 +63,16 @@ class NotProtectableError(BackupError):
 
 class WaitTimeoutError(BackupError):
     exit_code = 1
+
+
+class CancelledError(BackupError):
+    """A run stopped at a consistent point on request; `run_id` names it for the resume."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, run_id: str = "") -> None:
+        super().__init__(message)
+        self.run_id = run_id
 
 
 class AwsError(BackupError):

@@ -12,7 +12,7 @@ import logging
 import os
 import socket
 
-from . import moto_dynamodb, moto_services
+from . import moto_dynamodb, moto_imports, moto_services
 from .firehose_partitioning import emulate_dynamic_partitioning
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ class EmbeddedMoto:
         # moto_services' delivery metrics wrap partitioned deliveries too
         emulate_dynamic_partitioning()
         moto_services.apply()
+        moto_imports.patch()
         self.port = port or free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)

@@ -6,6 +6,7 @@ the ensure function's scheduled checkpoints (snapshot/checkpoint.py)."""
 from __future__ import annotations
 
 import gzip
+import json
 import logging
 import shutil
 import tempfile
@@ -16,11 +17,13 @@ from pathlib import Path
 
 import duckdb
 
-from ..core.errors import NotFoundError, UserInputError
+from ..core.cancel import CancelWatch, acknowledge_cancel, cancel_key, clear_cancel
+from ..core.errors import CancelledError, NotFoundError, UserInputError
 from ..core.records import dumps
 from ..core.timeline import LATE_SECONDS, checkpoint_run_id
-from ..core.timeline_store import base_written, write_checkpoint
+from ..core.timeline_store import base_written, checkpoint_prefix, write_checkpoint
 from .backups import BackupStore, LocalBackups
+from .state import iso
 from .statequery import CorruptBackupError, connect, state_sql
 
 log = logging.getLogger(__name__)
@@ -58,11 +61,14 @@ class Checkpointer:
         clients, config = self.store.clients, self.store.config
         if base_written(clients, config, table, run_id):
             return CheckpointResult(table, run_id, at, 0, 0, time.monotonic() - started, reused=True)
+        check_cancel = self._start(table, run_id, at, now)
         fetched = self.store.fetched_bytes
         backups = self.store.sync(table, window)
+        check_cancel()
         with tempfile.TemporaryDirectory(prefix="dcb-checkpoint-") as tmp:
             inline, pointers, items = write_state(backups, at, Path(tmp) / "items.ndjson.gz")
             parts = [inline.read_bytes()]
+        check_cancel()
         if pointers:  # items too large for Firehose: their images are in the full records
             lines = b"".join(dumps({"Item": self.store.image(None, p)}) + b"\n" for p in pointers)
             parts.append(gzip.compress(lines, compresslevel=3))
@@ -70,6 +76,29 @@ class Checkpointer:
         read = self.store.fetched_bytes - fetched
         log.info("checkpoint %s of %s: %d items, %d bytes read", run_id, table, items, read)
         return CheckpointResult(table, run_id, at, items, read, time.monotonic() - started)
+
+    def _start(self, table: str, run_id: str, at: float, now: float) -> Callable[[], None]:
+        """Note the run (so `jobs` lists it while it runs) and return its cancel check. The
+        state is one DuckDB statement: a cancel takes effect between the download, the
+        computation and the upload, never inside one; nothing is a base before its manifest."""
+        s3, bucket = self.store.clients.s3, self.store.bucket
+        marker = cancel_key(self.store.config.prefix, table, run_id)
+        clear_cancel(s3, bucket, marker)  # the same T gives the same run: running it again is asking it to go on
+        info = {"runId": run_id, "table": table, "kind": "checkpoint", "startTime": now, "at": at}
+        run_key = checkpoint_prefix(self.store.config, table, run_id) + "run.json"
+        s3.put_object(Bucket=bucket, Key=run_key, Body=json.dumps(info).encode())
+        watch = CancelWatch(s3, bucket, marker, every=0)
+
+        def check() -> None:
+            if watch.requested():
+                acknowledge_cancel(s3, bucket, marker, self.clock())
+                raise CancelledError(
+                    f"checkpoint {run_id} of {table} cancelled before its manifest (no base written); run "
+                    f"`dynamo-backup checkpoint {table} --config <your config> --at {iso(at)}` to redo it",
+                    run_id,
+                )
+
+        return check
 
 
 def write_state(backups: LocalBackups, at: float, path: Path) -> tuple[Path, list[str], int]:

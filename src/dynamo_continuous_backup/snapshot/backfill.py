@@ -21,8 +21,9 @@ from typing import Any
 
 from ..core import naming
 from ..core.aws import Clients, read_object, table_must_exist, wrap
+from ..core.cancel import CancelWatch, acknowledge_cancel, cancel_key, clear_cancel
 from ..core.config import Config
-from ..core.errors import AwsError, UserInputError
+from ..core.errors import AwsError, BackupError, CancelledError, UserInputError
 from ..core.records import dumps, json_form, wire_form
 from ..core.retry import Backoff
 
@@ -104,6 +105,12 @@ class Backfill:
         self._keys: list[str] | None = None
         self._count = 0
         self._count_lock = threading.Lock()
+        self.cancel: CancelWatch  # set by run(), which is what its segments check
+        self.run_id = ""
+
+    @property
+    def resume_hint(self) -> str:
+        return f"resume with `dynamo-backup backfill {self.table} --config <your config> --resume {self.run_id}`"
 
     def run_prefix(self, run_id: str) -> str:
         return f"{naming.snapshots_prefix(self.config.prefix, self.table)}{run_id}/"
@@ -128,11 +135,19 @@ class Backfill:
             self._put_json(prefix + "run.json", run_info)
         if self._get_json(prefix + "manifest.json") is not None:
             raise UserInputError(f"backfill run {run_id} is already complete")
+        marker = cancel_key(self.config.prefix, self.table, run_id)
+        if resume:  # resuming is asking it to go on: an earlier `jobs cancel` no longer applies
+            clear_cancel(self.clients.s3, self.bucket, marker)
+        self.cancel, self.run_id = CancelWatch(self.clients.s3, self.bucket, marker), run_id
         segments = int(run_info["segments"])
         checkpoints = [self._get_json(f"{prefix}checkpoints/segment-{s:05d}.json") or {} for s in range(segments)]
         resumed = sum(1 for c in checkpoints if c.get("done"))
-        with ThreadPoolExecutor(max_workers=min(segments, 64)) as pool:
-            done = list(pool.map(lambda s: self._segment(prefix, s, segments, checkpoints[s]), range(segments)))
+        try:
+            with ThreadPoolExecutor(max_workers=min(segments, 64)) as pool:
+                done = list(pool.map(lambda s: self._guarded(prefix, s, segments, checkpoints[s]), range(segments)))
+        except CancelledError:
+            acknowledge_cancel(self.clients.s3, self.bucket, marker, time.time())
+            raise
         files = [f for cp in done for f in cp["files"]]
         items = sum(cp["items"] for cp in done)
         manifest = {
@@ -151,6 +166,17 @@ class Backfill:
         self._put_json(prefix + "manifest.json", manifest)  # last: marks the run complete
         return BackfillResult(run_id, items, len(files), time.monotonic() - started, resumed)
 
+    def _guarded(self, prefix: str, segment: int, total: int, checkpoint: dict[str, Any]) -> dict[str, Any]:
+        """`_segment`, noting a failure in the segment's checkpoint (for `jobs`); its progress stays."""
+        try:
+            return self._segment(prefix, segment, total, checkpoint)
+        except CancelledError:
+            raise
+        except BackupError as exc:
+            key = f"{prefix}checkpoints/segment-{segment:05d}.json"
+            self._put_json(key, {**(self._get_json(key) or {"segment": segment, "files": []}), "failed": str(exc)})
+            raise
+
     def _segment(self, prefix: str, segment: int, total: int, checkpoint: dict[str, Any]) -> dict[str, Any]:
         if checkpoint.get("done"):
             return checkpoint
@@ -167,6 +193,13 @@ class Backfill:
         # Checkpoints hold the key in JSON form (binary as base64); the scan takes it as bytes.
         start_key = wire_form(state["lastKey"]) if state["lastKey"] else None
         while True:
+            if self.cancel.requested():  # a clock comparison per page; an S3 read every few seconds
+                if lines:  # keep what was scanned: the checkpoint then points past it
+                    self._flush(prefix, state, lines, pending, start_key)
+                raise CancelledError(
+                    f"backfill {self.run_id} of {self.table} cancelled; {self.resume_hint}",
+                    self.run_id,
+                )
             page = self._scan(segment, total, start_key)
             now = time.time()
             for item in page.get("Items", []):
