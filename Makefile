@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/state.py
 	$(BIN)/python bench/checkpoint.py
 	$(BIN)/python bench/restore_history.py
+	$(BIN)/python bench/crossover.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .dcb-cache

@@ -20,18 +20,19 @@ RECORDS = int(os.environ.get("DCB_BENCH_RECORDS", "1000000"))  # smaller only fo
 KEYS, FILES = RECORDS // 10, 40
 
 
-def generate(folder: Path) -> float:
+def generate(folder: Path, records: int = RECORDS) -> float:
     """Firehose-like gzip NDJSON objects; returns a time T inside the history."""
     rng = random.Random(1)
     seq = 10**20
-    per_file = RECORDS // FILES
+    keys = records // 10
+    per_file = records // FILES
     start = 1_700_000_000
     for f in range(FILES):
         lines = []
         for i in range(per_file):
             n = f * per_file + i
             seq += rng.randrange(1, 50)
-            key = {"pk": {"S": f"user-{rng.randrange(KEYS):06d}"}}
+            key = {"pk": {"S": f"user-{rng.randrange(keys):06d}"}}
             event = "REMOVE" if rng.random() < 0.1 else "MODIFY"
             rec = {
                 "Keys": key,
@@ -53,7 +54,7 @@ def generate(folder: Path) -> float:
                 }
             lines.append(orjson.dumps(rec))
         (folder / f"part-{f:03d}.ndjson.gz").write_bytes(gzip.compress(b"\n".join(lines) + b"\n", compresslevel=6))
-    return start + RECORDS // 100 * 0.8
+    return start + records // 100 * 0.8
 
 
 def child(mode: str, folder: str, at: float) -> None:
