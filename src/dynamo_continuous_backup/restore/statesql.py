@@ -20,7 +20,7 @@ from .sqlparts import check_dialect, image_type, key_text
 from .where import parse_where, predicate_sql
 
 _CHANGES = """
-SELECT k, MAX_BY(CAST(ROW(eventName, NewImage, oversizeS3Key) AS ROW(e VARCHAR, img {image}, ptr VARCHAR)),
+SELECT k, MAX_BY(CAST(ROW(eventName, NewImage, oversizeS3Key) AS STRUCT<e VARCHAR, img {image}, ptr VARCHAR>),
                  LPAD(SequenceNumber, 48, '0')) AS w
 FROM (SELECT dcb_key AS k, eventName, NewImage, oversizeS3Key, SequenceNumber
       FROM {changes} WHERE dcb_read) AS r
@@ -58,7 +58,7 @@ def state_select(
     nonce = uuid.uuid4().hex[:12]  # placeholders no literal of the caller's can spell
     relations = {f"dcb_changes_{nonce}": changes, f"dcb_base_{nonce}": base or ""}
     names = list(relations)
-    text = _CHANGES.format(image=image_type(dialect).sql("athena"), changes=names[0])
+    text = _CHANGES.format(image=image_type(dialect).sql(), changes=names[0])
     text = f"WITH c AS ({text}) {_LATEST}" if base is None else _WITH_BASE.format(changes=text, base=names[1])
     if where is not None:
         text = _FILTERED.format(state=text)
@@ -77,7 +77,7 @@ def state_select(
             return leaves[node.name].copy()
         return node
 
-    sql = sqlglot.parse_one(text, read="athena").transform(fill).sql(dialect=dialect)
+    sql = sqlglot.parse_one(text).transform(fill).sql(dialect=dialect)
     for name, relation in relations.items():
         sql = sql.replace(name, relation)
     return sql
