@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 import sqlglot
 from hypothesis import HealthCheck, given, settings
@@ -14,6 +15,8 @@ from hypothesis import strategies as st
 
 from dynamo_continuous_backup.core.errors import UserInputError
 from dynamo_continuous_backup.restore.keys import key_text
+from dynamo_continuous_backup.restore.restore import Restorer
+from dynamo_continuous_backup.restore.statequery import read_files
 from dynamo_continuous_backup.restore.statesql import state_select
 from dynamo_continuous_backup.restore.where import matches, parse_where
 
@@ -152,3 +155,41 @@ def test_python_and_both_renderings_agree(tmp_path: Path, items: list[dict[str, 
     # THEN each keeps exactly the items Python says match
     expected = {key_text(i, list(NAMES)): i for i in images if matches(parse_where(text), i)}
     assert ours == athena == expected
+
+
+def test_oversize_rows_pass_the_sql_filter_for_python_to_test(tmp_path: Path) -> None:
+    # GIVEN an oversize item: its pointer line has no image for SQL to test
+    line = {
+        "Keys": {"pk": {"S": "big"}, "sk": {"N": "1"}},
+        "eventName": "INSERT",
+        "SequenceNumber": "5",
+        "ApproximateCreationDateTime": 1,
+        "oversizeS3Key": "backups/@oversize/t/x",
+    }
+    path = tmp_path / "c.ndjson"
+    path.write_text(json.dumps(line) + "\n")
+    con = duckdb.connect()
+    sql = state_select("duckdb", f"({read_files([path])})", None, NAMES, None, None, where="tenant = 'acme'")
+    # THEN its row is kept, pointer and all (restore fetches the image and tests it)
+    assert [(p, img) for _, img, p in con.execute(sql).fetchall()] == [("backups/@oversize/t/x", None)]
+
+
+class Images:
+    """A backup store whose oversize records are in memory."""
+
+    def __init__(self, images: dict[str, dict[str, Any]]) -> None:
+        self.images = images
+
+    def image(self, text: str | None, pointer: str | None) -> dict[str, Any]:
+        return json.loads(text) if text else self.images[pointer or ""]
+
+
+def test_restore_tests_oversize_items_after_fetching_them() -> None:
+    store = Images({"p1": {"tenant": {"S": "acme"}}, "p2": {"tenant": {"S": "other"}}})
+    restorer = Restorer(None, store)  # type: ignore[arg-type]  # reads no table
+    rows = [("k0", '{"tenant": {"S": "acme"}}', None), ("k1", None, "p1"), ("k2", None, "p2")]
+    kept = list(restorer._matching(iter(rows), parse_where("tenant = 'acme'")))
+    assert [(k, json.loads(img or "null"), p) for k, img, p in kept] == [
+        ("k0", {"tenant": {"S": "acme"}}, None),
+        ("k1", {"tenant": {"S": "acme"}}, None),
+    ]
