@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 import pytest
 import sqlglot
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dynamo_continuous_backup.core.errors import UserInputError
@@ -145,6 +145,9 @@ predicate = st.recursive(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(items=st.lists(item, min_size=1, max_size=8), text=predicate)
+# NULL-typed and missing attributes read as NULL; IS NULL holds for both
+@example(items=[{"a": {"NULL": True}}, {}, {"a": {"S": "x"}}], text="a IS NULL")
+@example(items=[{"a": {"NULL": True}}, {}, {"a": {"S": "x"}}], text="NOT (a = 'x')")
 def test_python_and_both_renderings_agree(tmp_path: Path, items: list[dict[str, Any]], text: str) -> None:
     # GIVEN items as base rows (each with its own key)
     images = [{**i, "pk": {"S": f"k{n}"}, "sk": {"N": "1"}} for n, i in enumerate(items)]
