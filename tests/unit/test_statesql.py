@@ -4,8 +4,6 @@ across generations, bases, duplicates and every attribute type."""
 
 from __future__ import annotations
 
-import base64
-import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -18,12 +16,12 @@ from hypothesis import strategies as st
 
 from dynamo_continuous_backup.core.records import loads
 from dynamo_continuous_backup.core.timeline import Base, Timeline
-from dynamo_continuous_backup.restore.keys import key_text, normal_number
+from dynamo_continuous_backup.restore.keys import key_text
 from dynamo_continuous_backup.restore.statequery import read_files
 from dynamo_continuous_backup.restore.statesql import state_select
 
-from ..helpers import HARD
-from .test_state import attrs
+from .test_keys import typed
+from .test_state import attrs, write
 
 NAMES = ("pk", "sk")
 LABELS = ("2026-01-01T00:00:00.000", "2026-01-02T00:00:00.000", "2026-01-03T00:00:00.000")
@@ -76,16 +74,9 @@ def test_the_athena_rendering_is_trino_sql() -> None:
 
 # -- keys ----------------------------------------------------------------------------------
 
-hard_text = st.text(st.sampled_from(HARD) | st.characters(blacklist_categories=("Cs",)), max_size=8)
-key_value = st.one_of(
-    hard_text.map(lambda v: {"S": v}),
-    st.decimals(-(10**30), 10**30, places=3).map(lambda d: {"N": normal_number(str(d))}),
-    st.binary(max_size=8).map(lambda b: {"B": base64.b64encode(b).decode()}),
-)
-
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.fixed_dictionaries({"pk": key_value, "sk": key_value}), min_size=1, max_size=20))
+@given(st.lists(st.fixed_dictionaries({"pk": typed, "sk": typed}), min_size=1, max_size=20))
 def test_key_texts_are_equal_on_both_engines(tmp_path: Path, keys: list[dict[str, Any]]) -> None:
     # GIVEN tricky keys (control characters, numbers as DynamoDB stores them, binary) as base rows
     unique = {json.dumps(k, sort_keys=True): k for k in keys}.values()  # a base holds each key once
@@ -145,13 +136,6 @@ def reference(records: list[dict[str, Any]], gen: int, at: float) -> dict[str, A
             else:
                 state[k] = r["NewImage"]
     return state
-
-
-def write(path: Path, records: list[dict[str, Any]], compress: bool) -> Path:
-    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
-    path = path.with_suffix(".ndjson.gz" if compress else ".ndjson")
-    path.write_bytes(gzip.compress(data) if compress else data)
-    return path
 
 
 @settings(
