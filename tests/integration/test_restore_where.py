@@ -66,14 +66,17 @@ def test_where_with_key_restores_the_item_only_if_it_matches(history: Any, aws: 
     config, captured = history
     at, state = captured[0]
     key, item = next((k, v) for k, v in state.items() if v["status"]["S"] != "paid")
-    aws.dynamodb.delete_item(TableName="orders", Key={"pk": item["pk"], "sk": item["sk"]})
+    # GIVEN the target holds that item now with another status, outside "status = 'paid'"
+    aws.dynamodb.put_item(TableName="orders", Item={"pk": item["pk"], "sk": item["sk"], "status": {"S": "moved"}})
     before = contents(aws, "orders")
     one = {"pk": item["pk"], "sk": item["sk"]}
     result = restore(
         aws, config, "orders", at=str(at), into_existing=True, keys=one, where="status = 'paid'", cache=tmp_path
     )
-    assert result.verified and result.puts == 0 and contents(aws, "orders") == before
+    # THEN restoring it with a predicate neither version matches changes nothing, and verifies
+    assert result.verified and (result.puts, result.deletes) == (0, 0) and contents(aws, "orders") == before
     result = restore(
         aws, config, "orders", at=str(at), into_existing=True, keys=one, where="status <> 'paid'", cache=tmp_path
     )
+    # AND with one both match, the item is restored
     assert result.verified and result.puts == 1 and contents(aws, "orders")[key] == item

@@ -296,6 +296,8 @@ class Restorer:
             yield {"PutRequest": {"Item": wire_form(image)}}
         result.checksum = table_checksum(digests)
         for key, (_, key_image, inside) in existing.items():  # in the target but not in the state at T
+            if not inside:  # outside --where: not ours to delete
+                continue
             result.deletes += 1
             if len(result.sample) < 10:
                 result.sample.append(f"delete {readable_key(key, names)}")
