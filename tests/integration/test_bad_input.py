@@ -86,6 +86,13 @@ CASES: list[tuple[str, str, list[str], int, str]] = [
     ("TIME in the future", config_text(), ["restore", "t", "--to", "x", "--at", "2999-01-01"], 2, "is in the future"),
     ("no base (checkpoint)", config_text(), ["checkpoint", "nosuch"], 3, "no base of table nosuch"),
     (
+        "--where outside the safe subset",
+        config_text(),
+        ["restore", "t", "--to", "x", "--where", "pk = 'a'; DROP TABLE t"],
+        2,
+        "--where \"pk = 'a'; DROP TABLE t\": give one predicate (no ';')",
+    ),
+    (
         "--key no backup holds (restore)",
         config_text(),
         ["restore", "t", "--to", "x", "--from-start", "--key", "pk=zz"],

@@ -22,7 +22,7 @@ ALLOWED = {
     "ensure_backup": {"core", "snapshot", "provisioning"},
 }
 # What neither Lambda's Python nor the zip has (hjson and orjson are in the zip): CLI only.
-CLI_ONLY = {"duckdb", "tqdm", "shortuuid", "moto", "pytest"}
+CLI_ONLY = {"duckdb", "tqdm", "shortuuid", "moto", "pytest", "sqlglot"}
 
 
 def _part(module: str) -> str:

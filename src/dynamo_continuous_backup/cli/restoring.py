@@ -17,6 +17,12 @@ def _restore_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--into-existing", action="store_true", help="change an existing non-empty table to the state")
     p.add_argument("--dry-run", action="store_true", help="show what would be written and deleted")
     p.add_argument("--key", action="append", metavar="ATTR=VALUE", help="restore one item (repeat per key part)")
+    p.add_argument(
+        "--where",
+        metavar="PREDICATE",
+        help="restore only the items matching this SQL predicate, e.g. \"tenant = 'acme' AND amount > 10\"; "
+        "with --into-existing nothing outside it is written or deleted",
+    )
     p.add_argument("--source-region", help="region of the backups' table (default: the config's)")
     p.add_argument("--target-region", help="region to restore into (default: the source region)")
     p.add_argument("--via-import", action="store_true", help="load with DynamoDB ImportTable (new table only)")
@@ -50,6 +56,7 @@ def cmd_restore(args: argparse.Namespace, ui: UI) -> int:
         args.from_start,
         args.via_import,
         args.threads,
+        where=args.where,
     )
     opts.tenant = args.tenant
     with Progress(f"restore {args.table} -> {args.to}") as bar:
@@ -62,9 +69,17 @@ def cmd_restore(args: argparse.Namespace, ui: UI) -> int:
         ui.line(f"note: {note}")
     if result.dry_run:
         ui.line(f"dry run: {result.items} items at {iso(result.at)}; would put {result.puts}, delete {result.deletes}")
+        if result.untouched:
+            ui.line(f"  would leave {result.untouched} untouched: the target holds them outside --where")
         for line in result.sample:
             ui.line(f"  {line}")
         return 0
+    if result.untouched:
+        ui.line(
+            f"note: {result.untouched} item(s) of the state at {iso(result.at)} left untouched: {args.to} holds "
+            "them with values outside --where (never overwritten); e.g. "
+            + "; ".join(s.removeprefix("untouched ") for s in result.sample if s.startswith("untouched"))
+        )
     check = "verified" if result.verified else "NOT verified"
     ui.line(
         f"restored {args.table} at {iso(result.at)} into {args.to} ({target.region}): {result.items} items, "

@@ -86,7 +86,7 @@ class Window:
         return hour_partitions(self.since, self.until)
 
     def reads(self, record: dict[str, Any]) -> bool:
-        """Whether a change record counts for this window (as restore/statequery.window_filter
+        """Whether a change record counts for this window (as restore/statesql._read_filter
         says in SQL): its generation's (by label; older records by time), after `since`, by `at`."""
         when = record.get("ApproximateCreationDateTime")
         gen = self.generation

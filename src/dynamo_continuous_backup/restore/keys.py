@@ -1,10 +1,11 @@
-"""The one canonical text of an item key, built alike in Python and in DuckDB SQL.
+"""The one canonical text of an item key, built alike in Python and in SQL (DuckDB, Athena).
 
 Per key attribute, in key-schema order (hash, then range): the type tag (S, N or B), the
 value's UTF-8 byte length, ':' and the value as stored (S the raw string, N DynamoDB's
 number text, B the base64 text). The length prefix makes the text unambiguous whatever
 characters a value holds, with no escaping that two engines could spell differently: Python
-counts `len(value.encode())`, DuckDB `strlen(value)`, and both copy the value verbatim.
+counts `len(value.encode())`, DuckDB `strlen(value)`, Athena half the hex length of
+`to_utf8(value)` (restore/sqlparts.py), and all copy the value verbatim.
 Example: pk = 'a|b', sk = 7  ->  'S3:a|bN1:7'.
 """
 
@@ -15,7 +16,10 @@ import re
 from decimal import Decimal, InvalidOperation, localcontext
 from typing import TYPE_CHECKING, Any
 
+import sqlglot
+
 from ..core.errors import UserInputError
+from . import sqlparts
 
 if TYPE_CHECKING:
     from .backups import LocalBackups
@@ -35,16 +39,9 @@ def key_text(image: dict[str, Any], names: list[str]) -> str:
 
 
 def key_sql(names: list[str], column: str = "coalesce(Keys, Item)") -> str:
-    """A DuckDB expression giving the same text as `key_text` for a JSON column of images."""
-    if not names:
-        return "''"
-    parts = []
-    for name in names:
-        # JSON Pointer ('/name/S') has exact escaping for any attribute name ('~0', '~1').
-        pointer = "/" + name.replace("~", "~0").replace("/", "~1")
-        values = [(tag, f"json_extract_string({column}, {_quote(pointer + '/' + tag)})") for tag in TAGS]
-        parts.append("coalesce(" + ", ".join(f"'{t}' || strlen({v}) || ':' || {v}" for t, v in values) + ")")
-    return " || ".join(parts)
+    """A DuckDB expression giving the same text as `key_text` for a JSON column of images
+    (sqlparts.key_text: the same definition statesql renders for either engine)."""
+    return sqlparts.key_text("duckdb", names, sqlglot.parse_one(column, read="duckdb")).sql("duckdb")
 
 
 def parse_key_text(text: str, names: list[str]) -> dict[str, Any]:
@@ -109,7 +106,3 @@ def parse_key_args(pairs: list[str], backups: LocalBackups) -> dict[str, Any]:
     if missing:
         raise UserInputError(f"--key: give every key attribute of {backups.table}; missing {', '.join(missing)}")
     return key
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"

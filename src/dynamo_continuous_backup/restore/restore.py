@@ -12,7 +12,7 @@ from typing import Any
 from ..core import naming
 from ..core.aws import Clients
 from ..core.errors import AwsNotFoundError, BackupError, NotFoundError, UserInputError
-from ..core.records import json_form, wire_form
+from ..core.records import dumps, json_form, wire_form
 from ..core.retry import wait_until
 from ..core.schema import table_args
 from .backups import BackupStore, LocalBackups
@@ -21,10 +21,13 @@ from .keys import key_text, readable_key
 from .state import iso, item_digest, parse_time, table_checksum
 from .statequery import CorruptBackupError, check_times, connect, find_corrupt, iter_state, key_found
 from .tablewrite import BatchWriter
+from .where import Predicate, matches, parse_where
 
 log = logging.getLogger(__name__)
 
-Existing = dict[str, tuple[int, dict[str, Any]]]  # key text -> (content digest, key image) in the target
+# key text -> (content digest, key image, inside --where) of what the target holds
+Existing = dict[str, tuple[int, dict[str, Any], bool]]
+Rows = Iterator[tuple[str, str | None, str | None]]
 # A new table becomes ACTIVE within seconds; poll every 2 s for at most 5 minutes.
 ACTIVE_POLL = 2.0
 ACTIVE_TIMEOUT = 300.0
@@ -39,6 +42,7 @@ class RestoreResult:
     items: int = 0
     puts: int = 0
     deletes: int = 0
+    untouched: int = 0  # items of the state the target holds outside --where: never overwritten
     checksum: str = ""
     verified: bool = False
     dry_run: bool = False
@@ -57,6 +61,7 @@ class RestoreOptions:
     from_start: bool = False
     via_import: bool = False
     threads: int = 8
+    where: str | None = None  # a --where predicate: only the items it matches
     tenant: str | None = None  # only this tenant's items, from its tenant= folder (README "Multi-tenant layout")
 
 
@@ -75,6 +80,7 @@ class Restorer:
     def restore(self, table: str, target: str, opts: RestoreOptions) -> RestoreResult:
         now = time.time()
         at = parse_time(opts.at, now)  # a malformed time fails before any download
+        predicate = parse_where(opts.where) if opts.where is not None else None  # so does a bad --where
         if at > now + 1:  # a state in the future is not known yet: never report one as restored
             raise UserInputError(f"--at {iso(at)} is in the future; omit --at for the latest state")
         timeline = self.store.timeline(table)
@@ -98,7 +104,9 @@ class Restorer:
         if opts.at is not None:
             check_times(con, backups)
         rows = self._state_rows(con, backups, result, opts)  # a corrupt backup fails here, before any write
-        existing = self._prepare_target(backups, target, opts, result)
+        if predicate is not None:
+            rows = self._matching(rows, predicate)
+        existing = self._prepare_target(backups, target, opts, result, predicate)
         if existing is None and not opts.dry_run and opts.via_import:
             return self._via_import(backups, target, rows, result)
         requests = self._requests(rows, existing, result, backups.key_names)
@@ -109,10 +117,12 @@ class Restorer:
         writer = BatchWriter(self.target.dynamodb, target, opts.threads, self.sleep, progress=self.progress)
         writer.write(requests)
         if opts.keys is None:
-            self._verify(target, result)
+            self._verify(target, result, predicate)
         else:
             item = self.target.dynamodb.get_item(TableName=target, Key=wire_form(opts.keys)).get("Item")
-            result.verified = table_checksum([item_digest(json_form(item))] if item else []) == result.checksum
+            image = json_form(item) if item else None
+            mine = image is not None and (predicate is None or matches(predicate, image))
+            result.verified = table_checksum([item_digest(image)] if mine and image else []) == result.checksum
         return result
 
     def _tenant_scope(self, tenant: str | None) -> tuple[str, str] | None:
@@ -132,6 +142,17 @@ class Restorer:
         """Whether an item belongs in this restore (every item, unless it is tenant-scoped)."""
         return self._tenant is None or naming.tenant_of(image, self._tenant[0]) == self._tenant[1]
 
+    def _matching(self, rows: Rows, predicate: Predicate) -> Rows:
+        """The rows --where keeps: SQL tested the inline images; an oversize item's image is
+        only in the full record its pointer names, so it is fetched and tested here."""
+        for key, image_text, pointer in rows:
+            if pointer is None:
+                yield key, image_text, pointer
+                continue
+            image = self.store.image(None, pointer)
+            if matches(predicate, image):
+                yield key, dumps(image).decode(), None
+
     def _check_time(self, backups: LocalBackups, result: RestoreResult, opts: RestoreOptions) -> None:
         if result.earliest is None:
             if not opts.from_start:
@@ -147,9 +168,7 @@ class Restorer:
                 f"{iso(result.earliest)}; choose a later time"
             )
 
-    def _state_rows(
-        self, con: Any, backups: LocalBackups, result: RestoreResult, opts: RestoreOptions
-    ) -> Iterator[tuple[str, str | None, str | None]]:
+    def _state_rows(self, con: Any, backups: LocalBackups, result: RestoreResult, opts: RestoreOptions) -> Rows:
         at = result.at if opts.at is not None else None
         only = key_text(opts.keys, backups.key_names) if opts.keys is not None else None  # one item's state only
         rows = self._rows(con, backups, at, result, opts, only)
@@ -169,9 +188,9 @@ class Restorer:
         result: RestoreResult,
         opts: RestoreOptions,
         only: str | None,
-    ) -> Iterator[tuple[str, str | None, str | None]]:
+    ) -> Rows:
         try:
-            return iter_state(con, backups, at, only=only)
+            return iter_state(con, backups, at, only=only, where=opts.where)
         except CorruptBackupError as exc:
             bad = find_corrupt(backups.change_files + [f for s in backups.snapshots for f in s.files])
             names = [self.store.key_of(p) for p in bad] or [str(exc)]
@@ -185,10 +204,15 @@ class Restorer:
                 ) from None
             backups.change_files = [f for f in backups.change_files if f not in bad]
             backups.snapshots = [replace(s, files=tuple(f for f in s.files if f not in bad)) for s in backups.snapshots]
-            return iter_state(con, backups, at, only=only)
+            return iter_state(con, backups, at, only=only, where=opts.where)
 
     def _prepare_target(
-        self, backups: LocalBackups, target: str, opts: RestoreOptions, result: RestoreResult
+        self,
+        backups: LocalBackups,
+        target: str,
+        opts: RestoreOptions,
+        result: RestoreResult,
+        predicate: Predicate | None = None,
     ) -> Existing | None:
         """Create the target from the saved schema, or (explicitly) read what an existing one holds."""
         try:
@@ -202,9 +226,10 @@ class Restorer:
                     f"target table {target} exists and is not empty; choose a new --to, "
                     "or pass --into-existing to change it to the restored state"
                 )
+            names = backups.key_names
             if opts.keys is not None:  # one item: never look at, or touch, any other
-                return self._existing_digests(target, backups.key_names, only=opts.keys)
-            return self._existing_digests(target, backups.key_names) if opts.into_existing or not empty else {}
+                return self._existing_digests(target, names, opts.keys, predicate)
+            return self._existing_digests(target, names, None, predicate) if opts.into_existing or not empty else {}
         if backups.schema is None:
             raise NotFoundError(
                 f"no saved schema of {backups.table}, so {target} cannot be created; "
@@ -244,8 +269,10 @@ class Restorer:
             )
             result.notes.append(f"TTL re-applied on attribute {ttl['AttributeName']}")
 
-    def _existing_digests(self, target: str, key_names: list[str], only: dict[str, Any] | None = None) -> Existing:
-        """Key text -> (content digest, key image) of what the target holds now."""
+    def _existing_digests(
+        self, target: str, key_names: list[str], only: dict[str, Any] | None = None, predicate: Predicate | None = None
+    ) -> Existing:
+        """Key text -> (content digest, key image, inside --where) of what the target holds now."""
         if only is not None:
             item = self.target.dynamodb.get_item(TableName=target, Key=wire_form(only)).get("Item")
             items: Iterator[dict[str, Any]] = iter([item] if item else [])
@@ -258,14 +285,14 @@ class Restorer:
         found = {}
         for item in items:
             image = json_form(item)
-            if not self._mine(image):  # a tenant-scoped restore never deletes another tenant's item
-                continue
-            found[key_text(image, key_names)] = (item_digest(image), {k: image[k] for k in key_names})
+            # another tenant's item, or one outside --where, is never overwritten or deleted
+            inside = self._mine(image) and (predicate is None or matches(predicate, image))
+            found[key_text(image, key_names)] = (item_digest(image), {k: image[k] for k in key_names}, inside)
         return found
 
     def _requests(
         self,
-        rows: Iterator[tuple[str, str | None, str | None]],
+        rows: Rows,
         existing: Existing | None,
         result: RestoreResult,
         names: list[str],
@@ -276,26 +303,38 @@ class Restorer:
             image = self.store.image(image_text, pointer)
             if not self._mine(image):
                 continue
+            held = existing.pop(key, None)
+            if held is not None and not held[2]:  # the target's item is outside --where: never overwrite it
+                result.untouched += 1
+                if len(result.sample) < 10:
+                    result.sample.append(f"untouched {readable_key(key, names)} (outside --where in {result.target})")
+                continue
             digest = item_digest(image)
             digests.append(digest)
             result.items += 1
-            if existing.pop(key, (None, None))[0] == digest:
+            if held is not None and held[0] == digest:
                 continue
             result.puts += 1
             if len(result.sample) < 5:
                 result.sample.append(f"put {readable_key(key, names)}")
             yield {"PutRequest": {"Item": wire_form(image)}}
         result.checksum = table_checksum(digests)
-        for key, (_, key_image) in existing.items():  # in the target but not in the state at T
+        for key, (_, key_image, inside) in existing.items():  # in the target but not in the state at T
+            if not inside:  # outside --where: not ours to delete
+                continue
             result.deletes += 1
             if len(result.sample) < 10:
                 result.sample.append(f"delete {readable_key(key, names)}")
             yield {"DeleteRequest": {"Key": wire_form(key_image)}}
 
-    def _verify(self, target: str, result: RestoreResult) -> None:
+    def _verify(self, target: str, result: RestoreResult, predicate: Predicate | None = None) -> None:
+        """The target (with --where: its items inside the predicate) holds exactly the state."""
         digests = []
         for page in self.target.dynamodb.get_paginator("scan").paginate(TableName=target):
-            digests += [item_digest(image) for image in map(json_form, page["Items"]) if self._mine(image)]
+            images = (json_form(item) for item in page["Items"])
+            digests += [
+                item_digest(i) for i in images if self._mine(i) and (predicate is None or matches(predicate, i))
+            ]
         if len(digests) != result.items or table_checksum(digests) != result.checksum:
             raise BackupError(
                 f"verification failed: {target} holds {len(digests)} items (checksum "
@@ -308,7 +347,7 @@ class Restorer:
         self,
         backups: LocalBackups,
         target: str,
-        rows: Iterator[tuple[str, str | None, str | None]],
+        rows: Rows,
         result: RestoreResult,
     ) -> RestoreResult:
         assert backups.schema is not None

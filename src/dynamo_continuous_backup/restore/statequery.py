@@ -1,4 +1,5 @@
-"""State at T with DuckDB: arg_max by sequence number per key, streamed, bounded memory.
+"""State at T with DuckDB: statesql's one definition over the cached backup files, streamed,
+bounded memory.
 
 Sequence numbers exceed 64 bits, so they are compared left-padded as text, never as numbers
 of a fixed width and never unpadded.
@@ -17,6 +18,7 @@ from ..core.errors import BackupError, UserInputError
 from ..core.records import dumps
 from .backups import LocalBackups, SnapshotRun
 from .keys import key_sql
+from .statesql import state_select
 
 log = logging.getLogger(__name__)
 
@@ -71,44 +73,14 @@ def read_files(files: list[Path]) -> str:
     )
 
 
-def state_sql(backups: LocalBackups, at: float | None, only: str | None = None) -> str:
+def state_sql(backups: LocalBackups, at: float | None, only: str | None = None, where: str | None = None) -> str:
     """Rows (k, image, pointer) of every item present at `at` (None: the latest state), or of
-    the one item whose key text is `only`."""
-    key = key_sql(backups.key_names)
-    one = f"{key} = {_quote(only)}" if only is not None else ""
-    until = f"ApproximateCreationDateTime <= {at!r}" if at is not None else ""
-    when = " AND ".join(c for c in (until, one, window_filter(backups)) if c)
-    when = f"WHERE {when}" if when else ""
-    changes = f"""
-        SELECT {key} AS k, arg_max(struct_pack(e := eventName, img := NewImage, ptr := oversizeS3Key), {ORDER}) AS w
-        FROM ({read_files(backups.change_files)}) {when} GROUP BY k"""
+    the one item whose key text is `only`, or of those matching `where` (plus oversize ones,
+    whose image the caller fetches and tests): statesql's one definition, for DuckDB."""
     snapshot = _snapshot_for(backups, at)
-    if snapshot is None:
-        return f"SELECT k, w.img AS image, w.ptr AS pointer FROM ({changes}) WHERE w.e <> 'REMOVE'"
-    snapshot_rows = read_files(list(snapshot.files))
-    snap = f"""SELECT {key} AS k, any_value(coalesce(NewImage, Item)) AS image FROM ({snapshot_rows})
-        {f"WHERE {one}" if one else ""} GROUP BY k"""
-    return f"""
-        WITH c AS ({changes}), s AS ({snap})
-        SELECT k, w.img AS image, w.ptr AS pointer FROM c WHERE w.e <> 'REMOVE'
-        UNION ALL
-        SELECT s.k, s.image, NULL FROM s ANTI JOIN c ON s.k = c.k"""
-
-
-def window_filter(backups: LocalBackups) -> str:
-    """The change records the window reads: its generation's (by label; older files without
-    one, by time) and newer than its base's start minus the margin."""
-    window = backups.window
-    if window is None:
-        return ""
-    gen = window.generation
-    span = f"ApproximateCreationDateTime >= {gen.start!r}"
-    if gen.end is not None:
-        span += f" AND ApproximateCreationDateTime < {gen.end!r}"
-    mine = f"(streamLabel = {_quote(gen.label)} OR (streamLabel IS NULL AND {span}))"
-    if window.base is None:  # from the start: records without a time may be the oldest ones
-        return f"({mine} OR ApproximateCreationDateTime IS NULL)"
-    return f"{mine} AND ApproximateCreationDateTime > {window.since!r}"
+    base = f"({read_files(list(snapshot.files))})" if snapshot is not None else None
+    changes = f"({read_files(backups.change_files)})"
+    return state_select("duckdb", changes, base, tuple(backups.key_names), at, backups.window, where, only)
 
 
 def _snapshot_for(backups: LocalBackups, at: float | None) -> SnapshotRun | None:
@@ -139,11 +111,13 @@ def iter_state(
     at: float | None,
     batch: int = 5000,
     only: str | None = None,
+    where: str | None = None,
 ) -> Iterator[tuple[str, str | None, str | None]]:
-    """(key, image JSON, oversize pointer) rows, `batch` at a time (`only`: one key text's). The
-    query runs now, so an unreadable backup raises CorruptBackupError here, before any row is used."""
+    """(key, image JSON, oversize pointer) rows, `batch` at a time (`only`: one key text's;
+    `where`: a --where predicate's, see state_sql). The query runs now, so an unreadable backup
+    raises CorruptBackupError here, before any row is used."""
     try:
-        cursor = con.execute(state_sql(backups, at, only))
+        cursor = con.execute(state_sql(backups, at, only, where))
         first = cursor.fetchmany(batch)
     except duckdb.Error as exc:
         raise CorruptBackupError(str(exc).splitlines()[0]) from None
