@@ -69,7 +69,10 @@ def test_region_flag_beats_file(tmp_path: Path) -> None:
         ('{firehoseDeliveryBucket: "b", firehoseDeliveryPrefix: "p/"}', "without a leading or trailing '/'"),
         ('{firehoseDeliveryBucket: "b", firehoseDeliveryPrefix: "a//b"}', "'firehoseDeliveryPrefix' must be"),
         ('{firehoseDeliveryBucket: "b", firehoseDeliveryPrefix: "a/../b"}', "'firehoseDeliveryPrefix' must be"),
-        ('{firehoseDeliveryBucket: "b", athenaOutputLocation: "b/results/"}', "'athenaOutputLocation' must be an s3://"),
+        (
+            '{firehoseDeliveryBucket: "b", athenaOutputLocation: "b/results/"}',
+            "'athenaOutputLocation' must be an s3://",
+        ),
         ('{firehoseDeliveryBucket: "b", athenaWorkgroup: "a b"}', "'athenaWorkgroup' must be letters"),
         ('{firehoseDeliveryBucket: "b", athenaDatabase: "x; DROP"}', "'athenaDatabase' must be lower-case"),
     ],

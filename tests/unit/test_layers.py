@@ -14,8 +14,9 @@ ALLOWED = {
     "install": {"core", "snapshot", "provisioning"},
     "restore": {"core"},
     "explore": {"core", "restore"},
+    "athena": {"core", "restore", "explore"},
     "local": {"core"},
-    "cli": {"core", "capture", "snapshot", "provisioning", "install", "restore", "explore", "local"},
+    "cli": {"core", "capture", "snapshot", "provisioning", "install", "restore", "explore", "athena", "local"},
     # the two Lambda entry points: parse the event, call the library, shape the response
     "forwarder": {"core", "capture"},
     "ensure_backup": {"core", "snapshot", "provisioning"},

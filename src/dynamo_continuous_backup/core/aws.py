@@ -186,6 +186,10 @@ class Clients:
     def sts(self) -> Any:
         return self.get("sts")
 
+    @property
+    def athena(self) -> Any:
+        return self.get("athena")
+
 
 class _Translating:
     """A boto3 client (or paginator) whose calls raise core/errors.py's exceptions."""
