@@ -116,7 +116,7 @@ def test_template_stack_protects_new_tables_and_deletes_cleanly(
 
 
 def test_emulator_cloudformation_creates_and_deletes_alarms_and_subscriptions(aws: Clients) -> None:
-    # GIVEN a template of the monitoring types moto's CloudFormation lacks (emulator.py adds them)
+    # GIVEN a template of the monitoring types moto's CloudFormation lacks (local/moto_services.py adds them)
     template = {
         "Resources": {
             "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "alarms"}},

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
+from collections.abc import Callable
+from datetime import datetime
 
 from ..provisioning.fleet import select_tables
+from ..provisioning.health import Health, lag_text
 from ..provisioning.optin import OptIn
 from ..provisioning.provisioner import Provisioner, Result
 from ..provisioning.quota import quota_line, stream_quota
-from ..provisioning.status import fleet_status
+from ..provisioning.status import TableStatus, fleet_status
 from ..provisioning.steps import PrintingExecutor
 from ..provisioning.whitelist import load_whitelist
 from ..restore.backups import check_bucket
@@ -66,16 +70,46 @@ def cmd_deprovision(args: argparse.Namespace, ui: UI) -> int:
 def _status_args(p: argparse.ArgumentParser) -> None:
     config_args(p)
     p.add_argument("--json", action="store_true", help="one JSON document instead of a table")
+    p.add_argument(
+        "--watch",
+        nargs="?",
+        const=10.0,
+        type=float,
+        metavar="SECONDS",
+        help="show it again every SECONDS (default 10) until Ctrl-C; exits by the last showing",
+    )
+    p.add_argument("--watch-count", type=int, help=argparse.SUPPRESS)  # tests: stop after N showings
 
 
 @command("status", "show every table's protection", _status_args)
 def cmd_status(args: argparse.Namespace, ui: UI) -> int:
     config, clients = load(args)
-    rows = fleet_status(clients, config)
-    if args.json:
+
+    def render() -> int:
+        return show_status(fleet_status(clients, config), ui, args.json)
+
+    if args.watch is None:
+        return render()
+    return watch(render, ui, args.watch, args.watch_count)
+
+
+def show_status(rows: list[TableStatus], ui: UI, as_json: bool = False) -> int:
+    """Print the rows; the exit code: 1 while an opted-in table is not protected."""
+    if as_json:
         ui.line(json.dumps([r.as_dict() for r in rows], indent=2))
     else:
-        header = ("TABLE", "OPTED-IN", "STREAM", "DELIVERY", "MAPPING", "LAST BACKUP", "RESTORABLE SINCE", "PROTECTED")
+        header = (
+            "TABLE",
+            "OPTED-IN",
+            "STREAM",
+            "DELIVERY",
+            "MAPPING",
+            "LAST BACKUP",
+            "RESTORABLE SINCE",
+            "LAG",
+            "DELIVERY ERROR",
+            "PROTECTED",
+        )
         data = [
             (
                 r.table,
@@ -85,6 +119,8 @@ def cmd_status(args: argparse.Namespace, ui: UI) -> int:
                 r.mapping_state or "-",
                 r.last_backup or "-",
                 (r.restorable_since or "-") + (f" ({len(r.gaps)} gap(s): see --json)" if r.gaps else ""),
+                lag_text(Health(r.lag_seconds, r.delivery_error, r.metrics_note)) if r.delivery_status else "-",
+                r.delivery_error or "-",
                 "yes" if r.protected else f"NO: {r.problem}" if r.opted_in else "no",
             )
             for r in rows
@@ -92,8 +128,33 @@ def cmd_status(args: argparse.Namespace, ui: UI) -> int:
         widths = [max(len(str(x)) for x in col) for col in zip(header, *data, strict=False)]
         for row in (header, *data):
             ui.line("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=False)).rstrip())
+        for note in dict.fromkeys(r.metrics_note for r in rows if r.metrics_note):  # once, not per table
+            ui.line(f"note: {note}")
     unprotected = [r for r in rows if r.opted_in and not r.protected]
     return 1 if unprotected else 0
+
+
+def watch(
+    render: Callable[[], int],
+    ui: UI,
+    every: float,
+    count: int | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Render every `every` seconds until Ctrl-C (or `count` renders); the last render's exit
+    code (130 if none finished)."""
+    code, shown = 130, 0
+    try:
+        while count is None or shown < count:
+            if shown:
+                sleep(every)
+            clear = "\x1b[H\x1b[2J" if ui.out.isatty() else ""  # a terminal shows the newest only
+            ui.line(f"{clear}{datetime.now().astimezone():%Y-%m-%d %H:%M:%S} (every {every:g}s, Ctrl-C to stop)")
+            code = render()
+            shown += 1
+    except KeyboardInterrupt:
+        pass
+    return code
 
 
 def _backfill_args(p: argparse.ArgumentParser) -> None:

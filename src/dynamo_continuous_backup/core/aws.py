@@ -190,6 +190,10 @@ class Clients:
     def athena(self) -> Any:
         return self.get("athena")
 
+    @property
+    def cloudwatch(self) -> Any:
+        return self.get("cloudwatch")
+
 
 class _Translating:
     """A boto3 client (or paginator) whose calls raise core/errors.py's exceptions."""

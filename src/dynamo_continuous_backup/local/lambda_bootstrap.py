@@ -3,7 +3,8 @@ Python 3.12, with the function's unpacked zip as the only code on sys.path (like
 
 Standard library only: it must not import anything the function's zip does not ship.
 Requests and responses are JSON lines on stdin and the original stdout; the function's own
-prints and logs go to stderr, which the parent turns into log lines.
+prints and logs go to stderr, which the parent turns into log lines; after each invocation an
+`END RequestId: ID` line there (as Lambda logs it) tells the parent that output is complete.
 """
 
 import importlib
@@ -13,6 +14,8 @@ import os
 import sys
 import time
 import traceback
+
+END = "END RequestId: "  # workers.py reads it: keep the two equal
 
 
 class Context:
@@ -66,6 +69,8 @@ def main() -> None:
             text = json.dumps(reply)
         except (TypeError, ValueError) as exc:
             text = json.dumps(_error(exc, "Runtime.MarshalError"))
+        sys.stderr.write(f"{END}{request.get('request_id', '')}\n")  # before the reply: all output precedes it
+        sys.stderr.flush()
         replies.write(text + "\n")
 
 

@@ -1,5 +1,6 @@
 """The local runtime: EventBridge delivery, scheduled rules and stream polling, invoking each
-deployed function as Lambda does (see workers.py)."""
+deployed function as Lambda does (see workers.py) and publishing the metrics Lambda and
+CloudWatch Logs would (see cloudwatch.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import json
 import logging
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from ..core.aws import Clients
+from .cloudwatch import MetricPublisher, emf_metrics, invocation_metrics, iterator_age_ms
 from .eventbridge import lifecycle_events, matches, rate_seconds, scheduled, table_states
 from .streams import MappingPoller
 from .workers import POOL, FunctionSpec, WorkerPool
@@ -33,6 +36,7 @@ class LocalRuntime:
         self.poll_interval = poll_interval
         self.speedup = speedup
         self.poller = MappingPoller(self.clients.streams, self.invoke)
+        self.metrics = MetricPublisher(self.clients.cloudwatch)
         self.invocations: list[tuple[str, str]] = []  # (function name, event kind), for tests and demo
         self._tables = table_states(self.clients.dynamodb)
         self._last_fired: dict[str, float] = {}
@@ -50,7 +54,19 @@ class LocalRuntime:
         )
         kind = event.get("detail-type") or ("stream batch" if "Records" in event else "event")
         self.invocations.append((spec.name, kind))
-        return self.pool.invoke(spec, json.loads(json.dumps(event)))
+        age = iterator_age_ms(event, time.time())  # as Lambda: measured when the batch is sent
+        started, failed = time.monotonic(), True
+        try:
+            result = self.pool.invoke(spec, json.loads(json.dumps(event)), output=self._function_output)
+            failed = False
+            return result
+        finally:
+            duration = round((time.monotonic() - started) * 1000, 3)
+            self.metrics.put(invocation_metrics(spec.name, duration, failed, age, datetime.now(UTC)))
+
+    def _function_output(self, line: str) -> None:
+        """A line of a function's output, as CloudWatch Logs receives it: EMF becomes metrics."""
+        self.metrics.put(emf_metrics(line))
 
     # -- EventBridge -----------------------------------------------------------------------------
     def _rules(self) -> list[dict[str, Any]]:
@@ -113,12 +129,14 @@ class LocalRuntime:
             return self.step_events() + self.step_streams() + self.fire_schedules()
 
     def settle(self, timeout: float = 30.0, quiet_rounds: int = 2) -> None:
-        """Step until nothing happens for `quiet_rounds` rounds in a row (or `timeout`)."""
+        """Step until nothing happens for `quiet_rounds` rounds in a row (or `timeout`); then the
+        metrics of what ran are in CloudWatch."""
         deadline, quiet = time.monotonic() + timeout, 0
         while quiet < quiet_rounds:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"local runtime still busy after {timeout}s")
             quiet = quiet + 1 if self.step() == 0 else 0
+        self.metrics.flush(max(1.0, deadline - time.monotonic()))
 
     def start(self) -> LocalRuntime:
         thread = threading.Thread(target=self._loop, name="dcb-local-runtime", daemon=True)
@@ -139,3 +157,4 @@ class LocalRuntime:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=10)
+        self.metrics.flush()

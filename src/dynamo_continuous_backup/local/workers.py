@@ -22,6 +22,7 @@ import threading
 import urllib.request
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -36,6 +37,10 @@ CODE_CACHE = Path.home() / ".cache" / "dynamo-continuous-backup" / "lambda-code"
 INIT_SECONDS = 10.0  # Lambda's init phase limit: a cold worker gets this on top of the timeout
 # Passed through from the runtime's own environment, as Lambda provides credentials and region.
 PASSTHROUGH = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL")
+END = "END RequestId: "  # lambda_bootstrap.py writes it after an invocation's output
+OUTPUT_GRACE = 1.0  # seconds an answered invocation waits for the rest of its output to be read
+
+Output = Callable[[str], None]  # receives each line of a function's output (what CloudWatch Logs gets)
 
 
 class FunctionError(BackupError):
@@ -132,7 +137,9 @@ class Worker:
             cwd=spec.code_dir,
         )
         self.cold = True
+        self.output: Output | None = None
         self._replies: queue.Queue[str | None] = queue.Queue()
+        self._ended: queue.Queue[str] = queue.Queue()
         self._logger = logging.getLogger(f"{__name__}.{spec.name}")
         assert self.proc.stdout is not None and self.proc.stderr is not None
         threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True).start()
@@ -144,14 +151,36 @@ class Worker:
         self._replies.put(None)  # the process ended
 
     def _log(self, stream: IO[bytes]) -> None:
-        for line in stream:  # what Lambda would send to CloudWatch Logs
-            self._logger.info("%s", line.decode(errors="replace").rstrip())
+        for raw in stream:  # what Lambda would send to CloudWatch Logs
+            line = raw.decode(errors="replace").rstrip()
+            if line.startswith(END):
+                self._ended.put(line[len(END) :])
+                continue
+            self._logger.info("%s", line)
+            output = self.output
+            if output is not None:
+                try:
+                    output(line)
+                except Exception:  # the pipe must still be read, or the function would block on it
+                    log.exception("%s: output handler failed", self.spec.name)
+
+    def _output_read(self, request_id: str) -> None:
+        """Wait (briefly) until the invocation's output was handed on, so its metrics are known
+        when the invocation returns, as Lambda's logs end with END before the next request."""
+        while True:
+            try:
+                if self._ended.get(timeout=OUTPUT_GRACE) == request_id:
+                    return
+            except queue.Empty:
+                log.debug("%s: output of %s not complete after %ss", self.spec.name, request_id, OUTPUT_GRACE)
+                return
 
     def invoke(self, event: dict[str, Any]) -> Any:
+        request_id = str(uuid.uuid4())
         request = {
             "event": event,
             "timeout_ms": int(self.spec.timeout * 1000),
-            "request_id": str(uuid.uuid4()),
+            "request_id": request_id,
             "function_arn": self.spec.arn,
         }
         assert self.proc.stdin is not None
@@ -173,6 +202,7 @@ class Worker:
         if line is None:
             self.kill()
             raise FunctionError(self.spec.name, "Runtime.ExitError", f"exited with code {self.proc.wait()}")
+        self._output_read(request_id)
         reply = json.loads(line)
         if not reply["ok"]:
             raise FunctionError(self.spec.name, reply["errorType"], reply["errorMessage"])
@@ -199,8 +229,10 @@ class WorkerPool:
         self._lock = threading.Lock()
         self._python: str | None = None
 
-    def invoke(self, spec: FunctionSpec, event: dict[str, Any]) -> Any:
+    def invoke(self, spec: FunctionSpec, event: dict[str, Any], output: Output | None = None) -> Any:
+        """Run `event` in a warm worker; each line of the function's output also goes to `output`."""
         worker = self._take(spec)
+        worker.output = output
         try:
             result = worker.invoke(event)
         except FunctionError:

@@ -1,4 +1,5 @@
-"""`status`: one row per table: opted in?, stream, delivery stream, mapping, last backup."""
+"""`status`: one row per table: opted in?, stream, delivery stream, mapping, last backup, and
+capture health (lag, last delivery error: health.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..core.timeline import iso
 from ..core.timeline_store import read_timeline
 from ..snapshot.bases import backfill_command, find_base
 from .fleet import list_tables, parallel_map
+from .health import decide_health, observe_health
 from .optin import OptIn
 from .plan import WANTED_VIEW, plan_ensure
 from .provisioner import Provisioner
@@ -36,6 +38,9 @@ class TableStatus:
     restorable_since: str | None = None  # the earliest restorable time of the current generation
     restorable: tuple[tuple[str, str | None], ...] = ()  # (from, to) spans, oldest first; to None: now
     gaps: tuple[tuple[str, str], ...] = ()  # the unrestorable stretches between those spans
+    lag_seconds: float | None = None  # the most capture lagged in the last 15 min; None: no datum
+    delivery_error: str | None = None  # undelivered records, failed deliveries or a failed stream
+    metrics_note: str | None = None  # why lag and delivery metrics are unknown (e.g. no permission)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,6 +81,11 @@ def table_status(provisioner: Provisioner, optin: OptIn, table: str) -> TableSta
     last = last_backup_time(provisioner.clients, provisioner.config, table)
     spans = read_timeline(provisioner.clients, provisioner.config, table).restorable()
     current_span = spans[-1] if spans and spans[-1][1] is None else None
+    health = (
+        decide_health(observe_health(provisioner.clients, table, obs.delivery_stream, obs.delivery_status))
+        if obs.delivery_status is not None or current  # capturing, or trying to (its stream may be gone)
+        else None
+    )
     return TableStatus(
         table,
         opted,
@@ -89,6 +99,9 @@ def table_status(provisioner: Provisioner, optin: OptIn, table: str) -> TableSta
         iso(current_span[0]) if current_span else None,
         tuple((iso(lo), iso(hi) if hi is not None else None) for lo, hi in spans),
         tuple((iso(a[1]), iso(b[0])) for a, b in zip(spans, spans[1:], strict=False) if a[1] is not None),
+        health.lag_seconds if health else None,
+        health.delivery_error if health else None,
+        health.metrics_note if health else None,
     )
 
 
