@@ -109,12 +109,12 @@ class AthenaEngine:
         return self.runner.select(sql, what, limit)
 
 
+def lines_sql(state_sql: str) -> str:
+    """The state's inline items as ImportTable's DYNAMODB_JSON lines: one `{"Item": {...}}` each."""
+    return f"""SELECT '{{"Item":' || image || '}}' AS line FROM ({state_sql}) s WHERE pointer IS NULL"""
+
+
 def unload_sql(state_sql: str, location: str) -> str:
-    """UNLOAD of a state's inline items as ImportTable's DYNAMODB_JSON input: one
-    `{"Item": {...}}` object per line, gzip. TEXTFILE writes the one text column as it is (JSON
-    text holds no raw newline); format 'JSON' would wrap it in an object of its own column."""
-    line = """'{"Item":' || image || '}'"""
-    return (
-        f"UNLOAD (SELECT {line} AS line FROM ({state_sql}) s WHERE pointer IS NULL)\n"
-        f"TO {quote(location)}\nWITH (format = 'TEXTFILE', compression = 'GZIP')"
-    )
+    """UNLOAD of those lines, gzip. TEXTFILE writes the one text column as it is (JSON text holds
+    no raw newline); format 'JSON' would wrap each line in an object of its own column."""
+    return f"UNLOAD ({lines_sql(state_sql)})\nTO {quote(location)}\nWITH (format = 'TEXTFILE', compression = 'GZIP')"
