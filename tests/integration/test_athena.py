@@ -19,7 +19,7 @@ from dynamo_continuous_backup.athena.restore import restore
 from dynamo_continuous_backup.athena.runner import AthenaRunner
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
-from dynamo_continuous_backup.core.errors import WaitTimeoutError
+from dynamo_continuous_backup.core.errors import BackupError, WaitTimeoutError
 from dynamo_continuous_backup.core.records import json_form
 from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.local.emulator import EmbeddedMoto
@@ -122,6 +122,10 @@ def test_restore_on_athena_unloads_under_imports_and_imports_a_new_table(
     assert desc["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
     ttl = aws.dynamodb.describe_time_to_live(TableName="sessions-r")["TimeToLiveDescription"]
     assert ttl["AttributeName"] == "exp"
+    # AND an import that loads other than the state's count is an error, not a restore
+    canned(moto_server, [("items", "oversize"), ("6", "0")], [])
+    with pytest.raises(BackupError, match=r"import into sessions-r2 loaded 5 items with 0 errors, .* has 6"):
+        restore(engine, aws, "sessions", "sessions-r2", None, False)
 
 
 def test_a_stuck_query_on_moto_is_stopped_at_the_wait_bound_and_on_ctrl_c(

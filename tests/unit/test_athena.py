@@ -38,7 +38,7 @@ def test_a_query_runs_in_the_configured_workgroup_and_is_polled_with_growing_wai
     assert request["ResultConfiguration"] == {"OutputLocation": "s3://bucket/backups/@athena-results/"}
     assert request["QueryExecutionContext"]["Database"] == "dynamodb_backups"
     assert athena.polls["q1"] == 8 and len(clock.sleeps) == 7
-    assert clock.sleeps == sorted(clock.sleeps) and max(clock.sleeps) <= POLL_MAX  # backoff, bounded
+    assert clock.sleeps == sorted(clock.sleeps) and clock.sleeps[0] < clock.sleeps[-1] <= POLL_MAX  # backoff, bounded
 
 
 @pytest.mark.parametrize("state", ["FAILED", "CANCELLED"])
@@ -87,7 +87,10 @@ def parses(sql: str) -> None:
 
 def test_the_engines_sql_parses_in_the_athena_dialect() -> None:
     hours = hour_partitions(1767225600 - 7200, 1767225600 + 40 * 3600)  # across a year's end
-    parses(changes_ddl(CONFIG, "My-Table", "db"))
+    ddl = changes_ddl(CONFIG, "My-Table", "db")
+    parses(ddl)
+    # case-sensitive, mapped: the case-insensitive SerDe would lower-case attribute names in images
+    assert "'case.insensitive' = 'FALSE'" in ddl and "'mapping.newimage' = 'NewImage'" in ddl
     parses(base_ddl("My-Table", "20260101T000000Z-abc", "s3://bucket/backups/@snapshots/My-Table/r/", "db"))
     parses(f"SELECT 1 FROM db.t_changes WHERE {partition_filter(hours)}")
     parses(lines_sql("SELECT 'k' AS k, '{}' AS image, NULL AS pointer"))
