@@ -408,3 +408,56 @@ class FakeTime:
 
     def clock(self) -> float:
         return self.now
+
+
+class FakeAthena:
+    """Athena's query calls in memory. Each query answers GetQueryExecution with `states` in turn
+    (the last repeats), ending with `reason` when it fails; StopQueryExecution cancels it.
+    GetQueryResults pages `rows` (a header row first, as Athena does for a SELECT), `page` a page."""
+
+    def __init__(
+        self,
+        states: tuple[str, ...] = ("QUEUED", "RUNNING", "SUCCEEDED"),
+        reason: str = "",
+        rows: list[tuple[str | None, ...]] | None = None,
+        columns: tuple[str, ...] = (),
+        page: int = 2,
+    ) -> None:
+        self.states, self.reason, self.rows, self.columns, self.page = states, reason, rows or [], columns, page
+        self.started: list[dict[str, Any]] = []  # the StartQueryExecution requests
+        self.polls: Counter[str] = Counter()
+        self.stopped: list[str] = []
+
+    def start_query_execution(self, **request: Any) -> dict[str, Any]:
+        self.started.append(request)
+        return {"QueryExecutionId": f"q{len(self.started)}"}
+
+    def get_query_execution(self, QueryExecutionId: str) -> dict[str, Any]:  # noqa: N803
+        n = self.polls[QueryExecutionId]
+        self.polls[QueryExecutionId] += 1
+        state = "CANCELLED" if QueryExecutionId in self.stopped else self.states[min(n, len(self.states) - 1)]
+        status: dict[str, Any] = {"State": state}
+        if state in ("FAILED", "CANCELLED") and self.reason:
+            status["StateChangeReason"] = self.reason
+        return {"QueryExecution": {"QueryExecutionId": QueryExecutionId, "Status": status, "Statistics": {}}}
+
+    def stop_query_execution(self, QueryExecutionId: str) -> dict[str, Any]:  # noqa: N803
+        self.stopped.append(QueryExecutionId)
+        return {}
+
+    def get_paginator(self, operation: str) -> Any:
+        assert operation == "get_query_results"
+        fake = self
+
+        class Pages:
+            def paginate(self, QueryExecutionId: str, **_: Any) -> Any:  # noqa: N803
+                info = [{"Name": c, "Label": c} for c in fake.columns]
+                rows = [tuple(fake.columns), *fake.rows]
+                for start in range(0, len(rows), fake.page):
+                    data = [
+                        {"Data": [{} if v is None else {"VarCharValue": v} for v in r]}
+                        for r in rows[start : start + fake.page]
+                    ]
+                    yield {"ResultSet": {"Rows": data, "ResultSetMetadata": {"ColumnInfo": info}}}
+
+        return Pages()

@@ -69,6 +69,12 @@ def test_region_flag_beats_file(tmp_path: Path) -> None:
         ('{firehoseDeliveryBucket: "b", firehoseDeliveryPrefix: "p/"}', "without a leading or trailing '/'"),
         ('{firehoseDeliveryBucket: "b", firehoseDeliveryPrefix: "a//b"}', "'firehoseDeliveryPrefix' must be"),
         ('{firehoseDeliveryBucket: "b", firehoseDeliveryPrefix: "a/../b"}', "'firehoseDeliveryPrefix' must be"),
+        (
+            '{firehoseDeliveryBucket: "b", athenaOutputLocation: "b/results/"}',
+            "'athenaOutputLocation' must be an s3://",
+        ),
+        ('{firehoseDeliveryBucket: "b", athenaWorkgroup: "a b"}', "'athenaWorkgroup' must be letters"),
+        ('{firehoseDeliveryBucket: "b", athenaDatabase: "x; DROP"}', "'athenaDatabase' must be lower-case"),
     ],
 )
 def test_config_errors_name_the_key_and_fix(tmp_path: Path, text: str, message: str) -> None:
@@ -104,3 +110,11 @@ def test_the_cache_is_optional(monkeypatch: pytest.MonkeyPatch) -> None:
     assert one != two and one.is_dir() and not any(one.iterdir())  # fresh each time, removed at exit
     monkeypatch.setenv("DCB_CACHE_DIR", "/tmp/somewhere")
     assert str(default_cache()) == "/tmp/somewhere"
+
+
+def test_athena_defaults_and_output_location(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '{firehoseDeliveryBucket: "b", firehoseDeliveryPrefix: "p/q"}'))
+    assert (config.athena_workgroup, config.athena_database) == ("primary", "dynamodb_backups")
+    assert config.athena_results == "s3://b/p/q/@athena-results/"
+    given = load_config(write(tmp_path, '{firehoseDeliveryBucket: "b", athenaOutputLocation: "s3://other/r/"}'))
+    assert given.athena_results == "s3://other/r/"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..core.config import load_config
+from . import athena
 from .base import UI, command, config_args, load
 
 
@@ -13,10 +14,13 @@ def _history_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key", action="append", required=True, metavar="ATTR=VALUE", help="the item's key (repeat)")
     config_args(p)
     p.add_argument("--tenant", metavar="VALUE", help="read only this tenant's change objects (multi-tenant layout)")
+    athena.engine_arg(p)
 
 
 @command("history", "every version of one item, with a diff between versions", _history_args)
 def cmd_history(args: argparse.Namespace, ui: UI) -> int:
+    if args.engine == "athena":
+        return athena.history(args, ui)
     from ..explore.history import format_history, item_history
     from ..restore.backups import BackupStore
     from ..restore.keys import parse_key_args
@@ -36,10 +40,13 @@ def _query_args(p: argparse.ArgumentParser) -> None:
     config_args(p)
     p.add_argument("--at", metavar="TIME", help="time of the `state` view (default: latest)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    athena.engine_arg(p)
 
 
-@command("query", "SQL (DuckDB) over a table's backups", _query_args)
+@command("query", "SQL (DuckDB, or Athena) over a table's backups", _query_args)
 def cmd_query(args: argparse.Namespace, ui: UI) -> int:
+    if args.engine == "athena":
+        return athena.query(args, ui)
     import time
 
     from ..explore.query import open_views, render, run_query

@@ -6,6 +6,7 @@ import argparse
 
 from ..core.aws import Clients
 from ..core.config import load_config
+from . import athena
 from .base import UI, command, config_args, load
 
 
@@ -30,10 +31,13 @@ def _restore_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from-start", action="store_true", help="no snapshot: trust the changes as full history")
     p.add_argument("--threads", type=int, default=8, help="parallel BatchWriteItem calls (default 8)")
     p.add_argument("--tenant", metavar="VALUE", help="only this tenant's items, read from its tenant= folder")
+    athena.engine_arg(p)
 
 
 @command("restore", "restore a table to any second into a new table", _restore_args)
 def cmd_restore(args: argparse.Namespace, ui: UI) -> int:
+    if args.engine == "athena":
+        return athena.restore(args, ui)
     from ..restore.backups import BackupStore
     from ..restore.keys import parse_key_args
     from ..restore.restore import RestoreOptions, Restorer
@@ -117,10 +121,13 @@ def _checkpoint_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("table")
     config_args(p)
     p.add_argument("--at", metavar="TIME", help="as of this time (default: now); ISO-8601 or epoch seconds")
+    athena.engine_arg(p)
 
 
 @command("checkpoint", "write a new base from the last base and the changes since (no table read)", _checkpoint_args)
 def cmd_checkpoint(args: argparse.Namespace, ui: UI) -> int:
+    if args.engine == "athena":
+        return athena.checkpoint(args, ui)
     import time
 
     from ..restore.backups import BackupStore

@@ -187,6 +187,10 @@ class Clients:
         return self.get("sts")
 
     @property
+    def athena(self) -> Any:
+        return self.get("athena")
+
+    @property
     def cloudwatch(self) -> Any:
         return self.get("cloudwatch")
 

@@ -58,10 +58,18 @@ class Config:
     # Multi-tenant layout: changes under PREFIX/TABLE/tenant=VALUE/..., VALUE being this
     # top-level attribute of the item (README "Multi-tenant layout"); None: PREFIX/TABLE/...
     tenant_attribute: str | None = None
+    athena_workgroup: str = "primary"  # the Athena engine's workgroup (`--engine athena`)
+    athena_output_location: str | None = None  # s3:// URL; None: s3://BUCKET/PREFIX/@athena-results/
+    athena_database: str = "dynamodb_backups"  # the Glue database of the Athena engine's tables
 
     @property
     def prefix(self) -> str:
         return self.firehose_delivery_prefix.strip("/")
+
+    @property
+    def athena_results(self) -> str:
+        """Where Athena writes query results: `athenaOutputLocation`, or under the backup prefix."""
+        return self.athena_output_location or f"s3://{self.firehose_delivery_bucket}/{self.prefix}/@athena-results/"
 
     @property
     def forwarder_function_name(self) -> str:
@@ -177,6 +185,7 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "config") -> Conf
     if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
         raise ConfigError(f"{source}: key 'alarmEmail' must be one email address, got {email!r}")
     _check_tenant(values, source)
+    _check_athena(values, source)
     if values.get("opt_in_hook"):
         load_hook(values["opt_in_hook"], source)
     return Config(**values)
@@ -206,6 +215,22 @@ def _check_tenant(values: dict[str, Any], source: str) -> None:
             f"{PARTITIONED_MIN_MB} MB and {PARTITIONED_MIN_SECONDS} s; set firehoseDeliverySizeMB >= "
             f"{PARTITIONED_MIN_MB} and firehoseDeliveryIntervalSeconds >= {PARTITIONED_MIN_SECONDS} "
             f"(now {size} MB, {interval} s)"
+        )
+
+
+def _check_athena(values: dict[str, Any], source: str) -> None:
+    # Both names go into Athena SQL and API calls unquoted: allow only what Athena allows.
+    for key, pattern, want in (
+        ("athenaWorkgroup", r"[a-zA-Z0-9._-]{1,128}", "letters, digits, '.', '_' or '-' (1-128)"),
+        ("athenaDatabase", r"[a-z0-9_]{1,255}", "lower-case letters, digits or '_' (Athena's database names)"),
+    ):
+        value = values.get(_KEYS[key])
+        if value is not None and not re.fullmatch(pattern, value):
+            raise ConfigError(f"{source}: key '{key}' must be {want}, got {value!r}")
+    output = values.get("athena_output_location")
+    if output is not None and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?", output):
+        raise ConfigError(
+            f"{source}: key 'athenaOutputLocation' must be an s3:// URL (s3://BUCKET/PATH/), got {output!r}"
         )
 
 

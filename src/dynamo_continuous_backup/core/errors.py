@@ -15,6 +15,7 @@ BackupError                      base
     ├── ConflictError     (1)    in use, already exists, or changed meanwhile (often: someone else did it)
     ├── ThrottledError    (1)    still throttled after the retries
     ├── AccessDeniedError (1)    the identity lacks a permission, or its credentials are bad
+    ├── QueryFailedError  (1)    an Athena query ended FAILED or CANCELLED (with Athena's reason)
     └── QuotaExceededError(1)    an AWS service quota is used up (names it, its limit, how to raise it)
 
 Only core/aws.py makes AwsErrors out of botocore's exceptions.
@@ -109,3 +110,11 @@ class AccessDeniedError(AwsError):
 
 class QuotaExceededError(AwsError):
     pass
+
+
+class QueryFailedError(AwsError):
+    """An Athena query that ended FAILED or CANCELLED; `query_id` names it in Athena's history."""
+
+    def __init__(self, message: str, query_id: str = "", state: str = "") -> None:
+        super().__init__(message, code=state, operation="StartQueryExecution")
+        self.query_id, self.state = query_id, state

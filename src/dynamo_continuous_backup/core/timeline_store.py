@@ -272,16 +272,34 @@ def write_checkpoint(
     late: float = LATE_SECONDS,
 ) -> dict[str, Any]:
     """Upload a checkpoint as of `window.at` (gzip `{"Item": ...}` parts), then its manifest,
-    last, which makes it a base; then apply `changeRetentionDays`. Both checkpoint engines
-    (restore/checkpoint.py, snapshot/checkpoint.py) end here. It claims completeness only from
-    `at - late` on, so a change landing later is still read by the restores that use it."""
-    assert window.base is not None
+    last, which makes it a base; then apply `changeRetentionDays`. The checkpoint engines end
+    here (restore/checkpoint.py, snapshot/checkpoint.py; athena/restore.py at finish_checkpoint).
+    It claims completeness only from `at - late` on, so a change landing later is still read by
+    the restores that use it."""
     bucket, prefix = config.firehose_delivery_bucket, checkpoint_prefix(config, table, run_id)
     files = []
     for n, body in enumerate(parts):
         key = f"{prefix}part-{n:05d}.ndjson.gz"
         etag = clients.s3.put_object(Bucket=bucket, Key=key, Body=body)["ETag"]
         files.append({"key": key, "size": len(body), "etag": etag, "sha256": hashlib.sha256(body).hexdigest()})
+    return finish_checkpoint(clients, config, table, window, run_id, files, items, now, late)
+
+
+def finish_checkpoint(
+    clients: Clients,
+    config: Config,
+    table: str,
+    window: Window,
+    run_id: str,
+    files: list[dict[str, Any]],
+    items: int,
+    now: float,
+    late: float = LATE_SECONDS,
+) -> dict[str, Any]:
+    """Write the manifest of a checkpoint whose `files` (manifest entries) are in S3 under its
+    run, which makes it a base; then apply `changeRetentionDays`."""
+    assert window.base is not None
+    bucket, prefix = config.firehose_delivery_bucket, checkpoint_prefix(config, table, run_id)
     base = json.loads(clients.s3.get_object(Bucket=bucket, Key=window.base.manifest)["Body"].read())
     manifest = {
         "runId": run_id,

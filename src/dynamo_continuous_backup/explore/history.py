@@ -54,7 +54,7 @@ def item_history(backups: LocalBackups, key: dict[str, Any], store: BackupStore)
         FROM ({read_files(backups.change_files)}) WHERE {k} = ? GROUP BY SequenceNumber ORDER BY {ORDER}""",
         [want],
     ).fetchall()
-    timeline = [
+    timeline: list[Row] = [
         (t, e, s, store.image(img, ptr) if img or (ptr and e != "REMOVE") else None) for t, e, s, img, ptr in rows
     ]
     for snap in backups.snapshots:
@@ -69,8 +69,16 @@ def item_history(backups: LocalBackups, key: dict[str, Any], store: BackupStore)
             f"--key {readable_key(want, backups.key_names)}: no such item in the backups of {backups.table}; "
             "check the key"
         )
+    return versions(timeline)
+
+
+Row = tuple[float | None, str, str | None, dict[str, Any] | None]  # time, event, sequence, image
+
+
+def versions(timeline: list[Row]) -> list[Version]:
+    """An item's versions from its change and base rows (either engine's), with their diffs."""
     # By time; at equal times a snapshot first, then changes in sequence order.
-    timeline.sort(key=lambda r: (r[0] or 0, r[2] is not None, len(r[2] or ""), r[2] or ""))
+    timeline = sorted(timeline, key=lambda r: (r[0] or 0, r[2] is not None, len(r[2] or ""), r[2] or ""))
     out: list[Version] = []
     prev: dict[str, Any] | None = None
     for when, event, seq, image in timeline:

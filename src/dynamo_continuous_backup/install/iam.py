@@ -206,3 +206,77 @@ def _retention(bucket: str, config: Config) -> list[dict[str, Any]]:
         {"Effect": "Allow", "Action": "s3:DeleteObject", "Resource": f"{bucket}/{config.prefix}/*"},
         {"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": f"{bucket}/{config.prefix}/@*"},
     ]
+
+
+def athena_user_policy(config: Config, account: str, region: str) -> Policy:
+    """What the identity running `--engine athena` needs (SECURITY.md prints it). No role deploy
+    creates runs Athena, so none of them gets any of this."""
+    bucket = f"arn:aws:s3:::{config.firehose_delivery_bucket}"
+    db = config.athena_database
+    glue = f"arn:aws:glue:{region}:{account}"
+    output = config.athena_results.removeprefix("s3://")
+    out_bucket = output.split("/", 1)[0]
+    statements: list[dict[str, Any]] = [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "athena:StartQueryExecution",
+                "athena:GetQueryExecution",
+                "athena:GetQueryResults",
+                "athena:StopQueryExecution",
+            ],
+            "Resource": f"arn:aws:athena:{region}:{account}:workgroup/{config.athena_workgroup}",
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["glue:GetDatabase", "glue:CreateDatabase", "glue:GetTable", "glue:CreateTable"],
+            "Resource": [f"{glue}:catalog", f"{glue}:database/{db}", f"{glue}:table/{db}/*"],
+        },
+        {"Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"], "Resource": bucket},
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{bucket}/{config.prefix}/*"},
+        {
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
+            "Resource": [
+                f"{bucket}/{config.prefix}/@imports/*",
+                f"{bucket}/{config.prefix}/@snapshots/*",  # checkpoints: UNLOAD and the manifest
+            ],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+            "Resource": f"arn:aws:s3:::{out_bucket}",
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
+            "Resource": f"arn:aws:s3:::{output}*",
+        },
+        {
+            "Effect": "Allow",
+            "Action": [
+                "dynamodb:ImportTable",
+                "dynamodb:DescribeImport",
+                "dynamodb:DescribeTable",
+                "dynamodb:UpdateTimeToLive",
+            ],
+            "Resource": [f"arn:aws:dynamodb:{region}:{account}:table/*"],
+        },
+        {
+            "Effect": "Allow",
+            "Action": [
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:DescribeLogGroups",
+                "logs:DescribeLogStreams",
+                "logs:PutLogEvents",
+                "logs:PutRetentionPolicy",
+            ],
+            "Resource": f"arn:aws:logs:{region}:{account}:log-group:/aws-dynamodb/*",
+        },
+    ]
+    if config.kms_key_arn:
+        statements.append(
+            {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": config.kms_key_arn}
+        )
+    return {"Version": "2012-10-17", "Statement": statements}

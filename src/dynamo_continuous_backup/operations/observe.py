@@ -40,8 +40,6 @@ THREADS = 8
 IMPORTS = "@imports"
 # Until the Athena helper's config keys land, their defaults: the workgroup queries run in and
 # the database `athena-ddl` creates.
-DEFAULT_WORKGROUP = "primary"
-DEFAULT_DATABASE = "dynamodb_backups"
 
 
 class JobObserver:
@@ -59,11 +57,11 @@ class JobObserver:
 
     @property
     def workgroup(self) -> str:
-        return str(getattr(self.config, "athena_workgroup", None) or DEFAULT_WORKGROUP)
+        return self.config.athena_workgroup
 
     @property
     def database(self) -> str:
-        return str(getattr(self.config, "athena_database", None) or DEFAULT_DATABASE)
+        return self.config.athena_database
 
     def jobs(self, table: str | None, since: float) -> list[Job]:
         """Every job of `table` (None: of every table, and the Athena queries) started since `since`."""
@@ -219,4 +217,7 @@ class JobObserver:
         return self.clients.get("athena").get_query_execution(QueryExecutionId=query_id)["QueryExecution"]  # type: ignore[no-any-return]
 
     def ours(self, execution: dict[str, Any]) -> bool:
+        # results under the backup prefix, or under the configured output location, or run in our database
+        if is_ours_query(execution, self.config.athena_results, self.database):
+            return True
         return is_ours_query(execution, f"s3://{self.bucket}/{self.config.prefix}/", self.database)

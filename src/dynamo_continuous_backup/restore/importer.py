@@ -13,6 +13,7 @@ import orjson
 import shortuuid
 
 from ..core.aws import Clients
+from ..core.config import Config
 from ..core.errors import AwsError, UserInputError
 from ..core.retry import wait_until
 from ..core.schema import table_args
@@ -57,10 +58,7 @@ def import_state(
 ) -> Imported:
     """Upload the state as ImportTable input under the table's @imports/ prefix, import it into
     a new table `target` and wait for the import to end."""
-    prefix = (
-        f"{store.config.prefix}/@imports/{target}/{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-"
-        f"{shortuuid.uuid()[:8]}/"
-    )
+    prefix = import_prefix(store.config, target)
     digests: list[int] = []
     part: list[bytes] = []
     parts = 0
@@ -82,6 +80,30 @@ def import_state(
             flush()
     if part or not parts:
         flush()
+    run_import(target_clients, store.bucket, prefix, schema, target, sleep, timeout, clock)
+    return Imported(
+        len(digests), table_checksum(digests), f"imported from s3://{store.bucket}/{prefix} ({parts} file(s))"
+    )
+
+
+def import_prefix(config: Config, target: str) -> str:
+    """A new folder for one import's input under `@imports/TARGET/` (ImportTable reads a whole prefix)."""
+    return f"{config.prefix}/@imports/{target}/{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{shortuuid.uuid()[:8]}/"
+
+
+def run_import(
+    target_clients: Clients,
+    bucket: str,
+    prefix: str,
+    schema: dict[str, Any],
+    target: str,
+    sleep: Callable[[float], None],
+    timeout: float = 6 * 3600,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Any]:
+    """ImportTable of the gzip DynamoDB-JSON files under `prefix` into a new table `target` from
+    the saved schema; waits for it to end and returns its description (an import that did not
+    complete raises)."""
     args = table_args(schema, target)
     creation = {
         k: v
@@ -97,7 +119,7 @@ def import_state(
         )
     }
     description = target_clients.dynamodb.import_table(
-        S3BucketSource={"S3Bucket": store.bucket, "S3KeyPrefix": prefix},
+        S3BucketSource={"S3Bucket": bucket, "S3KeyPrefix": prefix},
         InputFormat="DYNAMODB_JSON",
         InputCompressionType="GZIP",
         TableCreationParameters=creation,
@@ -116,6 +138,4 @@ def import_state(
             f"import into {target} ended {description['ImportStatus']}: "
             f"{description.get('FailureCode')}: {description.get('FailureMessage')}"
         )
-    return Imported(
-        len(digests), table_checksum(digests), f"imported from s3://{store.bucket}/{prefix} ({parts} file(s))"
-    )
+    return description  # type: ignore[no-any-return]

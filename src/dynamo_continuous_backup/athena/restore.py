@@ -1,0 +1,131 @@
+"""restore and checkpoint on Athena: the state at T written by UNLOAD, then loaded into a new
+table by ImportTable (no write capacity), or made a base (a checkpoint) by its manifest."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import shortuuid
+
+from ..core.aws import Clients
+from ..core.errors import AwsNotFoundError, BackupError, NotFoundError, UserInputError
+from ..core.timeline import checkpoint_run_id
+from ..core.timeline_store import base_written, finish_checkpoint
+from ..restore.backups import LocalBackups
+from ..restore.importer import check_importable, import_prefix, run_import
+from ..restore.restore import Restorer, RestoreResult
+from ..restore.state import iso, parse_time
+from .engine import AthenaEngine
+from .tables import snapshot_attempt
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AthenaRestore:
+    table: str
+    target: str
+    at: float
+    earliest: float | None
+    items: int = 0
+    oversize: int = 0
+    scanned_bytes: int = 0
+    location: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def restore(
+    engine: AthenaEngine, target_clients: Clients, table: str, target: str, at_text: str | None, from_start: bool
+) -> AthenaRestore:
+    """The state of `table` at `at_text` (None: the latest) into the new table `target`."""
+    now = time.time()
+    at = parse_time(at_text, now)
+    if at > now + 1:
+        raise UserInputError(f"--at {iso(at)} is in the future; omit --at for the latest state")
+    schema = engine.schema(table)
+    check_importable(LocalBackups(table, schema=schema))  # LSIs: refused before any query runs
+    if _exists(target_clients, target):
+        raise UserInputError(f"target table {target} exists: ImportTable creates a new table; choose a new --to")
+    timeline = engine.store.timeline(table)
+    window = engine.window(table, at if at_text is not None else None, from_start, timeline)
+    result = AthenaRestore(table, target, window.at, window.generation.earliest(timeline.pruned_before))
+    state = engine.state(table, schema, window, window.at if at_text is not None else None)
+    result.items, pointers = engine.counts(state)
+    result.oversize = len(pointers)
+    prefix = import_prefix(engine.config, target)
+    result.location = f"s3://{engine.store.bucket}/{prefix}"
+    engine.unload(state, result.location)
+    engine.put_oversize(prefix, pointers)
+    description = run_import(target_clients, engine.store.bucket, prefix, schema, target, engine.sleep)
+    imported, errors = description.get("ImportedItemCount"), description.get("ErrorCount") or 0
+    if errors or (imported is not None and imported != result.items):
+        raise BackupError(
+            f"import into {target} loaded {imported} items with {errors} errors, the state at {iso(result.at)} "
+            f"has {result.items}: see the import's CloudWatch log (/aws-dynamodb/imports)"
+        )
+    done = RestoreResult(table, target, result.at, result.earliest)
+    Restorer(target_clients, engine.store).apply_ttl(schema, target, done)  # ImportTable cannot carry TTL
+    result.notes += done.notes
+    if pointers:
+        result.notes.append(f"{len(pointers)} oversize item(s) read from their full records in @oversize/")
+    result.scanned_bytes = engine.runner.scanned_bytes
+    return result
+
+
+@dataclass(frozen=True)
+class AthenaCheckpoint:
+    table: str
+    run_id: str
+    at: float
+    items: int
+    scanned_bytes: int
+    reused: bool = False
+
+
+def checkpoint(engine: AthenaEngine, table: str, at: float | None = None) -> AthenaCheckpoint:
+    """A new base of `table` as of `at` (default: now), computed by Athena from the previous base
+    and the changes since; its files are UNLOADed into the run's folder, its manifest last."""
+    now = time.time()
+    at = float(int(now)) if at is None else at
+    if at > now:
+        raise UserInputError("a checkpoint cannot be as of a time in the future; omit --at or give a past time")
+    schema = engine.schema(table)
+    window = engine.window(table, at)
+    if window.base is None:
+        raise NotFoundError(f"no base of table {table}: a checkpoint starts from one; run `dynamo-backup backfill`")
+    run_id = checkpoint_run_id(at, window.generation.label, "athena")
+    if base_written(engine.clients, engine.config, table, run_id):
+        return AthenaCheckpoint(table, run_id, at, 0, 0, reused=True)
+    state = engine.state(table, schema, window, at)
+    items, pointers = engine.counts(state)
+    prefix = snapshot_attempt(engine.config, table, run_id, shortuuid.uuid()[:8])
+    engine.unload(state, f"s3://{engine.store.bucket}/{prefix}")
+    files = _listed(engine, prefix)
+    extra = engine.put_oversize(prefix, pointers)
+    files += [extra] if extra else []
+    finish_checkpoint(engine.clients, engine.config, table, window, run_id, files, items, now)
+    log.info("athena checkpoint %s of %s: %d items", run_id, table, items)
+    return AthenaCheckpoint(table, run_id, at, items, engine.runner.scanned_bytes)
+
+
+def _listed(engine: AthenaEngine, prefix: str) -> list[dict[str, str | int]]:
+    """The files UNLOAD wrote, as manifest entries (Athena names them; SHA-256s are not known)."""
+    files: list[dict[str, str | int]] = []
+    pages = engine.clients.s3.get_paginator("list_objects_v2").paginate(Bucket=engine.store.bucket, Prefix=prefix)
+    for page in pages:
+        files += [
+            {"key": o["Key"], "size": o["Size"], "etag": o["ETag"], "sha256": ""}
+            for o in page.get("Contents", [])
+            if o["Size"] > 0
+        ]
+    return files
+
+
+def _exists(clients: Clients, table: str) -> bool:
+    try:
+        clients.dynamodb.describe_table(TableName=table)
+    except AwsNotFoundError:
+        return False
+    return True

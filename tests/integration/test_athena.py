@@ -1,0 +1,148 @@
+"""The Athena engine on the emulator's Athena (moto): it accepts every query and answers with
+canned results (queued through moto's API); it runs no SQL, so what an UNLOAD would write is
+put in S3 by the test, from the source table. Its state manager makes queries slow or stuck."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import sqlglot
+
+from dynamo_continuous_backup.athena.engine import AthenaEngine
+from dynamo_continuous_backup.athena.restore import restore
+from dynamo_continuous_backup.athena.runner import AthenaRunner
+from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.core.config import Config
+from dynamo_continuous_backup.core.errors import BackupError, WaitTimeoutError
+from dynamo_continuous_backup.core.records import json_form
+from dynamo_continuous_backup.local import LocalRuntime
+from dynamo_continuous_backup.local.emulator import EmbeddedMoto
+
+from ..fakes import FakeTime, Proxy, clients_with
+from ..helpers import BUCKET, contents
+
+
+def moto_api(server: EmbeddedMoto, path: str, body: dict[str, Any]) -> None:
+    request = urllib.request.Request(
+        f"{server.endpoint}/moto-api/{path}", data=json.dumps(body).encode(), method="POST"
+    )
+    urllib.request.urlopen(request).read()
+
+
+@pytest.fixture
+def slow_queries(moto_server: EmbeddedMoto) -> Iterator[Callable[[int], None]]:
+    """`slow(n)`: each query stays QUEUED, then RUNNING, for n GetQueryExecution calls each."""
+
+    def slow(n: int) -> None:
+        transition = {"progression": "manual", "times": n}
+        moto_api(
+            moto_server, "state-manager/set-transition", {"model_name": "athena::execution", "transition": transition}
+        )
+
+    yield slow
+    moto_api(moto_server, "state-manager/unset-transition", {"model_name": "athena::execution"})
+
+
+def canned(server: EmbeddedMoto, *results: list[tuple[str, ...]]) -> None:
+    """Queue one result per query to come (a header row first, as Athena answers a SELECT)."""
+    queued = [
+        {
+            "rows": [{"Data": [{"VarCharValue": v} for v in row]} for row in rows],
+            "column_info": [{"Name": n, "Label": n, "Type": "varchar"} for n in (rows[0] if rows else ())],
+        }
+        for rows in results
+    ]
+    moto_api(server, "static/athena/query-results", {"region": "us-east-1", "results": queued})
+
+
+class UnloadingAthena(Proxy):
+    """moto's Athena, plus what an UNLOAD would have written: `lines`, gzip, under its TO."""
+
+    def __init__(self, real: Any, s3: Any, lines: list[dict[str, Any]]) -> None:
+        self.real, self.s3, self.lines = real, s3, lines
+        self.queries: list[dict[str, Any]] = []
+
+    def start_query_execution(self, **request: Any) -> Any:
+        self.queries.append(request)
+        found = re.search(r"\nTO '(s3://[^']*)'", request["QueryString"])
+        if request["QueryString"].startswith("UNLOAD") and found:
+            bucket, _, key = found.group(1)[len("s3://") :].partition("/")
+            body = gzip.compress(b"".join(json.dumps(x).encode() + b"\n" for x in self.lines))
+            self.s3.put_object(Bucket=bucket, Key=f"{key}20260101_000000_00001_abcde_0.gz", Body=body)
+        return self.real.start_query_execution(**request)
+
+
+def test_restore_on_athena_unloads_under_imports_and_imports_a_new_table(
+    deployed: tuple[Config, LocalRuntime],
+    aws: Clients,
+    moto_server: EmbeddedMoto,
+    make_table: Callable[..., str],
+    slow_queries: Callable[[int], None],
+) -> None:
+    # GIVEN a protected table with TTL and a few items, and an Athena whose queries take a while
+    config, runtime = deployed
+    make_table("sessions")
+    aws.dynamodb.update_time_to_live(
+        TableName="sessions", TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"}
+    )
+    runtime.settle()
+    for i in range(5):
+        aws.dynamodb.put_item(TableName="sessions", Item={"pk": {"S": f"s{i}"}, "exp": {"N": "4102444800"}})
+    runtime.settle()
+    source = contents(aws, "sessions", ("pk",))
+    lines = [{"Item": item} for item in source.values()]
+    athena = UnloadingAthena(aws.athena, aws.s3, [json_form(x) for x in lines])
+    # the database, the changes table, the base's table, the count (5 items, none oversize), the UNLOAD
+    canned(moto_server, [], [], [], [("items", "oversize"), ("5", "0")], [])
+    slow_queries(2)
+    clock = FakeTime()
+    engine = AthenaEngine(clients_with(aws, athena=athena), config, clock.sleep, clock.clock)
+    # WHEN it is restored with the Athena engine
+    result = restore(engine, aws, "sessions", "sessions-r", None, False)
+    # THEN every query ran in the workgroup, writing results to the output location, and parses
+    sql = [q["QueryString"] for q in athena.queries]
+    assert [s.split()[0] for s in sql] == ["CREATE", "CREATE", "CREATE", "SELECT", "UNLOAD"]
+    assert {q["WorkGroup"] for q in athena.queries} == {"primary"}
+    assert {q["ResultConfiguration"]["OutputLocation"] for q in athena.queries} == {config.athena_results}
+    for statement in sql[:4]:
+        sqlglot.parse_one(statement, read="athena")
+    assert "year IN (" in sql[3]  # the changes are pruned to the window's hours
+    assert f"LOCATION 's3://{BUCKET}/backups/@snapshots/sessions/" in sql[2]  # a table over the base's run
+    assert clock.sleeps  # moto kept each query QUEUED and RUNNING a while: polled with waits
+    # the state was UNLOADed under @imports/TARGET/ and imported from there into the new table
+    assert result.location.startswith(f"s3://{BUCKET}/backups/@imports/sessions-r/")
+    assert result.items == 5 and contents(aws, "sessions-r", ("pk",)) == source
+    desc = aws.dynamodb.describe_table(TableName="sessions-r")["Table"]
+    assert desc["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    ttl = aws.dynamodb.describe_time_to_live(TableName="sessions-r")["TimeToLiveDescription"]
+    assert ttl["AttributeName"] == "exp"
+    # AND an import that loads other than the state's count is an error, not a restore
+    canned(moto_server, [("items", "oversize"), ("6", "0")], [])
+    with pytest.raises(BackupError, match=r"import into sessions-r2 loaded 5 items with 0 errors, .* has 6"):
+        restore(engine, aws, "sessions", "sessions-r2", None, False)
+
+
+def test_a_stuck_query_on_moto_is_stopped_at_the_wait_bound_and_on_ctrl_c(
+    aws: Clients, config: Config, slow_queries: Callable[[int], None]
+) -> None:
+    slow_queries(10**9)  # never leaves QUEUED
+    clock = FakeTime()
+    bounded = config.replace(wait_timeout_seconds=20)
+    with pytest.raises(WaitTimeoutError, match="the query was stopped"):
+        AthenaRunner(aws, bounded, clock.sleep, clock.clock).run("SELECT 1", "a stuck query")
+    assert 20 <= clock.now <= 30
+
+    def interrupted(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        AthenaRunner(aws, bounded, interrupted).run("SELECT 2", "an interrupted query")
+    ids = aws.athena.list_query_executions()["QueryExecutionIds"]
+    states = [aws.athena.get_query_execution(QueryExecutionId=i)["QueryExecution"]["Status"]["State"] for i in ids]
+    assert states == ["CANCELLED", "CANCELLED"]
