@@ -19,7 +19,7 @@ from dynamo_continuous_backup.athena.restore import restore
 from dynamo_continuous_backup.athena.runner import AthenaRunner
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
-from dynamo_continuous_backup.core.errors import BackupError, WaitTimeoutError
+from dynamo_continuous_backup.core.errors import BackupError, UserInputError, WaitTimeoutError
 from dynamo_continuous_backup.core.records import json_form
 from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.local.emulator import EmbeddedMoto
@@ -126,6 +126,21 @@ def test_restore_on_athena_unloads_under_imports_and_imports_a_new_table(
     canned(moto_server, [("items", "oversize"), ("6", "0")], [])
     with pytest.raises(BackupError, match=r"import into sessions-r2 loaded 5 items with 0 errors, .* has 6"):
         restore(engine, aws, "sessions", "sessions-r2", None, False)
+    # AND --where is computed by Athena: its predicate is in the state query, the count is the slice's
+    s1 = {k: v for k, v in source.items() if '"s1"' in k}
+    athena.lines = [json_form({"Item": item}) for item in s1.values()]
+    athena.queries.clear()
+    canned(moto_server, [("items", "oversize"), ("1", "0")], [])
+    assert restore(engine, aws, "sessions", "sessions-r3", None, False, "pk = 's1'").items == 1
+    assert contents(aws, "sessions-r3", ("pk",)) == s1
+    [count] = [q["QueryString"] for q in athena.queries if q["QueryString"].startswith("SELECT count")]
+    assert "'s1'" in count and "JSON_EXTRACT_SCALAR" in count.upper()
+    with pytest.raises(UserInputError, match="give one predicate"):
+        restore(engine, aws, "sessions", "sessions-r4", None, False, "pk = 's1'; DROP TABLE x")
+    # AND a table whose changes are in the multi-tenant layout is refused, not read in part
+    aws.s3.put_object(Bucket=BUCKET, Key="backups/sessions/tenant=acme/2026/01/01/00/x.gz", Body=b"")
+    with pytest.raises(UserInputError, match="multi-tenant layout"):
+        restore(engine, aws, "sessions", "sessions-r5", None, False)
 
 
 def test_a_stuck_query_on_moto_is_stopped_at_the_wait_bound_and_on_ctrl_c(

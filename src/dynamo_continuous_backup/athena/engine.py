@@ -9,12 +9,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..core import naming
 from ..core.aws import Clients
 from ..core.config import Config
 from ..core.errors import NotFoundError, UserInputError
 from ..core.records import dumps
 from ..core.schema import key_names
 from ..core.timeline import Timeline, Window
+from ..core.timeline_store import change_roots
 from ..restore.backups import BackupStore
 from ..restore.statesql import state_select
 from .runner import AthenaRunner, Results
@@ -60,6 +62,13 @@ class AthenaEngine:
     ) -> Window:
         """What the state at `at` (None: the latest) reads; refused when the table has no timeline."""
         window = self.store.window(table, at, from_start, timeline=timeline)
+        flat = naming.changes_prefix(self.config.prefix, table)
+        if any(root != flat for root in change_roots(self.clients, self.config, table)):
+            # Its tables project PREFIX/TABLE/YYYY/...: tenant= folders would be silently missed.
+            raise UserInputError(
+                f"{table}'s changes are (partly) in the multi-tenant layout (tenant= folders), which the "
+                "Athena engine does not read; use --engine duckdb"
+            )
         if window is None:
             raise UserInputError(
                 f"no timeline of {table} (backups older than timelines): the Athena engine reads one "
@@ -67,11 +76,14 @@ class AthenaEngine:
             )
         return window
 
-    def state(self, table: str, schema: dict[str, Any], window: Window, at: float | None) -> State:
-        """Make the tables the window reads, and the state query over them."""
+    def state(
+        self, table: str, schema: dict[str, Any], window: Window, at: float | None, where: str | None = None
+    ) -> State:
+        """Make the tables the window reads, and the state query over them (`where`: only the
+        items that predicate matches, and every oversize pointer, tested once fetched)."""
         changes = self.tables.changes(table, window.hours())
         base = self.tables.base(self.clients, table, window.base) if window.base is not None else None
-        sql = state_select("athena", changes, base, tuple(key_names(schema)), at, window)
+        sql = state_select("athena", changes, base, tuple(key_names(schema)), at, window, where=where)
         return State(table, window, sql)
 
     def counts(self, state: State) -> tuple[int, list[str]]:

@@ -17,6 +17,7 @@ from ..restore.backups import LocalBackups
 from ..restore.importer import check_importable, import_prefix, run_import
 from ..restore.restore import Restorer, RestoreResult
 from ..restore.state import iso, parse_time
+from ..restore.where import matches, parse_where
 from .engine import AthenaEngine
 from .tables import snapshot_attempt
 
@@ -37,11 +38,19 @@ class AthenaRestore:
 
 
 def restore(
-    engine: AthenaEngine, target_clients: Clients, table: str, target: str, at_text: str | None, from_start: bool
+    engine: AthenaEngine,
+    target_clients: Clients,
+    table: str,
+    target: str,
+    at_text: str | None,
+    from_start: bool,
+    where: str | None = None,
 ) -> AthenaRestore:
-    """The state of `table` at `at_text` (None: the latest) into the new table `target`."""
+    """The state of `table` at `at_text` (None: the latest) into the new table `target`; with
+    `where`, only the items that predicate matches."""
     now = time.time()
     at = parse_time(at_text, now)
+    predicate = parse_where(where) if where is not None else None  # a bad --where fails before any query
     if at > now + 1:
         raise UserInputError(f"--at {iso(at)} is in the future; omit --at for the latest state")
     schema = engine.schema(table)
@@ -51,13 +60,18 @@ def restore(
     timeline = engine.store.timeline(table)
     window = engine.window(table, at if at_text is not None else None, from_start, timeline)
     result = AthenaRestore(table, target, window.at, window.generation.earliest(timeline.pruned_before))
-    state = engine.state(table, schema, window, window.at if at_text is not None else None)
+    state = engine.state(table, schema, window, window.at if at_text is not None else None, where)
     result.items, pointers = engine.counts(state)
+    if predicate is not None and pointers:  # pointer rows passed the SQL filter: test their full images
+        fetched = [engine.store.image(None, p) for p in pointers]
+        kept = [p for p, image in zip(pointers, fetched, strict=True) if matches(predicate, image)]
+        result.items -= len(pointers) - len(kept)
+        pointers = kept
     result.oversize = len(pointers)
     prefix = import_prefix(engine.config, target)
     result.location = f"s3://{engine.store.bucket}/{prefix}"
     engine.unload(state, result.location)
-    engine.put_oversize(prefix, pointers)
+    engine.put_oversize(prefix, pointers)  # only those kept: the filter ran above
     description = run_import(target_clients, engine.store.bucket, prefix, schema, target, engine.sleep)
     imported, errors = description.get("ImportedItemCount"), description.get("ErrorCount") or 0
     if errors or (imported is not None and imported != result.items):

@@ -47,7 +47,12 @@ def restore(args: argparse.Namespace, ui: UI) -> int:
     config = load_config(args.config, args.source_region or args.region)
     engine = AthenaEngine(Clients(config.region), config)
     target = Clients(args.target_region or config.region)
-    result = athena_restore(engine, target, args.table, args.to, args.at, args.from_start)
+    if getattr(args, "tenant", None):
+        raise UserInputError(
+            "--tenant: not with --engine athena (its tables read the flat layout); use --where on the "
+            "tenant attribute, or --engine duckdb"
+        )
+    result = athena_restore(engine, target, args.table, args.to, args.at, args.from_start, args.where)
     earliest = iso(result.earliest) if result.earliest is not None else "unknown (no snapshot)"
     ui.line(f"earliest restorable time of {args.table}: {earliest}")
     for note in result.notes:
