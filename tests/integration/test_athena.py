@@ -22,8 +22,9 @@ from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.core.errors import BackupError, UserInputError, WaitTimeoutError
 from dynamo_continuous_backup.core.records import json_form
 from dynamo_continuous_backup.local import LocalRuntime
-from dynamo_continuous_backup.local.emulator import EmbeddedMoto
+from dynamo_continuous_backup.local.emulator import EMULATOR_MARK, EmbeddedMoto
 
+from .. import helpers
 from ..fakes import FakeTime, Proxy, clients_with
 from ..helpers import BUCKET, contents
 
@@ -161,3 +162,19 @@ def test_a_stuck_query_on_moto_is_stopped_at_the_wait_bound_and_on_ctrl_c(
     ids = aws.athena.list_query_executions()["QueryExecutionIds"]
     states = [aws.athena.get_query_execution(QueryExecutionId=i)["QueryExecution"]["Status"]["State"] for i in ids]
     assert states == ["CANCELLED", "CANCELLED"]
+
+
+def test_the_athena_engine_refuses_the_embedded_emulator(
+    config_path: str, aws: Clients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the embedded AWS, whose Athena answers every query with no rows
+    monkeypatch.setenv(EMULATOR_MARK, "1")
+    # WHEN any command is asked to run on Athena, THEN it refuses in one line and writes nothing
+    for args in (
+        ("checkpoint", "orders", "--config", config_path, "--engine", "athena"),
+        ("restore", "orders", "--to", "orders-r", "--config", config_path, "--engine", "athena"),
+        ("query", "orders", "SELECT 1", "--config", config_path, "--engine", "athena"),
+    ):
+        code, out, err = helpers.cli(*args)
+        assert code == 2 and "needs a real AWS account" in err and out == "", args
+    assert aws.s3.list_objects_v2(Bucket=BUCKET, Prefix="backups/@snapshots/").get("KeyCount", 0) == 0

@@ -105,7 +105,7 @@ def test_restore_cli_bad_input_is_one_line(captured: str) -> None:
     ):
         code, out, err = cli("restore", "users", "--to", "users-r", "--config", captured, *args)
         assert code == 2 and message in err and err.count("\n") == 1, (args, out, err)
-    code, _, err = cli("restore", "no-such-table", "--to", "x", "--config", captured)
+    code, _, err = cli("restore", "no-such-table", "--to", "no-such-r", "--config", captured)
     assert code == 3 and "no backups of table no-such-table" in err
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections.abc import Sequence
 
 from ..core.errors import UserInputError
@@ -29,8 +30,9 @@ def _args(p: argparse.ArgumentParser) -> None:
 
 @command("estimate", "monthly cost of protecting tables, beside native PITR, and the delivery-stream quota", _args)
 def cmd_estimate(args: argparse.Namespace, ui: UI) -> int:
-    if args.writes_per_second is not None and args.writes_per_second < 0:
-        raise UserInputError(f"--writes-per-second must be >= 0, got {args.writes_per_second}")
+    rate = args.writes_per_second
+    if rate is not None and not (math.isfinite(rate) and rate >= 0):  # nan would print $nan, and bad JSON
+        raise UserInputError(f"--writes-per-second must be a finite number >= 0, got {rate}")
     prices = load_prices(args.prices)
     config, clients = load(args)
     optin = OptIn.from_config(config, strict=True)

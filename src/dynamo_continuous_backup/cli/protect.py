@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from collections.abc import Callable
 from datetime import datetime
 
+from ..core.errors import UserInputError
 from ..provisioning.fleet import select_tables
 from ..provisioning.health import Health, lag_text
 from ..provisioning.optin import OptIn
@@ -83,6 +85,8 @@ def _status_args(p: argparse.ArgumentParser) -> None:
 
 @command("status", "show every table's protection", _status_args)
 def cmd_status(args: argparse.Namespace, ui: UI) -> int:
+    if args.watch is not None and not (math.isfinite(args.watch) and args.watch >= 1):
+        raise UserInputError(f"--watch takes a number of seconds >= 1, got {args.watch}")
     config, clients = load(args)
 
     def render() -> int:

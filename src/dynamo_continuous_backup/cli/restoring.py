@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 from ..core.aws import Clients
 from ..core.config import load_config
+from ..core.errors import UserInputError
 from . import athena
 from .base import UI, command, config_args, load
 
@@ -36,6 +38,8 @@ def _restore_args(p: argparse.ArgumentParser) -> None:
 
 @command("restore", "restore a table to any second into a new table", _restore_args)
 def cmd_restore(args: argparse.Namespace, ui: UI) -> int:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{3,255}", args.to):  # DynamoDB's rule, before anything is read
+        raise UserInputError(f"--to {args.to!r} is not a DynamoDB table name: 3-255 letters, digits, '_', '-' or '.'")
     if args.engine == "athena":
         return athena.restore(args, ui)
     from ..restore.backups import BackupStore

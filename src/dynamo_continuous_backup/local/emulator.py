@@ -17,6 +17,9 @@ from .firehose_partitioning import emulate_dynamic_partitioning
 
 log = logging.getLogger(__name__)
 
+# Set in the environment of everything pointed at the embedded AWS: commands that need what it
+# cannot do (Athena runs no SQL there) refuse instead of reporting an empty success.
+EMULATOR_MARK = "DCB_EMULATOR"
 FAKE_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
@@ -58,7 +61,13 @@ class EmbeddedMoto:
 
     def environment(self, region: str = "us-east-1") -> dict[str, str]:
         """What a shell must export to point every boto3 session at this endpoint."""
-        return {**FAKE_ENV, "AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": region, "AWS_DEFAULT_REGION": region}
+        return {
+            **FAKE_ENV,
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            EMULATOR_MARK: "1",
+        }
 
     def reset(self) -> None:
         import urllib.request
