@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from dynamo_continuous_backup.core.alarms import delivery_alarms
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 
@@ -62,7 +63,9 @@ def test_deploy_creates_the_fleet_alarms_and_remove_deletes_them(aws: Clients, t
     for name in ("dynamo-backup-forwarder", "dynamo-backup-ensure"):
         logging = aws.lambda_.get_function_configuration(FunctionName=name)["LoggingConfig"]
         assert logging["LogFormat"] == "JSON"
-    # WHEN it is removed, THEN the alarms, the dashboard and its topic go with it
+    # WHEN it is removed, with a delivery stream's alarm left behind (a table protected when a
+    # forced removal ran), THEN every alarm, the dashboard and its topic go with it
+    aws.get("cloudwatch").put_metric_alarm(**delivery_alarms(Config(BUCKET), "orders", topic)[0].put_args())
     assert cli("deploy", "--config", str(path), "--remove")[0] == 0
     assert alarms(aws) == {} and dashboards(aws) == [] and topics(aws) == []
 

@@ -73,8 +73,20 @@ CASES: list[tuple[str, str, list[str], int, str]] = [
     ),
     ("table missing (backfill)", config_text(), ["backfill", "nosuch"], 3, "table nosuch does not exist"),
     ("table missing (verify)", config_text(), ["verify", "nosuch"], 3, "table nosuch does not exist"),
-    ("no backups (restore)", config_text(), ["restore", "nosuch", "--to", "t-restored"], 3, "no backups of table nosuch"),
-    ("malformed TIME", config_text(), ["restore", "t", "--to", "t-restored", "--at", "noon"], 2, "--at 'noon' is not a time"),
+    (
+        "no backups (restore)",
+        config_text(),
+        ["restore", "nosuch", "--to", "t-restored"],
+        3,
+        "no backups of table nosuch",
+    ),
+    (
+        "malformed TIME",
+        config_text(),
+        ["restore", "t", "--to", "t-restored", "--at", "noon"],
+        2,
+        "--at 'noon' is not a time",
+    ),
     (
         "TIME nan",
         config_text(),
@@ -83,7 +95,13 @@ CASES: list[tuple[str, str, list[str], int, str]] = [
         "--at 'nan' is not a time",
     ),
     ("TIME inf (query)", config_text(), ["query", "t", "SELECT 1", "--at", "inf"], 2, "--at 'inf' is not a time"),
-    ("TIME in the future", config_text(), ["restore", "t", "--to", "t-restored", "--at", "2999-01-01"], 2, "is in the future"),
+    (
+        "TIME in the future",
+        config_text(),
+        ["restore", "t", "--to", "t-restored", "--at", "2999-01-01"],
+        2,
+        "is in the future",
+    ),
     ("no base (checkpoint)", config_text(), ["checkpoint", "nosuch"], 3, "no base of table nosuch"),
     (
         "--where outside the safe subset",

@@ -32,6 +32,12 @@ def test_where_restores_exactly_the_matching_items_into_a_new_table(
     assert wanted and len(wanted) < len(state)
     assert contents(aws, "orders-paid") == wanted
     assert f"{len(wanted)} items" in out.getvalue() and "verified" in out.getvalue()
+    assert "matched" not in out.getvalue()
+    # AND a predicate that matches nothing (a number compared as text) says so instead of a bare 0
+    out = io.StringIO()
+    argv = ["restore", "orders", "--to", "orders-none", "--at", str(at), "--where", "n = '21'", "--config", config_path]
+    assert main(argv, UI(out, err)) == 0, err.getvalue()
+    assert "0 items" in out.getvalue() and "no item of orders" in out.getvalue() and "literal's type" in out.getvalue()
 
 
 def test_into_existing_with_where_touches_nothing_outside_it(history: Any, aws: Clients, tmp_path: Path) -> None:

@@ -253,3 +253,12 @@ def test_alarms_follow_the_config_and_a_topic_not_ours_is_never_taken() -> None:
         for a in s.settings["AlarmActions"]
     } == {"arn:aws:sns:us-east-1:123456789012:ops"}
     assert not [s for s in plan_teardown(theirs, InstalledState(topic=True)).steps if "topic" in s.action]
+
+
+def test_a_topic_the_config_names_must_be_in_the_region_and_exist() -> None:
+    west = desired(replace(CONFIG, alarm_topic_arn="arn:aws:sns:eu-west-1:123456789012:ops"))
+    with pytest.raises(ConfigError, match="is in eu-west-1: CloudWatch alarms notify only topics of their own region"):
+        plan_deploy(west, DeployState())
+    theirs = desired(replace(CONFIG, alarm_topic_arn="arn:aws:sns:us-east-1:123456789012:ops"))
+    assert "the alarms would notify nobody" in " ".join(plan_deploy(theirs, DeployState()).warnings)
+    assert plan_deploy(theirs, replace(DeployState(), topic="foreign")).warnings == ()

@@ -75,6 +75,13 @@ def cmd_restore(args: argparse.Namespace, ui: UI) -> int:
         ui.line(f"warning: corrupt backup object skipped: {name}")
     for note in result.notes:
         ui.line(f"note: {note}")
+    if result.items == 0 and (args.where or args.tenant):  # a typo'd name or a wrong literal type matches nothing
+        chosen = " and ".join(f for f, v in (("--where", args.where), ("--tenant", args.tenant)) if v)
+        ui.line(
+            f"note: no item of {args.table} at {iso(result.at)} matched {chosen}: check the attribute's name "
+            "(names are case-sensitive) and the literal's type (a number literal compares with N values, "
+            "'text' with S values)"
+        )
     if result.dry_run:
         ui.line(f"dry run: {result.items} items at {iso(result.at)}; would put {result.puts}, delete {result.deletes}")
         if result.untouched:

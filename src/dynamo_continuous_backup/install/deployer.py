@@ -110,7 +110,7 @@ class Deployer:
             rules={r.name: s for r in want.rules if (s := self._rule(r.name)) is not None},
             permissions=self._permissions(want.target),
             trail=self._trail(),
-            topic=self._topic(want.monitoring.topic_arn) if want.monitoring.topic_name else None,
+            topic=self._topic(want.monitoring.topic_arn),
             subscriptions=self._subscriptions(want.monitoring.topic_arn),
             alarms=self._alarms(tuple(a.name for a in want.monitoring.alarms)),
             dashboard=self._dashboard(want.monitoring.dashboard),
@@ -129,7 +129,7 @@ class Deployer:
             functions=functions,
             roles=frozenset(r.name for r in want.roles if self._role_exists(r.name)),
             mappings=len(mappings),
-            alarms=frozenset(self._alarms(tuple(a.name for a in want.monitoring.alarms))),
+            alarms=frozenset(self._alarms(tuple(a.name for a in want.monitoring.alarms))) | self._delivery_alarms(),
             dashboard=self._dashboard(want.monitoring.dashboard) is not None,
             topic=want.monitoring.topic_name is not None and self._topic(want.monitoring.topic_arn) == "ours",
         )
@@ -226,6 +226,16 @@ class Deployer:
     def _alarms(self, names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
         answer = self.clients.get("cloudwatch").describe_alarms(AlarmNames=list(names), AlarmTypes=["MetricAlarm"])
         return {a["AlarmName"]: a for a in answer["MetricAlarms"]}
+
+    def _delivery_alarms(self) -> frozenset[str]:
+        """The delivery streams' alarms the provisioner made (`RESOURCEPREFIX-delivery-*`)."""
+        prefix = f"{self.config.resource_prefix}-delivery-"
+        pages = self.clients.get("cloudwatch").get_paginator("describe_alarms")
+        return frozenset(
+            a["AlarmName"]
+            for page in pages.paginate(AlarmNamePrefix=prefix, AlarmTypes=["MetricAlarm"])
+            for a in page["MetricAlarms"]
+        )
 
     def _dashboard(self, name: str) -> str | None:
         try:

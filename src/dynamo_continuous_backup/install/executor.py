@@ -95,7 +95,8 @@ class DeployExecutor:
             case PutDashboard():
                 self.clients.get("cloudwatch").put_dashboard(DashboardName=step.name, DashboardBody=step.body)
             case DeleteAlarms():
-                self.clients.get("cloudwatch").delete_alarms(AlarmNames=list(step.names))
+                for start in range(0, len(step.names), 100):  # DeleteAlarms takes 100 names a call
+                    self.clients.get("cloudwatch").delete_alarms(AlarmNames=list(step.names[start : start + 100]))
             case DeleteDashboard():
                 self.clients.get("cloudwatch").delete_dashboards(DashboardNames=[step.name])
             case DeleteTopic():

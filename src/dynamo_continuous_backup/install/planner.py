@@ -96,9 +96,11 @@ def plan_deploy(want: Desired, seen: DeployState) -> DeployPlan:
         *_roles(want, seen),
         *_functions(want, seen),
         *_rules(want, seen),
-        *_monitoring(want.monitoring, seen),
+        *_monitoring(want.monitoring, seen, want.region),
     ]
     warnings = [f"bucket {want.bucket}: {gap}" for gap in _bucket_gaps(seen.bucket)]
+    if want.monitoring.topic_name is None and seen.topic is None:
+        warnings.append(f"alarmTopicArn {want.monitoring.topic_arn} does not exist: the alarms would notify nobody")
     if isinstance(seen.trail, str):
         warnings.append(f"could not check CloudTrail ({seen.trail}); table events need a trail")
     elif not seen.trail:
@@ -188,8 +190,14 @@ def _rules(want: Desired, seen: DeployState) -> list[DeployStep]:
     return steps
 
 
-def _monitoring(want: Monitoring, seen: DeployState) -> list[DeployStep]:
+def _monitoring(want: Monitoring, seen: DeployState, region: str) -> list[DeployStep]:
     steps: list[DeployStep] = []
+    topic_region = want.topic_arn.split(":")[3]
+    if topic_region != region:
+        raise ConfigError(
+            f"alarmTopicArn {want.topic_arn} is in {topic_region}: CloudWatch alarms notify only topics of "
+            f"their own region ({region}); name a topic in {region}"
+        )
     if want.topic_name is not None and seen.topic == "foreign":
         raise ConfigError(
             f"SNS topic {want.topic_arn} exists and was not created by deploy; "
@@ -223,7 +231,7 @@ class InstalledState:
     functions: frozenset[str] = frozenset()
     roles: frozenset[str] = frozenset()
     mappings: int = 0  # event source mappings of the forwarder: tables still protected
-    alarms: frozenset[str] = frozenset()
+    alarms: frozenset[str] = frozenset()  # the fleet's, and any delivery stream's left
     dashboard: bool = False
     topic: bool = False  # the topic deploy created (never one the config names)
 
@@ -239,7 +247,9 @@ def plan_teardown(want: Desired, seen: InstalledState, force: bool = False) -> D
     steps: list[DeployStep] = [DeleteRule(r.name) for r in want.rules if r.name in seen.rules]
     steps += [DeleteFunction(f.name) for f, _ in want.functions if f.name in seen.functions]
     steps += [DeleteRole(r.name) for r in reversed(want.roles) if r.name in seen.roles]  # reverse of creation
-    alarms = tuple(a.name for a in want.monitoring.alarms if a.name in seen.alarms)
+    fleet = tuple(a.name for a in want.monitoring.alarms)
+    # and the delivery streams' alarms left by a forced removal: their topic goes too
+    alarms = tuple(n for n in fleet if n in seen.alarms) + tuple(sorted(seen.alarms - set(fleet)))
     if alarms:
         steps.append(DeleteAlarms(alarms))
     if seen.dashboard:
