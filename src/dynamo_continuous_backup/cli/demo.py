@@ -141,7 +141,10 @@ class Demo:
         self.step("The alarms that say when capture breaks (deploy's, and the ones orders' delivery stream got)")
         for alarm in clients.get("cloudwatch").describe_alarms()["MetricAlarms"]:
             self.ui.line(f"   {alarm['AlarmName']:<45} {alarm['Namespace']} {alarm['MetricName']}")
-        self.step("dynamo-backup estimate orders --config config.hjson (monthly cost beside PITR, and the quota)")
+        self.step(
+            "dynamo-backup estimate orders --config config.hjson --writes-per-second 10 (monthly cost beside PITR, "
+            "and the quota; moto reports every table's size as 0 B)"
+        )
         self.cli("estimate", "orders", "--config", str(config), "--writes-per-second", "10")
 
         self.step("Deleting the orders table: its stream drains, then our resources go; backups stay")
