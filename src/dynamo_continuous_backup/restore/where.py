@@ -66,11 +66,15 @@ Predicate = Test | Logic | Const
 
 def parse_where(text: str) -> Predicate:
     """The predicate `text` stands for; UserInputError naming what is not allowed."""
+    if not text.strip():
+        raise UserInputError("--where is empty: give a predicate, e.g. --where \"tenant = 'acme'\"")
     try:
         statements = any(t.token_type == TokenType.SEMICOLON for t in sqlglot.tokenize(text))
         trees = [t for t in sqlglot.parse(text) if t is not None]
     except SqlglotError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "cannot parse it"
+        # sqlglot names its node classes ("missing for <class '...EQ'>"): say "incomplete" instead
+        first = "incomplete: a comparison lacks a side" if "<class" in first else first
         raise UserInputError(f"--where {text!r}: not a SQL predicate ({first})") from None
     if statements or len(trees) != 1:
         raise UserInputError(f"--where {text!r}: give one predicate (no ';')")
@@ -134,6 +138,10 @@ def _literal(node: exp.Expr, text: str) -> Value:
         return -number if negative else number
     if isinstance(node, exp.Null):
         raise _refuse(text, node, "NULL compares with nothing; use IS NULL")
+    if isinstance(node, exp.Column) and node.this.args.get("quoted"):  # "acme": a name in SQL, not a string
+        raise _refuse(
+            text, node, "expected a literal (strings take single quotes: 'acme'; double quotes name attributes)"
+        )
     raise _refuse(text, node, "expected a literal")
 
 
