@@ -135,7 +135,7 @@ CASES: list[tuple[str, str, list[str], int, str]] = [
     ),
     ("whitelist unknown key", config_text(), ["provision", "BADWL"], 2, "unknown key 'tables'"),
     ("estimate rate nan", config_text(), ["estimate", "t", "--writes-per-second", "nan"], 2, "finite number >= 0"),
-    ("status watch 0", config_text(), ["status", "--watch", "0"], 2, "--watch takes a number of seconds >= 1"),
+    ("status watch 0", config_text(), ["status", "--watch", "0"], 2, "--watch takes a number of seconds > 0"),
     ("restore to a bad name", config_text(), ["restore", "t", "--to", "ab"], 2, "is not a DynamoDB table name"),
 ]
 

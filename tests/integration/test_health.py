@@ -189,6 +189,6 @@ def test_status_watch_renders_again_until_stopped(
     deployed: tuple[Config, LocalRuntime], make_table: Callable[..., str], config_path: str
 ) -> None:
     protected_table(deployed, make_table, "orders")
-    code, out, _ = cli("status", "--config", config_path, "--watch", "0", "--watch-count", "3")
+    code, out, _ = cli("status", "--config", config_path, "--watch", "0.01", "--watch-count", "3")
     assert code == 0
     assert out.count("Ctrl-C to stop") == 3 and len([x for x in out.splitlines() if x.startswith("orders ")]) == 3

@@ -85,8 +85,8 @@ def _status_args(p: argparse.ArgumentParser) -> None:
 
 @command("status", "show every table's protection", _status_args)
 def cmd_status(args: argparse.Namespace, ui: UI) -> int:
-    if args.watch is not None and not (math.isfinite(args.watch) and args.watch >= 1):
-        raise UserInputError(f"--watch takes a number of seconds >= 1, got {args.watch}")
+    if args.watch is not None and not (math.isfinite(args.watch) and args.watch > 0):
+        raise UserInputError(f"--watch takes a number of seconds > 0, got {args.watch}")
     config, clients = load(args)
 
     def render() -> int:
