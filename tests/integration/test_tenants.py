@@ -217,6 +217,11 @@ def test_tenants_land_in_their_folders_and_restore_whole_or_by_tenant(
     acme_store = BackupStore(aws, config, tmp_path / "acme2")
     Restorer(aws, acme_store).restore("orders", "orders-acme2", RestoreOptions(tenant="acme"))
     assert 0 < acme_store.fetched_bytes < whole.fetched_bytes
+    # WHEN an acme item (in the base, changed since) is asked for as globex's, THEN it is refused, not shown in part
+    code, out, err = cli("history", "orders", "--key", "pk=acme-0", "--tenant", "globex", "--config", path)
+    assert code == 2 and "belongs to tenant acme, not globex" in err and out == ""
+    code, out, err = cli("history", "orders", "--key", "pk=acme-0", "--tenant", "acme", "--config", path)
+    assert code == 0 and "v2-0" in out, err
 
 
 def test_tenant_restore_is_refused_without_the_layout_or_with_an_unsafe_value(

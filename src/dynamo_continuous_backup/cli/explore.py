@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..core.config import load_config
+from ..core.errors import UserInputError
 from . import athena
 from .base import UI, command, config_args, load
 
@@ -21,6 +22,7 @@ def _history_args(p: argparse.ArgumentParser) -> None:
 def cmd_history(args: argparse.Namespace, ui: UI) -> int:
     if args.engine == "athena":
         return athena.history(args, ui)
+    from ..core.naming import tenant_of
     from ..explore.history import format_history, item_history
     from ..restore.backups import BackupStore
     from ..restore.keys import parse_key_args
@@ -29,6 +31,14 @@ def cmd_history(args: argparse.Namespace, ui: UI) -> int:
     store = BackupStore(clients, config)
     backups = store.sync(args.table, tenant=args.tenant)
     versions = item_history(backups, parse_key_args(args.key, backups), store)  # no version: an error
+    attribute = config.tenant_attribute
+    if args.tenant and attribute:  # another tenant's item: its changes are in other folders, never shown in part
+        owners = sorted({tenant_of(v.image, attribute) for v in versions if v.image is not None})
+        if owners and args.tenant not in owners:
+            raise UserInputError(
+                f"this item belongs to tenant {', '.join(owners)}, not {args.tenant}: its changes are in that "
+                "tenant's folder; run history with that --tenant, or without --tenant"
+            )
     for line in format_history(versions):
         ui.line(line)
     return 0
