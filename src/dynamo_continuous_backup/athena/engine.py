@@ -106,12 +106,16 @@ class AthenaEngine:
         """Write the state's inline items under `location` as ImportTable input."""
         self.runner.run(unload_sql(state.sql, location), f"write the state of {state.table} to {location}")
 
-    def put_oversize(self, prefix: str, pointers: list[str]) -> dict[str, Any] | None:
-        """The oversize items' full images, read from their records, as one more gzip file of
-        `{"Item": ...}` lines under `prefix`; returns its manifest entry (None: none)."""
-        if not pointers:
+    def oversize_images(self, pointers: list[str]) -> list[dict[str, Any]]:
+        """The oversize items' full images, read from the records their pointers name."""
+        return [self.store.image(None, p) for p in pointers]
+
+    def put_oversize(self, prefix: str, images: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """Oversize items' images as one more gzip file of `{"Item": ...}` lines under `prefix`;
+        returns its manifest entry (None: none)."""
+        if not images:
             return None
-        lines = b"".join(dumps({"Item": self.store.image(None, p)}) + b"\n" for p in pointers)
+        lines = b"".join(dumps({"Item": image}) + b"\n" for image in images)
         body = gzip.compress(lines, compresslevel=3)
         key = f"{prefix}oversize-00000.json.gz"
         etag = self.clients.s3.put_object(Bucket=self.store.bucket, Key=key, Body=body)["ETag"]

@@ -62,16 +62,16 @@ def restore(
     result = AthenaRestore(table, target, window.at, window.generation.earliest(timeline.pruned_before))
     state = engine.state(table, schema, window, window.at if at_text is not None else None, where)
     result.items, pointers = engine.counts(state)
-    if predicate is not None and pointers:  # pointer rows passed the SQL filter: test their full images
-        fetched = [engine.store.image(None, p) for p in pointers]
-        kept = [p for p, image in zip(pointers, fetched, strict=True) if matches(predicate, image)]
-        result.items -= len(pointers) - len(kept)
-        pointers = kept
-    result.oversize = len(pointers)
+    images = engine.oversize_images(pointers)  # each read once
+    if predicate is not None:  # pointer rows passed the SQL filter: test their full images
+        kept = [image for image in images if matches(predicate, image)]
+        result.items -= len(images) - len(kept)
+        images = kept
+    result.oversize = len(images)
     prefix = import_prefix(engine.config, target)
     result.location = f"s3://{engine.store.bucket}/{prefix}"
     engine.unload(state, result.location)
-    engine.put_oversize(prefix, pointers)  # only those kept: the filter ran above
+    engine.put_oversize(prefix, images)
     description = run_import(target_clients, engine.store.bucket, prefix, schema, target, engine.sleep)
     imported, errors = description.get("ImportedItemCount"), description.get("ErrorCount") or 0
     if errors or (imported is not None and imported != result.items):
@@ -82,8 +82,8 @@ def restore(
     done = RestoreResult(table, target, result.at, result.earliest)
     Restorer(target_clients, engine.store).apply_ttl(schema, target, done)  # ImportTable cannot carry TTL
     result.notes += done.notes
-    if pointers:
-        result.notes.append(f"{len(pointers)} oversize item(s) read from their full records in @oversize/")
+    if images:
+        result.notes.append(f"{len(images)} oversize item(s) read from their full records in @oversize/")
     result.scanned_bytes = engine.runner.scanned_bytes
     return result
 
@@ -117,7 +117,7 @@ def checkpoint(engine: AthenaEngine, table: str, at: float | None = None) -> Ath
     prefix = snapshot_attempt(engine.config, table, run_id, shortuuid.uuid()[:8])
     engine.unload(state, f"s3://{engine.store.bucket}/{prefix}")
     files = _listed(engine, prefix)
-    extra = engine.put_oversize(prefix, pointers)
+    extra = engine.put_oversize(prefix, engine.oversize_images(pointers))
     files += [extra] if extra else []
     finish_checkpoint(engine.clients, engine.config, table, window, run_id, files, items, now)
     log.info("athena checkpoint %s of %s: %d items", run_id, table, items)
