@@ -1,6 +1,6 @@
 """Checkpoint of a 100,000-item base plus 1,000,000 changes into a new base file: time and
 peak memory of the whole process, beside the state at T over the same input measured the same
-way in the same run (DESIGN.md section 10: <= 2 s and <= 400 MB)."""
+way in the same run (docs/design.md section 10: <= 2 s and <= 400 MB)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Restore bytes read and time of one table whose history is 1x, 10x and 50x its size, with a
-checkpoint after the churn (DESIGN.md section 10: bytes read / (base + changes since) <= 1.2 at
+checkpoint after the churn (docs/design.md section 10: bytes read / (base + changes since) <= 1.2 at
 every length; time at 50x within 1.3x of time at 1x). The histories are laid out in S3 as
 Firehose and a scan leave them: one day of churn (one change per item) per 1x, each change in
 the hour partition it arrived in. Also shown: the bytes a restore reads with no checkpoint."""

@@ -1,4 +1,4 @@
-"""Removal drains by consumption (DESIGN.md section 9): an outage across DeleteTable loses nothing."""
+"""Removal drains by consumption (docs/design.md section 9): an outage across DeleteTable loses nothing."""
 
 from __future__ import annotations
 

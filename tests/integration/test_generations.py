@@ -1,4 +1,4 @@
-"""A restore reads one generation: its newest base and the changes since (DESIGN.md section 4)."""
+"""A restore reads one generation: its newest base and the changes since (docs/design.md section 4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The backup timeline (DESIGN.md section 4): generations, bases and what a restore reads."""
+"""The backup timeline (docs/design.md section 4): generations, bases and what a restore reads."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A table's backup timeline (DESIGN.md section 4), as pure data and functions.
+"""A table's backup timeline (docs/design.md section 4), as pure data and functions.
 
 A generation is one stretch of unbroken capture: one table incarnation and one stream, named
 by the stream's label (the timestamp that ends its ARN). Each has its bases (scan snapshots,

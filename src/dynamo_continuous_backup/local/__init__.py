@@ -1,4 +1,4 @@
-"""The local runtime: what AWS does around moto that moto does not (see DESIGN.md section 5).
+"""The local runtime: what AWS does around moto that moto does not (see docs/design.md section 5).
 
 - `eventbridge.py`: notices table lifecycle changes, builds CloudTrail-shaped events, matches
   them against the deployed rules and fires scheduled rules.

@@ -1,4 +1,4 @@
-"""Proof that a stream was consumed (DESIGN.md section 9): a mapping is removed only when every
+"""Proof that a stream was consumed (docs/design.md section 9): a mapping is removed only when every
 record of its stream up to the removal's cut-off is in S3, or the stream's 24-hour retention has
 passed. Time alone never proves it: a Firehose outage across a DeleteTable would lose records.
 

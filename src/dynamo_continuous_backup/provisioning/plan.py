@@ -138,7 +138,7 @@ def _dedupe(mappings: list[MappingState]) -> tuple[MappingState | None, list[Map
 def plan_remove(
     obs: Observed, now: float, drain_seconds: float, buffer_seconds: float, retention_seconds: float
 ) -> Plan:
-    """Drain first (DESIGN section 9): mappings go once every record of their stream up to the
+    """Drain first (docs/design.md section 9): mappings go once every record of their stream up to the
     cut-off is in S3 (`obs.undelivered == 0`) or the stream's retention has passed, never on time
     alone. S3 data is never touched."""
     ours_delivery = obs.delivery_status is not None and obs.delivery_owner == obs.table

@@ -1,5 +1,5 @@
 """`dynamo-backup checkpoint`: a new base computed in DuckDB from the previous base and the
-changes since (DESIGN.md section 4), with no table read and no read capacity, so restores stay
+changes since (docs/design.md section 4), with no table read and no read capacity, so restores stay
 bounded. Writing it (and what it claims) is core/timeline_store.write_checkpoint's, shared with
 the ensure function's scheduled checkpoints (snapshot/checkpoint.py)."""
 

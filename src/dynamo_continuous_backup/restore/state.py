@@ -1,4 +1,4 @@
-"""The consistency model of a restore (DESIGN.md section 4), as pure functions.
+"""The consistency model of a restore (docs/design.md section 4), as pure functions.
 
 Per item, changes are ordered by numeric SequenceNumber. The state at T is the image of the
 last change with time <= T (absent after a REMOVE); with no change at or before T, the image

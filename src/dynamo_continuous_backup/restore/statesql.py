@@ -1,4 +1,4 @@
-"""The state at T (DESIGN.md section 4) as ONE SQL definition, rendered for DuckDB or Athena.
+"""The state at T (docs/design.md section 4) as ONE SQL definition, rendered for DuckDB or Athena.
 
 The query below is written once, in portable SQL that sqlglot reads and writes for either
 engine: the newest change per key by numeric sequence order (MAX_BY over a ROW, ordered by
