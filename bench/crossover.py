@@ -1,6 +1,6 @@
 """Where one machine stops being enough: the state at T on the DuckDB path over growing
 histories (the same synthetic records as state.py), its throughput in MB of gzip input per
-second and its peak memory, and what that rate means for larger windows (README, Large tables)."""
+second and its peak memory, and what that rate means for larger windows (docs/athena.md, Large tables)."""
 
 from __future__ import annotations
 

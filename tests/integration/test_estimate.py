@@ -89,7 +89,7 @@ def test_text_output_is_a_table_with_notes_the_quota_line_and_the_prices(
     assert lines[1].endswith("$0.28")  # PITR of 300,000 bytes at $1,000 per GB-month: the file's price
     assert "note: idle: unknown write rate, assumed 0: pass --writes-per-second N" in lines
     assert QUOTA.format(used=1, fit=4999) in lines
-    assert f"prices: the file {prices} (README, Cost); stream reads by Lambda are free" in lines
+    assert f"prices: the file {prices} (docs/cost.md); stream reads by Lambda are free" in lines
 
 
 def test_an_unknown_table_is_one_line_and_exit_3(aws: Clients, config: Config, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The dependency rule of the package layout (README, Layout): each job's subpackage imports
+"""The dependency rule of the package layout (docs/architecture.md, The dependency rule): each job's subpackage imports
 only the ones below it, the handlers reach only what Lambda has, and there are no cycles."""
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def _edges() -> list[tuple[str, str]]:
 
 def test_every_module_belongs_to_a_known_part() -> None:
     unknown = {m for m in all_modules() if _part(m) not in ALLOWED and m != PACKAGE}
-    assert unknown == set(), "add the new subpackage to ALLOWED (and to the README's layout)"
+    assert unknown == set(), "add the new subpackage to ALLOWED (and to docs/architecture.md)"
 
 
 def test_subpackages_import_only_the_layers_below_them() -> None:

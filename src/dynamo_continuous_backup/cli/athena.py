@@ -1,5 +1,5 @@
 """`--engine athena` of restore, checkpoint, query and history: the same commands, with the state
-computed by Athena in the account instead of DuckDB here (README, Athena engine)."""
+computed by Athena in the account instead of DuckDB here (docs/athena.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """`dynamo-backup estimate`: the monthly cost of protecting tables, beside native PITR, and the
-Firehose delivery-stream quota (README, Cost)."""
+Firehose delivery-stream quota (docs/cost.md)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("tables", nargs="*", metavar="TABLE", help="tables to estimate (default: every opted-in table)")
     config_args(p)
     p.add_argument("--json", action="store_true", help="one JSON document instead of a table")
-    p.add_argument("--prices", metavar="FILE", help="hjson/JSON prices replacing the built-in table's (README, Cost)")
+    p.add_argument("--prices", metavar="FILE", help="hjson/JSON prices replacing the built-in table's (docs/cost.md)")
     p.add_argument("--writes-per-second", type=float, metavar="N", help="use this write rate instead of CloudWatch's")
 
 
@@ -57,7 +57,7 @@ def cmd_estimate(args: argparse.Namespace, ui: UI) -> int:
             ui.line(f"note: {e.usage.table}: {note}")
     ui.line(quota_line(quota))
     source = "the file " + args.prices if args.prices else "the built-in us-east-1 list prices"
-    ui.line(f"prices: {source} (README, Cost); stream reads by Lambda are free")
+    ui.line(f"prices: {source} (docs/cost.md); stream reads by Lambda are free")
     return 0
 
 

@@ -61,7 +61,7 @@ def cmd_local(args: argparse.Namespace, ui: UI) -> int:
     moto = None if args.endpoint_url else EmbeddedMoto(args.port).start()
     if moto is None:
         # A moto server we did not start still runs its own Docker-based stream delivery,
-        # which empties shards: the mappings may then miss records (see README).
+        # which empties shards: the mappings may then miss records (docs/emulator.md).
         ui.line("warning: attached to an external emulator; start it with `dynamo-backup local` for full fidelity")
         env = {"AWS_ENDPOINT_URL": args.endpoint_url, "AWS_REGION": region, "AWS_DEFAULT_REGION": region}
         env.update({k: v for k, v in EmbeddedMoto.fake_credentials().items() if k not in os.environ})

@@ -1,6 +1,6 @@
 """The CloudWatch alarms that say capture broke (pure). Deploy creates the fleet's alarms; the
 provisioner creates each delivery stream's two with the stream and removes them with it.
-README, Operations, says what each one means and what to do."""
+docs/operations.md (Alarms) says what each one means and what to do."""
 
 from __future__ import annotations
 

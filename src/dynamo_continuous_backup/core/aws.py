@@ -292,7 +292,7 @@ def _client_error(exc: ClientError, region: str | None) -> AwsError:
     kind: type[AwsError] = AwsError
     retryable = False
     if code in DENIED:
-        kind, todo = AccessDeniedError, "grant the identity running this that permission (see README, IAM needs)"
+        kind, todo = AccessDeniedError, "grant the identity running this that permission (see docs/iam.md)"
     elif code in BAD_CREDENTIALS:
         kind, todo = AccessDeniedError, "check AWS_PROFILE / the access keys, or log in again (e.g. aws sso login)"
     elif code == "NoSuchBucket":

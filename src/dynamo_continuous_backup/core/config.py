@@ -56,7 +56,7 @@ class Config:
     wait_timeout_seconds: int = 300
     drain_seconds: int = 120
     # Multi-tenant layout: changes under PREFIX/TABLE/tenant=VALUE/..., VALUE being this
-    # top-level attribute of the item (README "Multi-tenant layout"); None: PREFIX/TABLE/...
+    # top-level attribute of the item (docs/s3-format.md, Multi-tenant layout); None: PREFIX/TABLE/...
     tenant_attribute: str | None = None
     athena_workgroup: str = "primary"  # the Athena engine's workgroup (`--engine athena`)
     athena_output_location: str | None = None  # s3:// URL; None: s3://BUCKET/PREFIX/@athena-results/

@@ -78,7 +78,7 @@ def find(observer: JobObserver, job_id: str) -> Job:
                 raise missing from None
             raise
         if not observer.ours(execution):
-            raise NotFoundError(f"query {rest} is not one of this product's (README, Jobs): not cancelled")
+            raise NotFoundError(f"query {rest} is not one of this product's (docs/operations.md, Jobs): not cancelled")
         return athena_job(execution)
     job = observer.run(head, rest) if head and RUN_ID.match(rest) else None
     if job is None:

@@ -1,5 +1,5 @@
 """Pure: a table's Firehose S3 destination, in the flat layout or, with `tenantAttribute`, the
-multi-tenant one that dynamic partitioning writes (README "Multi-tenant layout")."""
+multi-tenant one that dynamic partitioning writes (docs/s3-format.md, Multi-tenant layout)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The monthly cost of protecting one table, beside native PITR for it: a pure model of what
 capture does (provisioning/usage.py observes the inputs; pricing.py holds the prices).
 
-Assumptions, each a constant below (README, Cost):
+Assumptions, each a constant below (docs/cost.md):
 - a month is 30 days; each table write is one stream record, one forwarder record, one
   Firehose record and one line in S3, of two item images (an update carries the old and the
   new one) plus RECORD_OVERHEAD_BYTES of keys and metadata;

@@ -62,7 +62,7 @@ class RestoreOptions:
     via_import: bool = False
     threads: int = 8
     where: str | None = None  # a --where predicate: only the items it matches
-    tenant: str | None = None  # only this tenant's items, from its tenant= folder (README "Multi-tenant layout")
+    tenant: str | None = None  # only this tenant's items, from its tenant= folder (docs/s3-format.md)
 
 
 class Restorer:
