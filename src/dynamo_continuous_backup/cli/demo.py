@@ -62,6 +62,7 @@ class Demo:
                     "firehoseDeliveryBucket": BUCKET,
                     "firehoseDeliveryPrefix": "backups",
                     "firehoseDeliveryIntervalSeconds": 0,
+                    "streamsBatchingWindowSeconds": 0,  # the demo's changes reach S3 at once
                     "drainSeconds": 2,
                     "tableNameExcludeRegex": "scratch-.*",
                 },
