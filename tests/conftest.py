@@ -77,6 +77,7 @@ def config(aws: Clients) -> Config:
         region=REGION,
         firehose_delivery_prefix="backups",
         firehose_delivery_interval_seconds=0,
+        streams_batching_window_seconds=0,  # the runtime invokes at once: tests never wait for a window
         drain_seconds=0,
         wait_timeout_seconds=10,
     )
@@ -126,6 +127,7 @@ def deployed(aws: Clients, tmp_path: Path) -> Iterator[tuple[Config, Any]]:
                 "firehoseDeliveryBucket": BUCKET,
                 "firehoseDeliveryPrefix": "backups",
                 "firehoseDeliveryIntervalSeconds": 0,
+                "streamsBatchingWindowSeconds": 0,
                 "drainSeconds": 1,
                 "region": REGION,
                 "tableNameExcludeRegex": "scratch-.*",

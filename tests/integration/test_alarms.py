@@ -48,7 +48,7 @@ def test_deploy_creates_the_fleet_alarms_and_remove_deletes_them(aws: Clients, t
     }
     assert all(a["AlarmActions"] == [topic] and a["OKActions"] == [topic] for a in found.values())
     age = found["dynamo-backup-forwarder-iterator-age"]
-    assert (age["MetricName"], age["Threshold"]) == ("IteratorAge", 600_000)
+    assert (age["MetricName"], age["Threshold"]) == ("IteratorAge", 630_000)  # maxLagSeconds + the 30 s window
     assert age["Dimensions"] == [{"Name": "FunctionName", "Value": "dynamo-backup-forwarder"}]
     subscribed = aws.get("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
     assert [(s["Protocol"], s["Endpoint"]) for s in subscribed] == [("email", "ops@example.com")]

@@ -17,12 +17,23 @@ SMALL = {
     "DCB_BENCH_HISTORY_ITEMS": "40",
     "DCB_BENCH_HISTORY_LENGTHS": "1,2",
     "DCB_BENCH_SIZES": "2000,4000",
+    "DCB_BENCH_COST_SECONDS": "2",
+    "DCB_BENCH_COST_WINDOW": "1",
 }
 
 
 @pytest.mark.parametrize(
     "script",
-    ["forwarder.py", "backfill.py", "restore.py", "state.py", "checkpoint.py", "restore_history.py", "crossover.py"],
+    [
+        "forwarder.py",
+        "backfill.py",
+        "restore.py",
+        "state.py",
+        "checkpoint.py",
+        "restore_history.py",
+        "crossover.py",
+        "cost.py",
+    ],
 )
 def test_benchmark_runs(script: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | SMALL

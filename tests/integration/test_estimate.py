@@ -5,6 +5,7 @@ and says so; the delivery-stream quota line, which `provision --dry-run` prints 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -90,6 +91,34 @@ def test_text_output_is_a_table_with_notes_the_quota_line_and_the_prices(
     assert "note: idle: unknown write rate, assumed 0: pass --writes-per-second N" in lines
     assert QUOTA.format(used=1, fit=4999) in lines
     assert f"prices: the file {prices} (docs/cost.md); stream reads by Lambda are free" in lines
+
+
+def test_retention_days_and_the_components_in_plain_numbers(
+    aws: Clients, config: Config, make_table: Callable[..., str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    orders(aws, make_table, monkeypatch)
+    # the file's window (30 s) and retention (7 days); the flags give the rate and PITR's 35 days
+    _, path = files(tmp_path, config, "{}", streamsBatchingWindowSeconds=30, changeRetentionDays=7)
+    code, out, err = cli(
+        "estimate", "orders", "--config", path, "--writes-per-second", "1000", "--retention-days", "35"
+    )
+    assert (code, err) == (0, ""), err
+    assert not re.search(r"\de[+-]\d", out), out  # never 1e+03
+    rows = out.splitlines()
+    assert rows[1].split()[3] == "1,000"
+    # 3,000-byte items: 6,300-byte changes; 998 fit Lambda's 6 MiB payload: 2,597,194 invocations
+    assert "orders: Lambda 2,597,194 invocations of 998 changes (a 30 s batching window)" in out
+    assert "orders: Firehose 18,180,361 records" in out and "(1.003x after 5 KB rounding a record)" in out
+    assert "changes kept 38 days: 35 of retention" in out
+    _, document, _ = cli("estimate", "orders", "--config", path, "--writes-per-second", "1", "--json")
+    [table] = json.loads(document)["tables"]
+    assert (table["retentionDays"], table["s3ChangesKeptDays"], table["batchingWindowSeconds"]) == (7, 10, 30)
+
+
+def test_a_negative_retention_is_one_line_and_exit_2(aws: Clients, config: Config, tmp_path: Path) -> None:
+    _, path = files(tmp_path, config, "{}")
+    code, out, err = cli("estimate", "orders", "--config", path, "--retention-days", "-1")
+    assert (code, out) == (2, "") and err.count("\n") == 1 and "--retention-days must be 0" in err, err
 
 
 def test_an_unknown_table_is_one_line_and_exit_3(aws: Clients, config: Config, tmp_path: Path) -> None:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.core.config import Config
+from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.local.streams import MappingPoller
+from dynamo_continuous_backup.provisioning.provisioner import Provisioner
+
+from ..helpers import PREFIX, s3_records
 
 
 @pytest.fixture
@@ -89,3 +95,45 @@ def test_limited_retries_discard_the_batch_like_lambda(aws: Clients, stream: dic
     for _ in range(10):
         poller.poll(stream)
     assert seen[:2] == [["k0", "k1", "k2", "k3"]] * 2 and ["k4", "k5", "k6", "k7"] in seen
+
+
+def test_writes_within_the_window_reach_the_forwarder_in_one_invocation(
+    deployed: tuple[Config, LocalRuntime], aws: Clients, make_table: Callable[..., str]
+) -> None:
+    config, runtime = deployed
+    make_table("orders")
+    runtime.settle()  # the ensure function protects it (the fixture's window: 0)
+    # GIVEN the mapping's window set to 60 s by an ensure, and the runtime's clock under the test's control
+    assert Provisioner(aws, config.replace(streams_batching_window_seconds=60)).ensure("orders").actions == (
+        "update_mapping",
+    )
+    now = [1000.0]
+    runtime.poller.clock = lambda: now[0]
+
+    def batches() -> int:
+        return sum(kind == "stream batch" for _, kind in runtime.invocations)
+
+    # WHEN five writes are made, the runtime polling after each, within the window
+    for i in range(5):
+        aws.dynamodb.put_item(TableName="orders", Item={"pk": {"S": f"k{i}"}})
+        runtime.step()
+        now[0] += 1
+    # THEN nothing is invoked until the window passes, then one invocation delivers all five
+    assert batches() == 0 and runtime.poller.holding
+    now[0] += 60
+    runtime.settle()
+    assert batches() == 1
+    assert sorted(r["Keys"]["pk"]["S"] for r in s3_records(aws, f"{PREFIX}/orders/")) == [f"k{i}" for i in range(5)]
+    # and with the window back at 0, each poll that finds a write invokes (today's behaviour)
+    Provisioner(aws, config.replace(streams_batching_window_seconds=0)).ensure("orders")
+    for i in range(5, 8):
+        aws.dynamodb.put_item(TableName="orders", Item={"pk": {"S": f"k{i}"}})
+        runtime.step()
+    assert batches() == 4
+    # settle() waits out a window (real time, 1 s) instead of stopping while records are held
+    Provisioner(aws, config.replace(streams_batching_window_seconds=1)).ensure("orders")
+    runtime.poller.clock = time.monotonic
+    for i in range(8, 10):
+        aws.dynamodb.put_item(TableName="orders", Item={"pk": {"S": f"k{i}"}})
+    runtime.settle()
+    assert batches() == 5 and len(s3_records(aws, f"{PREFIX}/orders/")) == 10

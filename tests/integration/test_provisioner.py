@@ -52,6 +52,23 @@ def test_ensure_twice_changes_nothing(aws: Clients, config: Config, make_table: 
     assert len(mappings(aws, config)) == 1
 
 
+def test_the_batching_window_is_deployed_and_follows_the_config(
+    aws: Clients, config: Config, make_table: Callable[..., str]
+) -> None:
+    make_table("orders")
+    # WHEN a table is ensured with a 30 s window, THEN its mapping has it
+    assert Provisioner(aws, config.replace(streams_batching_window_seconds=30)).ensure("orders").status == "protected"
+    [m] = mappings(aws, config)
+    assert m["MaximumBatchingWindowInSeconds"] == 30 and m["BatchSize"] == 1000
+    # WHEN the config changes, THEN the next ensure updates that mapping (no new one), once
+    changed = Provisioner(aws, config.replace(streams_batching_window_seconds=5, streams_max_records_batch=200))
+    assert changed.ensure("orders").actions == ("update_mapping",)
+    [after] = mappings(aws, config)
+    assert after["UUID"] == m["UUID"]
+    assert after["MaximumBatchingWindowInSeconds"] == 5 and after["BatchSize"] == 200
+    assert changed.ensure("orders").actions == ()
+
+
 def test_concurrent_ensures_leave_one_stream_and_one_mapping(
     aws: Clients, config: Config, make_table: Callable[..., str]
 ) -> None:

@@ -31,6 +31,7 @@ def test_template_stack_protects_new_tables_and_deletes_cleanly(
         region=REGION,
         firehose_delivery_prefix="backups",
         firehose_delivery_interval_seconds=0,
+        streams_batching_window_seconds=0,
         table_name_exclude_regex="scratch-.*",
         alarm_email="ops@example.com",
     )

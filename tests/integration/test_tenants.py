@@ -146,7 +146,9 @@ def tenant_deployed(aws: Clients, tmp_path: Path) -> tuple[Config, LocalRuntime]
 
     path = tmp_path / "config.hjson"
     settings = {"firehoseDeliveryBucket": BUCKET, "firehoseDeliveryPrefix": "backups", "region": REGION}
-    path.write_text(json.dumps({**settings, "tenantAttribute": "tenant", "drainSeconds": 1}))
+    path.write_text(
+        json.dumps({**settings, "tenantAttribute": "tenant", "drainSeconds": 1, "streamsBatchingWindowSeconds": 0})
+    )
     out = io.StringIO()
     assert main(["deploy", "--config", str(path)], UI(out, out)) == 0, out.getvalue()
     return load_config(path), LocalRuntime(aws)

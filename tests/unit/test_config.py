@@ -56,6 +56,16 @@ def test_region_flag_beats_file(tmp_path: Path) -> None:
         ('{firehoseDeliveryBucket: "b", streamsMaxRecordsBatch: "ten"}', "'streamsMaxRecordsBatch' must be int"),
         ('{firehoseDeliveryBucket: "b", streamsMaxRecordsBatch: true}', "'streamsMaxRecordsBatch' must be int"),
         ('{firehoseDeliveryBucket: "b", firehoseDeliveryIntervalSeconds: 901}', "between 0 and 900"),
+        (
+            '{firehoseDeliveryBucket: "b", streamsBatchingWindowSeconds: 301}',
+            "'streamsBatchingWindowSeconds' must be between 0 and 300",
+        ),
+        ('{firehoseDeliveryBucket: "b", streamsBatchingWindowSeconds: -1}', "must be between 0 and 300, got -1"),
+        (
+            '{firehoseDeliveryBucket: "b", streamsBatchingWindowSeconds: 1.5}',
+            "'streamsBatchingWindowSeconds' must be int",
+        ),
+        ('{firehoseDeliveryBucket: "b", streamsBatchingWindowSecs: 5}', "did you mean 'streamsBatchingWindowSeconds'"),
         ('{firehoseDeliveryBucket: "b", firehoseDeliverySizeMB: 0}', "between 1 and 128"),
         ('{firehoseDeliveryBucket: "b", firehoseCompression: "BZIP"}', "must be one of GZIP"),
         ('{firehoseDeliveryBucket: "b", tableNameMatchRegex: "a(("}', "'tableNameMatchRegex' is not a valid regex"),

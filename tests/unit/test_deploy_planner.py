@@ -228,7 +228,7 @@ def test_alarms_follow_the_config_and_a_topic_not_ours_is_never_taken() -> None:
         "put alarm: dynamo-backup-forwarder-iterator-age",
     ]
     age = next(s for s in plan.steps if isinstance(s, PutAlarm))
-    assert age.settings["Threshold"] == 900_000.0  # IteratorAge is in milliseconds
+    assert age.settings["Threshold"] == 930_000.0  # IteratorAge is in milliseconds; maxLag + the 30 s window
     assert (
         plan_deploy(
             changed,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.core.errors import ConfigError, TableNotFoundError
 from dynamo_continuous_backup.install.spec import functions
 from dynamo_continuous_backup.provisioning import estimate as model
-from dynamo_continuous_backup.provisioning.estimate import Settings, TableUsage, estimate
+from dynamo_continuous_backup.provisioning.estimate import Settings, TableUsage, estimate, plain
 from dynamo_continuous_backup.provisioning.pricing import Prices, load_prices
 from dynamo_continuous_backup.provisioning.quota import StreamQuota, default_limit, quota_line, stream_quota
 from dynamo_continuous_backup.provisioning.usage import observe_usage, writes_from_capacity
@@ -35,8 +36,11 @@ USAGE = TableUsage("orders", 1_000_000_000, 1_000_000, 10.0, "CloudWatch, last 7
 DEFAULTS = Settings.from_config(Config(firehose_delivery_bucket="b"))
 
 
-def test_a_table_of_known_size_and_write_rate_costs_the_hand_computed_figure() -> None:
-    e = estimate(USAGE, DEFAULTS, Prices())
+TODAY = Settings(window_seconds=0, aggregate=False)  # the design before issue 18, for comparison
+
+
+def test_the_design_without_window_and_aggregation_costs_the_hand_computed_figure() -> None:
+    e = estimate(USAGE, TODAY, Prices())
 
     changes = 10 * 2_592_000  # 10 writes/s for 30 days: 25,920,000 changes
     record = 2 * 1000 + 300  # old and new image of a 1,000-byte item, plus keys and metadata
@@ -46,6 +50,7 @@ def test_a_table_of_known_size_and_write_rate_costs_the_hand_computed_figure() -
     assert e.lambda_ == pytest.approx(invocations / 1e6 * 0.20 + gb_seconds * 0.0000166667)  # $19.36
     # Each 2,300-byte record is billed as 5 KB.
     assert e.firehose == pytest.approx(changes * 5120 / GB * 0.029)  # $3.58
+    assert e.billed_ratio == pytest.approx(5120 / 2300)
     # Month 12 holds 12 months of changes (kept forever) and 1 + 12 * 30 daily bases, gzip at 0.2.
     stored = 12 * changes * record * 0.2 / GB + (1 + 12 * 30) * 1_000_000_000 * 0.2 / GB
     assert e.stored_gb == pytest.approx(stored)
@@ -57,18 +62,78 @@ def test_a_table_of_known_size_and_write_rate_costs_the_hand_computed_figure() -
     assert e.pitr == pytest.approx(1_000_000_000 / GB * 0.20)  # $0.19
     assert e.total == pytest.approx(e.lambda_ + e.firehose + e.s3_storage + e.s3_puts)
     assert e.notes == (
-        "S3 grows 16.7 GB a month (changes kept forever with changeRetentionDays 0, bases never removed); "
+        "S3 grows 16.7 GB a month (changes kept forever with a retention of 0; bases never removed); "
         "the S3 figure is month 12's bill",
     )
 
 
-def test_retention_keeps_its_days_of_changes_plus_one_checkpoint_interval() -> None:
-    week = Settings(retention_days=7, checkpoint_hours=24)
-    e = estimate(USAGE, week, Prices())
+def test_the_window_and_aggregation_at_10_writes_a_second_with_35_days_kept() -> None:
+    e = estimate(USAGE, replace(DEFAULTS, retention_days=35), Prices())
+    changes, record = 25_920_000, 2300
+    # A 30 s window gathers 300 changes: 86,400 invocations of 0.1 + 300 * 10 us each.
+    assert e.records_per_invocation == 300 and e.invocations == pytest.approx(86_400)
+    assert e.gb_seconds == pytest.approx(86_400 * 0.103)
+    assert e.lambda_requests == pytest.approx(86_400 / 1e6 * 0.20)
+    assert e.lambda_duration == pytest.approx(86_400 * 0.103 * 0.0000166667)
+    # The 300 lines fit one record (<= 500 lines, 690,000 <= 1,024,000 bytes): 135 steps of 5 KB.
+    assert e.firehose_records == pytest.approx(86_400) and e.put_record_batches == pytest.approx(86_400)
+    assert e.raw_gb == pytest.approx(changes * record / GB)
+    assert e.ingested_gb == pytest.approx(86_400 * 135 * 5120 / GB)
+    assert e.billed_ratio == pytest.approx(691_200 / 690_000)  # 1.0017
+    assert e.firehose == pytest.approx(86_400 * 691_200 / GB * 0.029)
+    # Changes billed 35 days + 1 until the next checkpoint prunes + 2 until the old versions expire.
+    assert e.kept_days == 38
+    assert e.changes_gb == pytest.approx(changes * record * 0.2 / GB * 38 / 30)
+    assert e.bases_gb == pytest.approx(361 * 1_000_000_000 * 0.2 / GB)
+    # Data arrives every 30 s: a flush every 60 s, plus a base a day.
+    assert e.puts == pytest.approx(43_200 + 30)
+    assert e.growth_gb_per_month == pytest.approx(30 * 1_000_000_000 * 0.2 / GB)  # only the bases grow
+    assert "changes kept 38 days: 35 of retention, 1 until the next checkpoint prunes, 2 until" in e.notes[0]
+
+
+def test_records_are_packed_up_to_the_line_and_byte_caps_and_invocations_up_to_the_payload() -> None:
+    # 3,000-byte items: 6,300-byte changes. Lambda's 6 MiB payload holds 998 of them (< the batch of 1,000).
+    big = TableUsage("big", 3_000_000, 1000, 1000.0, "flag")
+    e = estimate(big, Settings(checkpoint_hours=0), Prices())
+    assert e.records_per_invocation == 998
+    # 1,024,000 // 6,300 = 162 lines a record: 6 full records (972 lines) and one of 26.
+    full = math.ceil(162 * 6300 / 5120) * 5120  # 1,024,000
+    rest = math.ceil(26 * 6300 / 5120) * 5120  # 163,840
+    invocations = 1000 * MONTH / 998
+    assert e.firehose_records == pytest.approx(invocations * 7)
+    assert e.ingested_gb == pytest.approx(invocations * (6 * full + rest) / GB)
+    assert e.put_record_batches == pytest.approx(invocations * 2)  # 998 * 6,300 bytes > 4 MiB: two calls
+    # small changes: 500 lines a record at most (300-byte changes, 1,000 a batch: two records of 500)
+    tiny = estimate(TableUsage("tiny", 0, 0, 20_000.0, "flag"), Settings(checkpoint_hours=0), Prices())
+    assert tiny.firehose_records == pytest.approx(tiny.invocations * 2)
+    assert tiny.ingested_gb == pytest.approx(tiny.invocations * 2 * math.ceil(150_000 / 5120) * 5120 / GB)
+
+
+def test_aggregation_without_a_window_packs_one_polls_changes() -> None:
+    e = estimate(USAGE, replace(DEFAULTS, window_seconds=0), Prices())
+    # 2.5 changes a poll, one record of 5,750 bytes: two 5 KB steps
+    assert e.invocations == pytest.approx(25_920_000 / 2.5)
+    assert e.ingested_gb == pytest.approx(25_920_000 / 2.5 * 10_240 / GB)
+
+
+def test_retention_days_come_from_the_flag_else_the_config() -> None:
+    config = Config(firehose_delivery_bucket="b", change_retention_days=7)
+    assert Settings.from_config(config).retention_days == 7
+    assert Settings.from_config(config, 35).retention_days == 35
+    assert Settings.from_config(config, 0).retention_days == 0  # 0: forever
+    assert Settings.from_config(config.replace(streams_batching_window_seconds=5)).window_seconds == 5
+    week = estimate(USAGE, Settings(retention_days=7, checkpoint_hours=24), Prices())
     month_of_changes = 10 * MONTH * (2 * 1000 + 300) * 0.2 / GB
     bases = (1 + 12 * 30) * 1_000_000_000 * 0.2 / GB
-    assert e.stored_gb == pytest.approx(month_of_changes * (7 + 1) / 30 + bases)
-    assert e.growth_gb_per_month == pytest.approx(30 * 1_000_000_000 * 0.2 / GB)  # only the bases grow
+    assert week.stored_gb == pytest.approx(month_of_changes * (7 + 1 + 2) / 30 + bases)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(1000, "1,000"), (25_920_000, "25,920,000"), (16.66, "16.7"), (2.5, "2.5"), (0.0421, "0.0421"), (0, "0")],
+)
+def test_numbers_are_written_plainly(value: float, text: str) -> None:
+    assert plain(value) == text
 
 
 def test_uncompressed_changes_without_checkpoints_store_their_raw_size() -> None:
@@ -99,7 +164,7 @@ def test_every_price_moves_its_component() -> None:
     one, two = estimate(USAGE, DEFAULTS, Prices()), estimate(USAGE, DEFAULTS, doubled)
     for part in ("lambda_", "firehose", "s3_storage", "s3_puts", "pitr"):
         assert getattr(two, part) == pytest.approx(2 * getattr(one, part)), part
-    charged = estimate(USAGE, DEFAULTS, Prices(stream_reads_per_million=0.02))
+    charged = estimate(USAGE, TODAY, Prices(stream_reads_per_million=0.02))
     assert charged.stream_reads == pytest.approx(10 * MONTH / 2.5 / 1e6 * 0.02)  # one GetRecords a batch
 
 
@@ -231,6 +296,6 @@ def test_documented_defaults_differ_by_region_and_an_unlisted_one_gets_the_lowes
 def test_ceil_matches_firehose_five_kilobyte_steps() -> None:
     # The model's one rounding: a 5,121-byte record is billed as 10 KB.
     big = TableUsage("big", 2_410_500, 1000, 1.0, "flag")  # 2 * 2,410.5 + 300 = 5,121 bytes
-    e = estimate(big, DEFAULTS, Prices())
+    e = estimate(big, TODAY, Prices())
     assert e.ingested_gb == pytest.approx(MONTH * math.ceil(5121 / 5120) * 5120 / GB)
     assert e.ingested_gb == pytest.approx(MONTH * 10240 / GB)

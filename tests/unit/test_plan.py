@@ -4,7 +4,7 @@ from dataclasses import replace
 
 from dynamo_continuous_backup.core.alarms import delivery_alarms
 from dynamo_continuous_backup.core.config import Config
-from dynamo_continuous_backup.provisioning.plan import MappingState, Observed, plan_ensure, plan_remove
+from dynamo_continuous_backup.provisioning.plan import Batching, MappingState, Observed, plan_ensure, plan_remove
 from dynamo_continuous_backup.provisioning.steps import (
     CreateDeliveryStream,
     CreateMapping,
@@ -18,6 +18,7 @@ from dynamo_continuous_backup.provisioning.steps import (
     PutDeliveryAlarms,
     SaveSchema,
     TakeSnapshot,
+    UpdateMapping,
 )
 
 ARN = "arn:aws:dynamodb:r:1:table/t/stream/L1"
@@ -87,6 +88,26 @@ def test_disabled_mapping_is_enabled_and_stale_stream_mapping_replaced() -> None
     assert EnableMapping("t", "u") in plan_ensure(replace(o, mappings=(MappingState("u", "Disabled", ARN),))).steps
     stale = (MappingState("u", "Enabled", ARN.replace("L1", "L0")),)
     assert CreateMapping("t", ARN) in plan_ensure(replace(o, mappings=stale)).steps
+
+
+def test_a_changed_batching_window_or_batch_size_updates_the_mapping_once() -> None:
+    want = Batching(1000, 30)
+    now = MappingState("u1", "Enabled", ARN, batching=Batching(1000, 0))  # created before the window existed
+    assert UpdateMapping("t", "u1", 1000, 30) in plan_ensure(protected(mappings=(now,), wanted_batching=want)).steps
+    bigger = Batching(500, 30)
+    assert UpdateMapping("t", "u1", 500, 30) in plan_ensure(protected(mappings=(now,), wanted_batching=bigger)).steps
+    # as wanted: nothing to do (the second ensure after an update)
+    done = replace(now, batching=want)
+    assert plan_ensure(protected(mappings=(done,), wanted_batching=want)).changes == ()
+    # not looked, or nothing wanted: left as it is
+    assert plan_ensure(protected(wanted_batching=want)).changes == ()
+    assert plan_ensure(protected(mappings=(now,))).changes == ()
+    # a disabled mapping is enabled and updated
+    off = replace(now, state="Disabled")
+    assert plan_ensure(protected(mappings=(off,), wanted_batching=want)).actions[:2] == (
+        "enable_mapping",
+        "update_mapping",
+    )
 
 
 def test_missing_table() -> None:

@@ -93,13 +93,15 @@ def fleet_alarms(config: Config, topic: str) -> tuple[AlarmSpec, ...]:
         ),
         AlarmSpec(
             f"{p}-forwarder-iterator-age",
-            f"Capture is more than {config.max_lag_seconds}s behind a table's stream for 3 minutes; "
+            f"Capture is more than {config.max_lag_seconds}s behind a table's stream, beyond its "
+            f"{config.streams_batching_window_seconds}s batching window, for 3 minutes; "
             "stream records expire after 24 hours.",
             "AWS/Lambda",
             "IteratorAge",
             forwarder,
             "Maximum",
-            config.max_lag_seconds * 1000,  # IteratorAge is in milliseconds
+            # IteratorAge is in milliseconds; a batching window holds records that long by design
+            (config.max_lag_seconds + config.streams_batching_window_seconds) * 1000,
             "GreaterThanThreshold",
             period=60,
             periods=3,

@@ -38,6 +38,9 @@ class Config:
     provisioner_role_arn: str | None = None
     cloud_watch_role_arn: str | None = None
     streams_max_records_batch: int = 1000
+    # Lambda gathers a shard's records this long (unless the batch fills) before invoking the
+    # forwarder: fewer, larger invocations and Firehose records, at up to this much more delay.
+    streams_batching_window_seconds: int = 30
     maximum_retry_attempts: int = -1
     table_name_match_regex: str = ".*"
     table_name_exclude_regex: str | None = None
@@ -100,6 +103,7 @@ _RULES: dict[str, _Rule] = {
     "firehose_delivery_size_mb": _Rule(int, 1, 128),
     "firehose_delivery_interval_seconds": _Rule(int, 0, 900),
     "streams_max_records_batch": _Rule(int, 1, 10000),
+    "streams_batching_window_seconds": _Rule(int, 0, 300),  # Lambda's MaximumBatchingWindowInSeconds
     "maximum_retry_attempts": _Rule(int, -1, 10000),
     "snapshot_max_items": _Rule(int, 0, 10_000_000),
     "checkpoint_interval_hours": _Rule(int, 0, 8760),

@@ -129,13 +129,19 @@ class LocalRuntime:
             return self.step_events() + self.step_streams() + self.fire_schedules()
 
     def settle(self, timeout: float = 30.0, quiet_rounds: int = 2) -> None:
-        """Step until nothing happens for `quiet_rounds` rounds in a row (or `timeout`); then the
-        metrics of what ran are in CloudWatch."""
+        """Step until nothing happens for `quiet_rounds` rounds in a row (or `timeout`), records
+        held for a batching window being delivered first; then the metrics of what ran are in CloudWatch."""
         deadline, quiet = time.monotonic() + timeout, 0
         while quiet < quiet_rounds:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"local runtime still busy after {timeout}s")
-            quiet = quiet + 1 if self.step() == 0 else 0
+            delivered = self.step()
+            due = self.poller.due_in()
+            if delivered == 0 and due is not None:  # records held for a batching window: not quiet
+                quiet = 0
+                time.sleep(min(self.poll_interval, due))
+                continue
+            quiet = quiet + 1 if delivered == 0 else 0
         self.metrics.flush(max(1.0, deadline - time.monotonic()))
 
     def start(self) -> LocalRuntime:

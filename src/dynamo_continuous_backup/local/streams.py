@@ -1,12 +1,14 @@
 """Event source mapping emulation for DynamoDB streams: poll, batch, invoke, checkpoint.
 
-Like Lambda: batches of up to BatchSize records from the mapping's starting position; a
+Like Lambda: batches of up to BatchSize records from the mapping's starting position, gathered
+for up to MaximumBatchingWindowInSeconds unless the batch fills first (`should_invoke`); a
 `batchItemFailures` answer resumes at the reported record; an exception retries the batch
 (halved when BisectBatchOnFunctionError) up to MaximumRetryAttempts (-1: forever)."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +29,18 @@ class Cursor:
     after: str | None = None  # last sequence number handled; None: the starting position
     limit: int = 0  # current batch size (shrinks on bisect)
     failures: int = 0
+    gathering_since: float | None = None  # when records were first seen and held for the window
+    window: float = 0.0  # the mapping's batching window, as last read
+
+
+def should_invoke(held: int, limit: int, since: float | None, now: float, window: float, retrying: bool) -> bool:
+    """Lambda's batching window: invoke once the batch is full, the window since the first held
+    record has passed, or at once for a retry (a failed batch is not gathered again)."""
+    if held <= 0:
+        return False
+    if retrying or window <= 0 or held >= limit:
+        return True
+    return since is not None and now - since >= window
 
 
 @dataclass
@@ -34,6 +48,19 @@ class MappingPoller:
     streams: Any
     invoke: Invoke
     cursors: dict[tuple[str, str], Cursor] = field(default_factory=dict)
+    clock: Callable[[], float] = time.monotonic
+
+    @property
+    def holding(self) -> bool:
+        """Records are being gathered for a batching window (not delivered yet)."""
+        return any(c.gathering_since is not None for c in self.cursors.values())
+
+    def due_in(self) -> float | None:
+        """Seconds until the first held batch's window ends (0: due); None when nothing is held.
+        A poll loop that backs off when idle should wake by then."""
+        now = self.clock()
+        ends = [c.gathering_since + c.window - now for c in self.cursors.values() if c.gathering_since is not None]
+        return max(0.0, min(ends)) if ends else None
 
     def poll(self, mapping: dict[str, Any]) -> int:
         """One round for one mapping; returns the number of records delivered."""
@@ -59,7 +86,16 @@ class MappingPoller:
             )
         records = self.streams.get_records(ShardIterator=it["ShardIterator"], Limit=cursor.limit)["Records"]
         if not records:
+            cursor.gathering_since = None
             return 0
+        now, cursor.window = self.clock(), float(mapping.get("MaximumBatchingWindowInSeconds") or 0)
+        if not should_invoke(
+            len(records), cursor.limit, cursor.gathering_since, now, cursor.window, cursor.failures > 0
+        ):
+            if cursor.gathering_since is None:
+                cursor.gathering_since = now  # the window starts with the first record held
+            return 0
+        cursor.gathering_since = None
         event = {"Records": [lambda_record(r, arn) for r in records]}
         try:
             response = self.invoke(mapping["FunctionArn"], event) or {}

@@ -34,6 +34,7 @@ from .steps import (
     SaveSchema,
     TableStep,
     TakeSnapshot,
+    UpdateMapping,
 )
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,8 @@ class AwsExecutor:
                 return self.create_mapping(step, obs)
             case EnableMapping():
                 return self.enable_mapping(step)
+            case UpdateMapping():
+                return self.update_mapping(step)
             case DeleteDuplicateMappings() | DeleteMappings():
                 return self.delete_mappings(step.uuids)
             case MarkDraining():
@@ -181,6 +184,7 @@ class AwsExecutor:
                 FunctionName=c.forwarder_function_name,
                 StartingPosition="TRIM_HORIZON",
                 BatchSize=c.streams_max_records_batch,
+                MaximumBatchingWindowInSeconds=c.streams_batching_window_seconds,
                 FunctionResponseTypes=["ReportBatchItemFailures"],
                 BisectBatchOnFunctionError=True,
                 MaximumRetryAttempts=c.maximum_retry_attempts,
@@ -200,6 +204,16 @@ class AwsExecutor:
 
     def enable_mapping(self, step: EnableMapping) -> bool:
         self.clients.lambda_.update_event_source_mapping(UUID=step.uuid, Enabled=True)
+        return True
+
+    def update_mapping(self, step: UpdateMapping) -> bool:
+        try:
+            self.clients.lambda_.update_event_source_mapping(
+                UUID=step.uuid, BatchSize=step.batch_size, MaximumBatchingWindowInSeconds=step.window_seconds
+            )
+        except ConflictError:  # being created or updated by someone else: the next ensure looks again
+            log.info("mapping %s of %s is busy; its batching is updated by the next ensure", step.uuid, step.table)
+            return False
         return True
 
     def delete_mappings(self, uuids: tuple[str, ...]) -> bool:

@@ -14,7 +14,7 @@ from ..core.aws import Clients, wait_until
 from ..core.config import Config
 from ..core.errors import AccessDeniedError, AwsNotFoundError, TableNotFoundError
 from ..snapshot.bases import find_base
-from .plan import MappingState, Observed
+from .plan import Batching, MappingState, Observed
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,9 @@ class Observer:
             has_base=has_base,
             description=desc,
             wanted_alarms=wanted,
+            wanted_batching=Batching(
+                self.config.streams_max_records_batch, self.config.streams_batching_window_seconds
+            ),
             alarms=self.alarms(stream_name) if self.topic_arn else None,
         )
 
@@ -120,5 +123,7 @@ class Observer:
                 if marker in m.get("EventSourceArn", ""):
                     modified = m.get("LastModified")
                     when = modified.timestamp() if hasattr(modified, "timestamp") else 0.0
-                    found.append(MappingState(m["UUID"], m["State"], m["EventSourceArn"], when))
+                    # Lambda answers 0 for a stream mapping created without a window, moto nothing.
+                    batching = Batching(int(m.get("BatchSize") or 0), int(m.get("MaximumBatchingWindowInSeconds") or 0))
+                    found.append(MappingState(m["UUID"], m["State"], m["EventSourceArn"], when, batching))
         return tuple(found)

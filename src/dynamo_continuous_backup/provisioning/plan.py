@@ -22,9 +22,19 @@ from .steps import (
     SaveSchema,
     TableStep,
     TakeSnapshot,
+    UpdateMapping,
 )
 
 WANTED_VIEW = "NEW_AND_OLD_IMAGES"
+
+
+@dataclass(frozen=True)
+class Batching:
+    """How a mapping batches records for the forwarder (config: streamsMaxRecordsBatch,
+    streamsBatchingWindowSeconds)."""
+
+    batch_size: int
+    window_seconds: int
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,7 @@ class MappingState:
     state: str  # Creating, Enabled, Disabled, Enabling, Disabling, Updating, Deleting
     stream_arn: str
     last_modified: float = 0.0
+    batching: Batching | None = None  # None: not looked
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,7 @@ class Observed:
     undelivered: int | None = None  # stream records up to the drain cut-off not yet in S3; None: unknown
     has_base: bool | None = None  # a complete base of the current stream exists; None: not looked
     wanted_alarms: tuple[AlarmSpec, ...] = ()  # the delivery stream's alarms as the config wants them
+    wanted_batching: Batching | None = None  # the mapping's batching as the config wants it; None: leave it
     alarms: dict[str, dict[str, Any]] | None = field(default=None, compare=False)  # DescribeAlarms; None: not looked
     description: dict[str, Any] | None = field(default=None, compare=False)  # DescribeTable's answer
 
@@ -100,8 +112,12 @@ def plan_ensure(obs: Observed) -> Plan:
     keep, drop = _dedupe(current)
     if keep is None:
         steps.append(CreateMapping(table, obs.stream_arn if obs.stream_view_type else None))
-    elif keep.state in ("Disabled", "Disabling"):
-        steps.append(EnableMapping(table, keep.uuid))
+    else:
+        if keep.state in ("Disabled", "Disabling"):
+            steps.append(EnableMapping(table, keep.uuid))
+        want = obs.wanted_batching
+        if want is not None and keep.batching is not None and keep.batching != want:
+            steps.append(UpdateMapping(table, keep.uuid, want.batch_size, want.window_seconds))
     if drop:
         steps.append(DeleteDuplicateMappings(table, tuple(m.uuid for m in drop)))
     steps += _alarms_to_put(obs)

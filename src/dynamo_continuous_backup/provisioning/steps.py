@@ -71,6 +71,17 @@ class EnableMapping(OnTable):
 
 
 @dataclass(frozen=True)
+class UpdateMapping(OnTable):
+    """The config's batch size or batching window changed: the existing mapping follows it."""
+
+    action: ClassVar[str] = "update_mapping"
+    shows: ClassVar[str] = "{uuid} of table {table} (batch size {batch_size}, batching window {window_seconds}s)"
+    uuid: str
+    batch_size: int
+    window_seconds: int
+
+
+@dataclass(frozen=True)
 class DeleteDuplicateMappings(OnTable):
     """Concurrent ensures each created a mapping: all but the one kept go."""
 
@@ -140,6 +151,7 @@ TableStep: TypeAlias = (
     | CancelDraining
     | CreateMapping
     | EnableMapping
+    | UpdateMapping
     | DeleteDuplicateMappings
     | DeleteMappings
     | MarkDraining
