@@ -16,7 +16,6 @@ import pytest
 
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
-from dynamo_continuous_backup.core.errors import UserInputError
 from dynamo_continuous_backup.core.records import loads
 from dynamo_continuous_backup.core.timeline import LATE_SECONDS, MARGIN_SECONDS, iso
 from dynamo_continuous_backup.local import LocalRuntime
@@ -267,25 +266,19 @@ def test_checkpoints_beyond_the_reconciles_time_budget_wait_for_the_next_one(
     assert done.action == "" and "next reconcile" in done.reason
 
 
-def test_retention_removes_only_old_changes_a_newer_base_covers_and_never_a_base(
+def test_retention_never_removes_a_base_nor_the_changes_the_promised_window_needs(
     aws: Clients, config: Config, tmp_path: Path
 ) -> None:
     # GIVEN ten days of history and a retention of three days
     base, changes = synthesize(aws, "cp", 11)
     kept = config.replace(change_retention_days=3)
     before = change_objects(aws)
-    # WHEN a checkpoint is written
-    cp = Checkpointer(BackupStore(aws, kept, tmp_path / "cp")).run("cp", float(int(NOW)))
-    # THEN the change objects of the hours older than three days are gone, the rest and both bases stay
-    after = change_objects(aws)
-    cutoff = time.strftime("%Y/%m/%d/%H", time.gmtime((NOW - 3 * DAY) // 3600 * 3600))
-    assert after == {k for k in before if k >= f"backups/cp/{cutoff}"} and len(after) < len(before)
+    # WHEN one checkpoint is written, as of now
+    Checkpointer(BackupStore(aws, kept, tmp_path / "cp")).run("cp", float(int(NOW)))
+    # THEN nothing is removed: a time three days ago still needs the first base and every change since
+    assert change_objects(aws) == before
     store = BackupStore(aws, kept, tmp_path / "r")
     timeline = store.timeline("cp")
     assert [b.kind for g in timeline.generations for b in g.bases] == ["scan", "checkpoint"]
-    # AND the earliest restorable time moved forward to the checkpoint, and says so
-    assert timeline.restorable() == [(cp.at, None)]
-    with pytest.raises(UserInputError, match="before the earliest restorable time"):
-        store.window("cp", NOW - 5 * DAY)
-    # AND the state after it is still exact
-    assert state_at(store, "cp", NOW) == reference(base, changes, NOW)
+    assert timeline.restorable() == [(T0 + 60, None)]  # not "from now"
+    assert state_at(store, "cp", NOW - 3 * DAY) == reference(base, changes, NOW - 3 * DAY)

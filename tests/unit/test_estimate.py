@@ -81,14 +81,15 @@ def test_the_window_and_aggregation_at_10_writes_a_second_with_35_days_kept() ->
     assert e.ingested_gb == pytest.approx(86_400 * 135 * 5120 / GB)
     assert e.billed_ratio == pytest.approx(691_200 / 690_000)  # 1.0017
     assert e.firehose == pytest.approx(86_400 * 691_200 / GB * 0.029)
-    # Changes billed 35 days + 1 until the next checkpoint prunes + 2 until the old versions expire.
-    assert e.kept_days == 38
-    assert e.changes_gb == pytest.approx(changes * record * 0.2 / GB * 38 / 30)
+    # Changes billed 35 days + 1 until the next checkpoint prunes + 8 until the old versions expire
+    # (the lifecycle rule's 7 days, rounded up to midnight UTC).
+    assert e.kept_days == 44
+    assert e.changes_gb == pytest.approx(changes * record * 0.2 / GB * 44 / 30)
     assert e.bases_gb == pytest.approx(361 * 1_000_000_000 * 0.2 / GB)
     # Data arrives every 30 s: a flush every 60 s, plus a base a day.
     assert e.puts == pytest.approx(43_200 + 30)
     assert e.growth_gb_per_month == pytest.approx(30 * 1_000_000_000 * 0.2 / GB)  # only the bases grow
-    assert "changes kept 38 days: 35 of retention, 1 until the next checkpoint prunes, 2 until" in e.notes[0]
+    assert "changes kept 44 days: 35 of retention, 1 until the next checkpoint prunes, 8 until" in e.notes[0]
 
 
 def test_records_are_packed_up_to_the_line_and_byte_caps_and_invocations_up_to_the_payload() -> None:
@@ -125,7 +126,7 @@ def test_retention_days_come_from_the_flag_else_the_config() -> None:
     week = estimate(USAGE, Settings(retention_days=7, checkpoint_hours=24), Prices())
     month_of_changes = 10 * MONTH * (2 * 1000 + 300) * 0.2 / GB
     bases = (1 + 12 * 30) * 1_000_000_000 * 0.2 / GB
-    assert week.stored_gb == pytest.approx(month_of_changes * (7 + 1 + 2) / 30 + bases)
+    assert week.stored_gb == pytest.approx(month_of_changes * (7 + 1 + 8) / 30 + bases)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import shortuuid
 from ..core.aws import Clients
 from ..core.errors import AwsNotFoundError, BackupError, NotFoundError, UserInputError
 from ..core.timeline import checkpoint_run_id
-from ..core.timeline_store import base_written, finish_checkpoint
+from ..core.timeline_store import base_written, finish_checkpoint, list_changes, listing_note
 from ..restore.backups import LocalBackups
 from ..restore.importer import check_importable, import_prefix, run_import
 from ..restore.restore import Restorer, RestoreResult
@@ -59,7 +59,7 @@ def restore(
         raise UserInputError(f"target table {target} exists: ImportTable creates a new table; choose a new --to")
     timeline = engine.store.timeline(table)
     window = engine.window(table, at if at_text is not None else None, from_start, timeline)
-    result = AthenaRestore(table, target, window.at, window.generation.earliest(timeline.pruned_before))
+    result = AthenaRestore(table, target, window.at, window.earliest)
     state = engine.state(table, schema, window, window.at if at_text is not None else None, where)
     result.items, pointers = engine.counts(state)
     images = engine.oversize_images(pointers)  # each read once
@@ -112,6 +112,8 @@ def checkpoint(engine: AthenaEngine, table: str, at: float | None = None) -> Ath
     run_id = checkpoint_run_id(at, window.generation.label, "athena")
     if base_written(engine.clients, engine.config, table, run_id):
         return AthenaCheckpoint(table, run_id, at, 0, 0, reused=True)
+    # What Athena reads is listed first, so a change object written later is known to be unseen.
+    listed = listing_note(list_changes(engine.clients, engine.config, table, window))
     state = engine.state(table, schema, window, at)
     items, pointers = engine.counts(state)
     prefix = snapshot_attempt(engine.config, table, run_id, shortuuid.uuid()[:8])
@@ -119,7 +121,7 @@ def checkpoint(engine: AthenaEngine, table: str, at: float | None = None) -> Ath
     files = _listed(engine, prefix)
     extra = engine.put_oversize(prefix, engine.oversize_images(pointers))
     files += [extra] if extra else []
-    finish_checkpoint(engine.clients, engine.config, table, window, run_id, files, items, now)
+    finish_checkpoint(engine.clients, engine.config, table, window, run_id, files, items, now, listed=listed)
     log.info("athena checkpoint %s of %s: %d items", run_id, table, items)
     return AthenaCheckpoint(table, run_id, at, items, engine.runner.scanned_bytes)
 

@@ -46,7 +46,7 @@ def _mb(scanned: int) -> str:
 
 def restore(args: argparse.Namespace, ui: UI) -> int:
     from ..athena.restore import restore as athena_restore
-    from ..restore.state import iso
+    from ..core.timeline import iso, iso_up
 
     unsupported = [
         flag
@@ -71,7 +71,7 @@ def restore(args: argparse.Namespace, ui: UI) -> int:
             "tenant attribute, or --engine duckdb"
         )
     result = athena_restore(engine, target, args.table, args.to, args.at, args.from_start, args.where)
-    earliest = iso(result.earliest) if result.earliest is not None else "unknown (no snapshot)"
+    earliest = iso_up(result.earliest) if result.earliest is not None else "unknown (no snapshot)"
     ui.line(f"earliest restorable time of {args.table}: {earliest}")
     for note in result.notes:
         ui.line(f"note: {note}")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from ..core.errors import UserInputError
+from ..core.naming import LIFECYCLE_RULE_ID
 from ..provisioning.fleet import select_tables
 from ..provisioning.health import Health, lag_text
 from ..provisioning.optin import OptIn
@@ -134,6 +135,17 @@ def show_status(rows: list[TableStatus], ui: UI, as_json: bool = False) -> int:
             ui.line("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=False)).rstrip())
         for note in dict.fromkeys(r.metrics_note for r in rows if r.metrics_note):  # once, not per table
             ui.line(f"note: {note}")
+        for r in rows:
+            if r.untrusted_bases:
+                ui.line(
+                    f"note: {r.table}: checkpoint(s) {', '.join(r.untrusted_bases)} no longer trusted (a change "
+                    "older than them landed after them); restores use the base before them"
+                )
+        if any(r.frees_pruned is False for r in rows):
+            ui.line(
+                f"note: changeRetentionDays is set but the bucket lacks lifecycle rule {LIFECYCLE_RULE_ID}: "
+                "pruned change objects stay as noncurrent versions and are billed; run deploy to add it"
+            )
     unprotected = [r for r in rows if r.opted_in and not r.protected]
     return 1 if unprotected else 0
 

@@ -42,10 +42,10 @@ def cmd_restore(args: argparse.Namespace, ui: UI) -> int:
         raise UserInputError(f"--to {args.to!r} is not a DynamoDB table name: 3-255 letters, digits, '_', '-' or '.'")
     if args.engine == "athena":
         return athena.restore(args, ui)
+    from ..core.timeline import iso, iso_up
     from ..restore.backups import BackupStore
     from ..restore.keys import parse_key_args
     from ..restore.restore import RestoreOptions, Restorer
-    from ..restore.state import iso
     from .progress import Progress
 
     config = load_config(args.config, args.source_region or args.region)
@@ -69,7 +69,7 @@ def cmd_restore(args: argparse.Namespace, ui: UI) -> int:
     opts.tenant = args.tenant
     with Progress(f"restore {args.table} -> {args.to}") as bar:
         result = Restorer(target, store, progress=bar.update).restore(args.table, args.to, opts)
-    earliest = iso(result.earliest) if result.earliest is not None else "unknown (no snapshot)"
+    earliest = iso_up(result.earliest) if result.earliest is not None else "unknown (no snapshot)"
     ui.line(f"earliest restorable time of {args.table}: {earliest}")
     for name in result.corrupt:
         ui.line(f"warning: corrupt backup object skipped: {name}")

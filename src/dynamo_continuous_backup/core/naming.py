@@ -104,3 +104,9 @@ def owned_table(tags: list[dict[str, str]]) -> str | None:
     """The full table name a resource's tags say it belongs to, if the resource is ours."""
     found = {t["Key"]: t["Value"] for t in tags}
     return found.get(TAG_TABLE) if found.get(TAG_OWNER) == OWNER else None
+
+
+# The lifecycle rule deploy sets on the backup prefix (install/spec.lifecycle_rule; status checks it).
+LIFECYCLE_RULE_ID = "dynamo-backup-free-deleted-objects"
+# How long that rule keeps a deleted object's old versions: a week to recover a mistaken delete.
+NONCURRENT_DAYS = 7

@@ -19,9 +19,17 @@ from .errors import UnrestorableError
 
 # Clock skew between a scan and the stream's ApproximateCreationDateTime.
 MARGIN_SECONDS = 60.0
-# A change reaches S3 at most this long after it happened: the stream keeps records 24 h,
-# and Firehose buffers at most 900 s.
-LATE_SECONDS = 24 * 3600.0 + 900.0
+# Lateness, the one bound (DESIGN.md section 11): a change reaches S3 at most LATE_SECONDS after
+# it was made. It can wait 24 h in the stream (a failing forwarder; then it expires), then
+# Firehose buffers it up to 900 s and retries S3 for up to 24 h; plus the clock margin. So a
+# checkpoint as of T claims completeness only before T - LATE_SECONDS (timeline_store.
+# finish_checkpoint), retention never removes an hour a change may still land in
+# (retention_cutoff), and a restore at T reads the hour partitions up to T + LATE_SECONDS.
+# A change later than this contradicts the checkpoints it missed (`contradicted`).
+STREAM_RETENTION_SECONDS = 24 * 3600.0
+FIREHOSE_RETRY_SECONDS = 24 * 3600.0
+FIREHOSE_BUFFER_SECONDS = 900.0
+LATE_SECONDS = STREAM_RETENTION_SECONDS + FIREHOSE_RETRY_SECONDS + FIREHOSE_BUFFER_SECONDS + MARGIN_SECONDS
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,9 @@ class Base:
     end: float
     items: int = 0
     manifest: str = ""  # S3 key of its manifest
+    source: str = ""  # a checkpoint's: the run id of the base it was computed from
+    listed: float | None = None  # a checkpoint's: LastModified of the newest change object it listed
+    seen: frozenset[str] = frozenset()  # a checkpoint's: the keys it listed written at `listed`
 
 
 @dataclass(frozen=True)
@@ -50,11 +61,14 @@ class Generation:
     def holds(self, at: float) -> bool:
         return self.start <= at and (self.end is None or at < self.end)
 
-    def base_at(self, at: float, pruned_before: float = 0.0) -> Base | None:
+    def base_at(self, at: float, pruned_before: float = 0.0, untrusted: frozenset[str] = frozenset()) -> Base | None:
         """The newest usable base that ended by `at` (usable: the changes its window reads
-        are all still kept, none removed by retention)."""
-        done = [b for b in self.bases if b.end <= at and b.start - MARGIN_SECONDS >= pruned_before]
+        are all still kept, none removed by retention, and no late change contradicts it)."""
+        done = [b for b in self._usable(pruned_before, untrusted) if b.end <= at]
         return max(done, key=lambda b: (b.end, b.run_id)) if done else None
+
+    def _usable(self, pruned_before: float, untrusted: frozenset[str]) -> list[Base]:
+        return [b for b in self.bases if b.start - MARGIN_SECONDS >= pruned_before and b.run_id not in untrusted]
 
     def end_when_capture_off(self, at: float, created: float | None) -> tuple[float, str]:
         """When and why this open generation ended, found with capture off at `at` on a table
@@ -65,9 +79,9 @@ class Generation:
             return min(at, created), "deleted"
         return at, "stream disabled"
 
-    def earliest(self, pruned_before: float = 0.0) -> float | None:
+    def earliest(self, pruned_before: float = 0.0, untrusted: frozenset[str] = frozenset()) -> float | None:
         """The earliest restorable time: the end of its first usable base."""
-        return min((b.end for b in self.bases if b.start - MARGIN_SECONDS >= pruned_before), default=None)
+        return min((b.end for b in self._usable(pruned_before, untrusted)), default=None)
 
 
 @dataclass(frozen=True)
@@ -81,9 +95,12 @@ class Window:
     at: float
     since: float
     until: float
+    earliest: float | None = None  # the generation's earliest restorable time (None: no usable base)
 
     def hours(self) -> list[str]:
-        return hour_partitions(self.since, self.until)
+        # Firehose files an object by its oldest record's arrival: a change made just after
+        # `since` can be in the hour before, in an object opened up to a buffer earlier.
+        return hour_partitions(self.since - FIREHOSE_BUFFER_SECONDS, self.until)
 
     def reads(self, record: dict[str, Any]) -> bool:
         """Whether a change record counts for this window (as restore/statesql._read_filter
@@ -105,6 +122,7 @@ class Timeline:
     table: str
     generations: tuple[Generation, ...] = field(default=())
     pruned_before: float = 0.0  # change objects of the hours before this were removed (retention)
+    untrusted: frozenset[str] = frozenset()  # run ids of checkpoints a late change contradicts
 
     # -- reading -------------------------------------------------------------------------
     def generation(self, label: str) -> Generation | None:
@@ -128,13 +146,23 @@ class Timeline:
         gen = self.generation_at(at)
         if gen is None:
             raise unrestorable(self, at, "no capture at that time")
-        base = gen.base_at(at, self.pruned_before)
+        base = gen.base_at(at, self.pruned_before, self.untrusted)
         if base is None and not from_start:
             raise unrestorable(self, at, "no complete base of that generation had ended by then")
         since = base.start - margin if base is not None else gen.start - margin
+        if self.pruned_before and since < self.pruned_before:  # from the start, with the oldest changes removed
+            before, after = self.nearest(at)
+            nearest = f"; restorable times begin at {iso_up(after)}" if after is not None else ""
+            raise UnrestorableError(
+                f"{self.table} is not restorable at {iso(at)} from the start: retention (changeRetentionDays) "
+                f"removed its changes before {iso(self.pruned_before)}{nearest}",
+                before,
+                after,
+            )
         # A change at or before `at` lands in S3 at most `late` later; `at` is inside the
         # generation, so this never reaches far into the next one (its records are filtered out).
-        return Window(gen, base, at, since, max(min(now, at + late), at))
+        earliest = gen.earliest(self.pruned_before, self.untrusted)
+        return Window(gen, base, at, since, max(min(now, at + late), at), earliest)
 
     def latest(self, now: float) -> float:
         """The time a restore "to the latest state" means: now, or for a table whose last
@@ -149,7 +177,7 @@ class Timeline:
         """Spans (from, to) of restorable times, oldest first; `to` None: up to now."""
         spans = []
         for g in sorted(self.generations, key=lambda g: g.start):
-            first = g.earliest(self.pruned_before)
+            first = g.earliest(self.pruned_before, self.untrusted)
             if first is not None and (g.end is None or first < g.end):
                 spans.append((first, g.end))
         return spans
@@ -186,6 +214,10 @@ class Timeline:
             ),
         )
 
+    def distrust(self, run_ids: frozenset[str]) -> Timeline:
+        """The timeline with these bases no longer used (a late change contradicts them)."""
+        return replace(self, untrusted=self.untrusted | run_ids)
+
     def with_base(self, label: str, base: Base) -> Timeline:
         """Add a base to generation `label` (idempotent by run id); unknown labels begin one."""
         tl = self if self.generation(label) is not None else self.begin(label, base.start)
@@ -201,14 +233,14 @@ def unrestorable(timeline: Timeline, at: float, why: str) -> UnrestorableError:
     """The error for a time in no restorable span, naming the nearest restorable times."""
     before, after = timeline.nearest(at)
     if before is None and after is not None:
-        message = f"--at {iso(at)} is before the earliest restorable time {iso(after)}; choose a later time"
+        message = f"--at {iso(at)} is before the earliest restorable time {iso_up(after)}; choose a later time"
     elif before is None:
         message = (
             f"no time of {timeline.table} is restorable yet ({why}): run `dynamo-backup backfill {timeline.table}`"
         )
     else:
         near = f"restorable times before it end at {iso(before)}"
-        near += f", those after it begin at {iso(after)}" if after is not None else ""
+        near += f", those after it begin at {iso_up(after)}" if after is not None else ""
         message = f"{timeline.table} is not restorable at {iso(at)} ({why}): {near}"
     return UnrestorableError(message, before, after)
 
@@ -236,6 +268,11 @@ def hour_partitions(since: float, until: float) -> list[str]:
         return []
     first = math.floor(since / 3600) * 3600
     return [datetime.fromtimestamp(h, UTC).strftime("%Y/%m/%d/%H") for h in range(int(first), int(until) + 1, 3600)]
+
+
+def iso_up(epoch: float) -> str:
+    """`iso` rounded up to the whole second: the first one a user can ask for (an earliest time)."""
+    return iso(math.ceil(epoch))
 
 
 def iso(epoch: float) -> str:

@@ -22,8 +22,10 @@ from typing import Any
 from . import naming
 from .aws import Clients
 from .config import Config
-from .errors import AwsNotFoundError
-from .timeline import LATE_SECONDS, MARGIN_SECONDS, Base, Timeline, Window, label_time
+from .errors import AwsNotFoundError, UnrestorableError
+from .lateness import Landed, contradicted, retention_cutoff, search_hours, unseen_by
+from .records import iter_lines
+from .timeline import LATE_SECONDS, Base, Timeline, Window, hour_partitions, iso, label_time
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +75,17 @@ def read_timeline(clients: Clients, config: Config, table: str) -> Timeline:
             for k in _keys(clients, bucket, naming.snapshots_prefix(config.prefix, table))
             if k.endswith("/manifest.json")
         ],
+        modified="listedNewest",  # a checkpoint that noted no listing listed before its manifest was written
     )
     return build_timeline(table, facts, manifests)
+
+
+def read_trusted_timeline(clients: Clients, config: Config, table: str) -> Timeline:
+    """read_timeline, with the checkpoints a late change contradicts marked untrusted (`trusted`)."""
+    timeline = read_timeline(clients, config, table)
+    for gen in timeline.generations:
+        timeline = trusted(clients, config, timeline, gen.label)
+    return timeline
 
 
 def build_timeline(table: str, facts: dict[str, dict[str, Any]], manifests: dict[str, dict[str, Any]]) -> Timeline:
@@ -122,6 +133,7 @@ def _generations(table: str, facts: dict[str, dict[str, Any]], manifests: dict[s
 
 
 def _base(key: str, m: dict[str, Any]) -> Base:
+    listed = m.get("listedNewest")
     return Base(
         str(m["runId"]),
         str(m.get("kind", "scan")),
@@ -129,6 +141,9 @@ def _base(key: str, m: dict[str, Any]) -> Base:
         float(m["endTime"]),
         int(m.get("items", 0)),
         key,
+        str(m.get("from") or ""),
+        float(listed) if listed is not None else None,
+        frozenset(m.get("listedSeen") or ()),
     )
 
 
@@ -139,9 +154,15 @@ def _keys(clients: Clients, bucket: str, prefix: str) -> list[str]:
     return keys
 
 
-def _read_all(clients: Clients, bucket: str, keys: list[str]) -> dict[str, dict[str, Any]]:
+def _read_all(clients: Clients, bucket: str, keys: list[str], modified: str = "") -> dict[str, dict[str, Any]]:
+    """Each JSON object by key; `modified`: a field that defaults to the object's LastModified."""
+
     def one(key: str) -> dict[str, Any]:
-        return json.loads(clients.s3.get_object(Bucket=bucket, Key=key)["Body"].read())  # type: ignore[no-any-return]
+        got = clients.s3.get_object(Bucket=bucket, Key=key)
+        body: dict[str, Any] = json.loads(got["Body"].read())
+        if modified:
+            body.setdefault(modified, got["LastModified"].timestamp())
+        return body
 
     with ThreadPoolExecutor(8) as pool:
         return dict(zip(keys, pool.map(one, keys), strict=True))
@@ -207,21 +228,18 @@ def list_changes(
 
 
 def prune_changes(clients: Clients, config: Config, table: str, now: float) -> int:
-    """Retention (`changeRetentionDays`): remove the change objects older than the retention
-    that no usable base needs any more, that is, of the hours before both now minus the
-    retention and the newest base's start (minus the margin), in every tenant's folder too.
-    Bases are never removed. The fact that says so is written first, so no reader ever misses
-    an object without knowing."""
+    """Retention (`changeRetentionDays`): remove the change objects of the hours no base a time
+    of the last `changeRetentionDays` uses needs (lateness.retention_cutoff), in every tenant's
+    folder too. Bases are never removed. The fact that says so is written first, and a restore
+    checks the facts again after it has read (check_not_pruned), so none misses an object
+    without knowing."""
     days = config.change_retention_days
     if days <= 0:
         return 0
     timeline = read_timeline(clients, config, table)
-    bases = [b for g in timeline.generations for b in g.bases]
-    if not bases:
+    if not any(g.bases for g in timeline.generations):
         return 0
-    newest = max(bases, key=lambda b: b.end)
-    cutoff = min(now - days * 86400, newest.start - MARGIN_SECONDS)
-    cutoff = cutoff // 3600 * 3600  # whole hour partitions only
+    cutoff = retention_cutoff(timeline, now, days)
     if cutoff <= timeline.pruned_before:
         return 0
     bucket = config.firehose_delivery_bucket
@@ -243,6 +261,75 @@ def prune_changes(clients: Clients, config: Config, table: str, now: float) -> i
         clients.s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
     log.info("table %s: %d change objects before %s removed (retention %d days)", table, len(doomed), hour, days)
     return len(doomed)
+
+
+def pruned_mark(clients: Clients, config: Config, table: str) -> float:
+    """Before when retention has removed the table's change objects (0: never): from the pruned
+    facts' keys alone (each is named by its cutoff)."""
+    prefix = f"{naming.timelines_prefix(config.prefix, table)}pruned/"
+    marks = [k[len(prefix) :].removesuffix(".json") for k in _keys(clients, config.firehose_delivery_bucket, prefix)]
+    return max((float(m) for m in marks if m.isdigit()), default=0.0)
+
+
+def check_not_pruned(clients: Clients, config: Config, table: str, window: Window) -> None:
+    """Refuse a state whose changes retention began removing after the timeline was read (a prune
+    racing this restore): its listing may have missed them. Called after listing and reading."""
+    mark = pruned_mark(clients, config, table)
+    if mark > window.since:
+        raise UnrestorableError(
+            f"retention removed the changes of {table} before {iso(mark)} while this command read them; "
+            "run it again (it will use a newer base, or say the time is no longer restorable)"
+        )
+
+
+def trusted(clients: Clients, config: Config, timeline: Timeline, label: str) -> Timeline:
+    """The timeline with the checkpoints of generation `label` a late change contradicts
+    marked untrusted (lateness.contradicted): reads only the change objects written after a
+    checkpoint listed, in the hours such a change can be in."""
+    gen = timeline.generation(label)
+    span = search_hours(gen) if gen is not None else None
+    if gen is None or span is None:
+        return timeline
+    checkpoints = [b for b in gen.bases if b.kind == "checkpoint"]
+    first = max(span[0], timeline.pruned_before)
+    hours = hour_partitions(first, span[1])
+    if not hours:
+        return timeline
+    bucket = config.firehose_delivery_bucket
+    suspects = []
+    for root in change_roots(clients, config, timeline.table):
+        for o in _hour_range(clients, bucket, root, hours[0], hours[-1]):
+            modified = o["LastModified"].timestamp()
+            if any(unseen_by(c, modified, o["Key"]) for c in checkpoints):
+                suspects.append((o["Key"], modified))
+    landed = []
+    for key, modified in suspects:
+        body = clients.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        for record in iter_lines(body):
+            when = record.get("ApproximateCreationDateTime")
+            mine = record.get("streamLabel") == gen.label or (
+                record.get("streamLabel") is None and when is not None and gen.holds(when)
+            )
+            if mine and when is not None:
+                landed.append(Landed(float(when), modified, key))
+    bad = contradicted(gen, landed)
+    for run_id in sorted(bad - timeline.untrusted):
+        log.warning(
+            "table %s: checkpoint %s is no longer trusted: a change older than it landed after it",
+            timeline.table,
+            run_id,
+        )
+    return timeline.distrust(bad)
+
+
+def listing_note(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a checkpoint notes of the change objects it listed, so a later object is known:
+    the newest LastModified (S3's clock) and the keys written at that instant."""
+    times = [(o["LastModified"].timestamp(), o["Key"]) for o in objects if "LastModified" in o]
+    if not times:
+        return {}
+    newest = max(t for t, _ in times)
+    return {"listedNewest": newest, "listedSeen": sorted(k for t, k in times if t == newest)}
 
 
 def checkpoint_prefix(config: Config, table: str, run_id: str) -> str:
@@ -270,6 +357,7 @@ def write_checkpoint(
     items: int,
     now: float,
     late: float = LATE_SECONDS,
+    listed: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Upload a checkpoint as of `window.at` (gzip `{"Item": ...}` parts), then its manifest,
     last, which makes it a base; then apply `changeRetentionDays`. The checkpoint engines end
@@ -282,7 +370,7 @@ def write_checkpoint(
         key = f"{prefix}part-{n:05d}.ndjson.gz"
         etag = clients.s3.put_object(Bucket=bucket, Key=key, Body=body)["ETag"]
         files.append({"key": key, "size": len(body), "etag": etag, "sha256": hashlib.sha256(body).hexdigest()})
-    return finish_checkpoint(clients, config, table, window, run_id, files, items, now, late)
+    return finish_checkpoint(clients, config, table, window, run_id, files, items, now, late, listed)
 
 
 def finish_checkpoint(
@@ -295,9 +383,11 @@ def finish_checkpoint(
     items: int,
     now: float,
     late: float = LATE_SECONDS,
+    listed: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write the manifest of a checkpoint whose `files` (manifest entries) are in S3 under its
-    run, which makes it a base; then apply `changeRetentionDays`."""
+    run, which makes it a base; then apply `changeRetentionDays`. `listed`: listing_note of the
+    change objects it folded (none noted: the manifest's own LastModified stands for it)."""
     assert window.base is not None
     bucket, prefix = config.firehose_delivery_bucket, checkpoint_prefix(config, table, run_id)
     base = json.loads(clients.s3.get_object(Bucket=bucket, Key=window.base.manifest)["Body"].read())
@@ -312,6 +402,7 @@ def finish_checkpoint(
         "items": items,
         "from": window.base.run_id,
         "files": files,
+        **(listed or {}),
     }
     clients.s3.put_object(Bucket=bucket, Key=prefix + "manifest.json", Body=json.dumps(manifest).encode())
     prune_changes(clients, config, table, now)

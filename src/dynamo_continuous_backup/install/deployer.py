@@ -14,6 +14,7 @@ from ..core import alarms, naming
 from ..core.aws import Clients
 from ..core.config import ENV_CONFIG, Config
 from ..core.errors import AwsError, AwsNotFoundError
+from ..provisioning.status import bucket_lifecycle
 from ..provisioning.steps import Printer
 from . import iam, spec
 from .executor import DeployExecutor
@@ -87,6 +88,7 @@ class Deployer:
             target=c.ensure_function_name,
             target_arn=self.function_arn(c.ensure_function_name),
             monitoring=spec.monitoring(c, self.account, region),
+            lifecycle=spec.lifecycle_rule(c.prefix),
         )
 
     def executor(self, printer: Printer | None = None) -> DeployExecutor:
@@ -159,7 +161,8 @@ class Deployer:
             if exc.code != "NoSuchBucketPolicy":
                 raise
             policy = None
-        return BucketState(True, False, location, s3.get_bucket_versioning(Bucket=bucket).get("Status"), block, policy)
+        versioning = s3.get_bucket_versioning(Bucket=bucket).get("Status")
+        return BucketState(True, False, location, versioning, block, policy, bucket_lifecycle(self.clients, bucket))
 
     def _role_exists(self, name: str) -> bool:
         try:

@@ -28,6 +28,7 @@ from .steps import (
     DeleteTopic,
     DeployStep,
     PutAlarm,
+    PutBucketLifecycle,
     PutDashboard,
     PutRule,
     PutTarget,
@@ -64,6 +65,10 @@ class DeployExecutor:
         match step:
             case CreateBucket():
                 self.create_bucket(step)
+            case PutBucketLifecycle():
+                self.clients.s3.put_bucket_lifecycle_configuration(
+                    Bucket=step.bucket, LifecycleConfiguration={"Rules": list(step.rules)}
+                )
             case CreateRole():
                 self.create_role(step)
             case UpdateRolePolicy():

@@ -25,6 +25,7 @@ from .steps import (
     DeleteTopic,
     DeployStep,
     PutAlarm,
+    PutBucketLifecycle,
     PutDashboard,
     PutRule,
     PutTarget,
@@ -49,6 +50,7 @@ class Desired:
     target: str  # the function every rule invokes (the ensure function)
     target_arn: str
     monitoring: Monitoring
+    lifecycle: dict[str, Any] | None = None  # spec.lifecycle_rule: frees what retention deletes
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class BucketState:
     versioning: str | None = None
     public_access_block: dict[str, bool] | None = None  # None: none configured
     policy: str | None = None  # None: no bucket policy
+    lifecycle: tuple[dict[str, Any], ...] = ()  # its lifecycle rules
 
 
 @dataclass(frozen=True)
@@ -93,12 +96,19 @@ def plan_deploy(want: Desired, seen: DeployState) -> DeployPlan:
     """The steps that make the account hold what deploy wants, and what deploy cannot fix."""
     steps = [
         *_bucket(want, seen.bucket),
+        *_lifecycle(want, seen.bucket),
         *_roles(want, seen),
         *_functions(want, seen),
         *_rules(want, seen),
         *_monitoring(want.monitoring, seen, want.region),
     ]
     warnings = [f"bucket {want.bucket}: {gap}" for gap in _bucket_gaps(seen.bucket)]
+    theirs = [r for r in seen.bucket.lifecycle if want.lifecycle is None or r.get("ID") != want.lifecycle["ID"]]
+    if any(isinstance(s, PutBucketLifecycle) for s in steps) and theirs:
+        warnings.append(
+            f"bucket {want.bucket}: lifecycle rule {want.lifecycle and want.lifecycle['ID']} added beside its "
+            f"{len(theirs)} other rule(s), which stay as they are"
+        )
     if want.monitoring.topic_name is None and seen.topic is None:
         warnings.append(f"alarmTopicArn {want.monitoring.topic_arn} does not exist: the alarms would notify nobody")
     if isinstance(seen.trail, str):
@@ -125,6 +135,18 @@ def _bucket(want: Desired, bucket: BucketState) -> list[DeployStep]:
             "use a bucket in the tables' region, or set region"
         )
     return []
+
+
+def _lifecycle(want: Desired, bucket: BucketState) -> list[DeployStep]:
+    """Our lifecycle rule, merged by ID into the bucket's rules (never replacing the others)."""
+    rule = want.lifecycle
+    if rule is None or bucket.foreign:
+        return []
+    mine = [r for r in bucket.lifecycle if r.get("ID") == rule["ID"]]
+    if mine and all(mine[0].get(k) == v for k, v in rule.items()):
+        return []
+    others = tuple(r for r in bucket.lifecycle if r.get("ID") != rule["ID"])
+    return [PutBucketLifecycle(want.bucket, (*others, rule))]
 
 
 def _bucket_gaps(bucket: BucketState) -> list[str]:

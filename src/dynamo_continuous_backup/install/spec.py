@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..core import alarms
+from ..core import alarms, naming
 from ..core.config import Config
 from ..provisioning.events import HANDLED_CALLS
 from . import iam
@@ -160,6 +160,24 @@ def bucket_encryption(kms_key_arn: str | None) -> dict[str, Any]:
         {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key_arn} if kms_key_arn else {"SSEAlgorithm": "AES256"}
     )
     return {"Rules": [{"ApplyServerSideEncryptionByDefault": rule, "BucketKeyEnabled": True}]}
+
+
+# Retention deletes change objects; in a versioned bucket that only adds delete markers, and the
+# bytes stay billed. This rule lets S3 remove a deleted object's old versions after a week (the
+# window to recover an object deleted by mistake) and the delete markers left alone. It only
+# acts on objects already deleted or overwritten: bases and timeline facts are written once.
+NONCURRENT_DAYS = naming.NONCURRENT_DAYS
+
+
+def lifecycle_rule(prefix: str) -> dict[str, Any]:
+    """Our lifecycle rule on the backup prefix (merged by ID with any rules the bucket has)."""
+    return {
+        "ID": naming.LIFECYCLE_RULE_ID,
+        "Filter": {"Prefix": f"{prefix}/"},
+        "Status": "Enabled",
+        "NoncurrentVersionExpiration": {"NoncurrentDays": NONCURRENT_DAYS},
+        "Expiration": {"ExpiredObjectDeleteMarker": True},
+    }
 
 
 PUBLIC_ACCESS_BLOCK = {

@@ -30,6 +30,16 @@ class CreateBucket(Step):
 
 
 @dataclass(frozen=True)
+class PutBucketLifecycle(Step):
+    """The bucket's whole lifecycle configuration: its rules kept, ours added or updated by ID."""
+
+    action: ClassVar[str] = "put_bucket_lifecycle"
+    shows: ClassVar[str] = "{bucket}"
+    bucket: str
+    rules: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
 class CreateRole(Named):
     action: ClassVar[str] = "create_role"
     trust: dict[str, Any]
@@ -150,6 +160,7 @@ class DeleteRole(Named):
 
 DeployStep: TypeAlias = (
     CreateBucket
+    | PutBucketLifecycle
     | CreateRole
     | UpdateRolePolicy
     | CreateFunction

@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..core import naming
 from ..core.config import Config
 from .pricing import Prices
 
@@ -49,8 +50,8 @@ AGGREGATE_LINES = 500
 AGGREGATE_BYTES = 1000 * 1024
 BATCH_RECORDS, BATCH_BYTES = 500, 4 * 1024 * 1024
 # A pruned change object's bytes stay billed as a noncurrent version until the lifecycle rule
-# expires it: 1 day after pruning, which S3 rounds up to the next midnight UTC.
-NONCURRENT_DAYS = 2
+# expires it: naming.NONCURRENT_DAYS after pruning, which S3 rounds up to the next midnight UTC.
+NONCURRENT_DAYS = naming.NONCURRENT_DAYS + 1
 # Compressed / raw size of NDJSON change lines; GZIP measured on the benchmarks' records.
 COMPRESSION_RATIO = {"GZIP": 0.2, "ZIP": 0.2, "Snappy": 0.5, "HADOOP_SNAPPY": 0.5, "UNCOMPRESSED": 1.0}
 HORIZON_MONTHS = 12

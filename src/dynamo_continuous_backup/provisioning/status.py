@@ -12,8 +12,8 @@ from ..core import naming
 from ..core.aws import Clients
 from ..core.config import Config
 from ..core.errors import AwsError, NotProtectableError, TableNotFoundError
-from ..core.timeline import iso
-from ..core.timeline_store import change_roots, read_timeline
+from ..core.timeline import iso, iso_up
+from ..core.timeline_store import change_roots, read_trusted_timeline
 from ..snapshot.bases import backfill_command, find_base
 from .fleet import list_tables, parallel_map
 from .health import decide_health, observe_health
@@ -41,9 +41,30 @@ class TableStatus:
     lag_seconds: float | None = None  # the most capture lagged in the last 15 min; None: no datum
     delivery_error: str | None = None  # undelivered records, failed deliveries or a failed stream
     metrics_note: str | None = None  # why lag and delivery metrics are unknown (e.g. no permission)
+    untrusted_bases: tuple[str, ...] = ()  # checkpoints a late change contradicts: restores skip them
+    frees_pruned: bool | None = None  # the bucket has deploy's lifecycle rule (None: retention is off)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def bucket_lifecycle(clients: Clients, bucket: str) -> tuple[dict[str, Any], ...]:
+    """The bucket's lifecycle rules (none configured: none)."""
+    try:
+        return tuple(clients.s3.get_bucket_lifecycle_configuration(Bucket=bucket).get("Rules", []))
+    except AwsError as exc:
+        if exc.code != "NoSuchLifecycleConfiguration":
+            raise
+        return ()
+
+
+def frees_pruned(clients: Clients, config: Config) -> bool | None:
+    """With retention on: whether the bucket lets S3 free what retention deletes (deploy's rule,
+    enabled); None with retention off."""
+    if config.change_retention_days <= 0:
+        return None
+    rules = bucket_lifecycle(clients, config.firehose_delivery_bucket)
+    return any(r.get("ID") == naming.LIFECYCLE_RULE_ID and r.get("Status") == "Enabled" for r in rules)
 
 
 def last_backup_time(clients: Clients, config: Config, table: str) -> datetime | None:
@@ -82,7 +103,8 @@ def table_status(provisioner: Provisioner, optin: OptIn, table: str) -> TableSta
     if capturing and not restorable:
         problem = f"not restorable: no complete base snapshot of its current stream; run `{backfill_command(table)}`"
     last = last_backup_time(provisioner.clients, provisioner.config, table)
-    spans = read_timeline(provisioner.clients, provisioner.config, table).restorable()
+    timeline = read_trusted_timeline(provisioner.clients, provisioner.config, table)
+    spans = timeline.restorable()
     current_span = spans[-1] if spans and spans[-1][1] is None else None
     health = (
         decide_health(observe_health(provisioner.clients, table, obs.delivery_stream, obs.delivery_status))
@@ -99,12 +121,14 @@ def table_status(provisioner: Provisioner, optin: OptIn, table: str) -> TableSta
         iso(last.timestamp()) if last else None,
         restorable,
         problem,
-        iso(current_span[0]) if current_span else None,
-        tuple((iso(lo), iso(hi) if hi is not None else None) for lo, hi in spans),
+        iso_up(current_span[0]) if current_span else None,
+        tuple((iso_up(lo), iso(hi) if hi is not None else None) for lo, hi in spans),
         tuple((iso(a[1]), iso(b[0])) for a, b in zip(spans, spans[1:], strict=False) if a[1] is not None),
         health.lag_seconds if health else None,
         health.delivery_error if health else None,
         health.metrics_note if health else None,
+        tuple(sorted(timeline.untrusted)),
+        frees_pruned(provisioner.clients, provisioner.config),
     )
 
 

@@ -30,7 +30,7 @@ from ..core.errors import AccessDeniedError, AwsNotFoundError, BackupError, NotF
 from ..core.records import loads
 from ..core.schema import key_names as schema_key_names
 from ..core.timeline import Timeline, Window
-from ..core.timeline_store import list_changes, read_timeline, tenant_folders
+from ..core.timeline_store import check_not_pruned, list_changes, read_trusted_timeline, tenant_folders
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ class LocalBackups:
     schema: dict[str, Any] | None = None
     corrupt: list[str] = field(default_factory=list)
     window: Window | None = None  # None: every object of the table was read (no timeline known)
+    listed: list[dict[str, Any]] = field(default_factory=list)  # the change objects listed (S3 metadata)
 
     @functools.cached_property
     def key_names(self) -> list[str]:
@@ -78,7 +79,7 @@ class LocalBackups:
     def earliest_restorable(self) -> float | None:
         """End of the first complete base (of the generation read): from then on every item is known."""
         if self.window is not None:
-            return self.window.generation.earliest()
+            return self.window.earliest
         return min((s.end for s in self.snapshots), default=None)
 
 
@@ -151,7 +152,8 @@ class BackupStore:
         return NotFoundError(f"bucket {self.bucket} does not exist; check firehoseDeliveryBucket")
 
     def timeline(self, table: str) -> Timeline:
-        return read_timeline(self.clients, self.config, table)
+        """The table's timeline, with the checkpoints a late change contradicts set aside."""
+        return read_trusted_timeline(self.clients, self.config, table)
 
     def window(
         self,
@@ -196,7 +198,15 @@ class BackupStore:
                 raise self._no_bucket() from None
             manifests = [window.base.manifest] if window.base is not None else []
         changes = [o for o in changes if o["Size"] > 0]
-        backups.change_files = self._download(changes)
+        backups.listed = changes
+        try:
+            backups.change_files = self._download(changes)
+        except AwsNotFoundError:  # an object listed is gone: retention removed it meanwhile?
+            if window is not None:
+                check_not_pruned(self.clients, self.config, table, window)
+            raise
+        if window is not None:  # a prune that began after the timeline was read: the listing may miss its hours
+            check_not_pruned(self.clients, self.config, table, window)
         for key in manifests:
             manifest = json.loads(self.clients.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
             keys = [{"Key": f["key"], "Size": f.get("size", -1), "ETag": f.get("etag", "")} for f in manifest["files"]]

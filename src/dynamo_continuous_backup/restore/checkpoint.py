@@ -21,7 +21,7 @@ from ..core.cancel import CancelWatch, acknowledge_cancel, cancel_key, clear_can
 from ..core.errors import CancelledError, NotFoundError, UserInputError
 from ..core.records import dumps
 from ..core.timeline import LATE_SECONDS, checkpoint_run_id
-from ..core.timeline_store import base_written, checkpoint_prefix, write_checkpoint
+from ..core.timeline_store import base_written, checkpoint_prefix, listing_note, write_checkpoint
 from .backups import BackupStore, LocalBackups
 from .state import iso
 from .statequery import CorruptBackupError, connect, state_sql
@@ -72,7 +72,9 @@ class Checkpointer:
         if pointers:  # items too large for Firehose: their images are in the full records
             lines = b"".join(dumps({"Item": self.store.image(None, p)}) + b"\n" for p in pointers)
             parts.append(gzip.compress(lines, compresslevel=3))
-        write_checkpoint(clients, config, table, window, run_id, parts, items, now, self.late)
+        write_checkpoint(
+            clients, config, table, window, run_id, parts, items, now, self.late, listing_note(backups.listed)
+        )
         read = self.store.fetched_bytes - fetched
         log.info("checkpoint %s of %s: %d items, %d bytes read", run_id, table, items, read)
         return CheckpointResult(table, run_id, at, items, read, time.monotonic() - started)

@@ -15,6 +15,7 @@ from ..core.errors import AwsNotFoundError, BackupError, NotFoundError, UserInpu
 from ..core.records import dumps, json_form, wire_form
 from ..core.retry import wait_until
 from ..core.schema import table_args
+from ..core.timeline import iso_up
 from .backups import BackupStore, LocalBackups
 from .importer import check_importable, import_state
 from .keys import key_text, readable_key
@@ -165,7 +166,7 @@ class Restorer:
         elif result.at < result.earliest:
             raise UserInputError(
                 f"--at {iso(result.at)} is before the earliest restorable time "
-                f"{iso(result.earliest)}; choose a later time"
+                f"{iso_up(result.earliest)}; choose a later time"
             )
 
     def _state_rows(self, con: Any, backups: LocalBackups, result: RestoreResult, opts: RestoreOptions) -> Rows:

@@ -22,7 +22,14 @@ from ..core.config import Config
 from ..core.records import dumps, iter_lines, sequence_key
 from ..core.schema import key_names
 from ..core.timeline import Window, checkpoint_run_id
-from ..core.timeline_store import base_written, list_changes, newest_run_start, read_timeline, write_checkpoint
+from ..core.timeline_store import (
+    base_written,
+    list_changes,
+    listing_note,
+    newest_run_start,
+    read_trusted_timeline,
+    write_checkpoint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +64,7 @@ class ScheduledCheckpoints:
         newest = newest_run_start(self.clients, self.config, table)
         if newest is None or now - newest < hours * 3600:
             return Scheduled(table)  # the hourly check costs one listing; the timeline only when due
-        timeline = read_timeline(self.clients, self.config, table)
+        timeline = read_trusted_timeline(self.clients, self.config, table)
         current = [g for g in timeline.generations if g.end is None and g.bases]
         if not current or now - max(b.end for b in current[-1].bases) < hours * 3600:
             return Scheduled(table)  # no base yet (the ensure takes one) or not due
@@ -88,7 +95,10 @@ class ScheduledCheckpoints:
         schema = json.loads(self._get(naming.schema_key(self.config.prefix, table)))
         items = fold(self._rows(base), self._records(changes), key_names(schema), window, self._full_image)
         body = gzip.compress(b"".join(dumps({"Item": image}) + b"\n" for _, image in sorted(items.items())), 3)
-        write_checkpoint(self.clients, self.config, table, window, run_id, [body], len(items), self.clock())
+        listed = listing_note(changes)
+        write_checkpoint(
+            self.clients, self.config, table, window, run_id, [body], len(items), self.clock(), listed=listed
+        )
         log.info("table %s: checkpoint %s, %d items", table, run_id, len(items))
         return Scheduled(table, "checkpoint")
 

@@ -1,0 +1,97 @@
+"""Pure decisions about late changes and retention (DESIGN.md section 11), over a timeline.
+
+A checkpoint as of T folds the changes it listed; restores over it re-read only the changes
+after its start (minus the margin). A change made before that start whose object reached S3
+after the checkpoint listed (later than LATE_SECONDS allows) is in neither: that checkpoint,
+and every one computed from it, is contradicted and no longer used (`contradicted`).
+Retention removes only the hours no base inside the promised window needs (`retention_cutoff`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .timeline import (
+    FIREHOSE_BUFFER_SECONDS,
+    LATE_SECONDS,
+    MARGIN_SECONDS,
+    STREAM_RETENTION_SECONDS,
+    Base,
+    Generation,
+    Timeline,
+)
+
+HOUR = 3600.0
+
+
+@dataclass(frozen=True)
+class Landed:
+    """One change record as S3 holds it: when it was made, and its object's key and LastModified."""
+
+    when: float
+    modified: float
+    key: str
+
+
+def unseen_by(checkpoint: Base, modified: float, key: str) -> bool:
+    """Whether an object written at `modified` can have been missed by the checkpoint's listing:
+    written at or after the newest object it saw (one S3 clock), and not one it saw."""
+    if checkpoint.listed is None:
+        return True  # a checkpoint that noted nothing: every object is suspect
+    return modified > checkpoint.listed or (modified == checkpoint.listed and key not in checkpoint.seen)
+
+
+def search_hours(generation: Generation, margin: float = MARGIN_SECONDS) -> tuple[float, float] | None:
+    """The times of the hour partitions a contradicting change can be in: from the oldest
+    checkpoint's source's start, to where the stream can have delivered a change made before
+    the newest checkpoint's start (the stream keeps records 24 h); None without checkpoints."""
+    checkpoints = [b for b in generation.bases if b.kind == "checkpoint"]
+    if not checkpoints:
+        return None
+    sources = {b.run_id: b for b in generation.bases}
+    floors = [sources[c.source].start if c.source in sources else generation.start for c in checkpoints]
+    last = max(c.start for c in checkpoints) - margin + STREAM_RETENTION_SECONDS + FIREHOSE_BUFFER_SECONDS + HOUR
+    return min(floors) - margin - FIREHOSE_BUFFER_SECONDS, last
+
+
+def contradicted(generation: Generation, landed: Iterable[Landed], margin: float = MARGIN_SECONDS) -> frozenset[str]:
+    """Run ids of the generation's checkpoints a late change contradicts: made after what the
+    checkpoint's source holds (its start minus the margin: a scan read the table itself) and by
+    what restores over the checkpoint re-read (its start minus the margin), in an object the
+    checkpoint did not see; and every checkpoint computed from a contradicted one."""
+    records = list(landed)
+    bases = {b.run_id: b for b in generation.bases}
+    bad: set[str] = set()
+    for b in sorted(generation.bases, key=lambda b: (b.end, b.run_id)):  # a source ends before its checkpoint
+        if b.kind != "checkpoint":
+            continue
+        source = bases.get(b.source)
+        if source is not None and source.run_id in bad:
+            bad.add(b.run_id)
+            continue
+        floor = source.start - margin if source is not None else float("-inf")
+        ceiling = b.start - margin
+        if any(floor < r.when <= ceiling and unseen_by(b, r.modified, r.key) for r in records):
+            bad.add(b.run_id)
+    return frozenset(bad)
+
+
+def retention_cutoff(timeline: Timeline, now: float, days: float, late: float = LATE_SECONDS) -> float:
+    """The hour before which change objects may go, keeping every time of the last `days`
+    restorable: before the start (minus the margin) of every base a time in that window uses,
+    and before any hour a late change may still land in. Never lower than the last cutoff."""
+    promised = now - days * 86400
+    cutoff = min(promised, now - late - HOUR)
+    for g in timeline.generations:
+        if g.end is not None and g.end <= promised:
+            continue  # wholly before the promise: none of its times are kept
+        first = max(promised, g.start)
+        usable = [b for b in g.bases if b.start - MARGIN_SECONDS >= timeline.pruned_before]
+        needed = [b for b in usable if b.end > first]
+        held = g.base_at(first, timeline.pruned_before)
+        needed += [held] if held is not None else []
+        # no base at all: a --from-start restore reads the generation from its start
+        starts = [b.start for b in needed] if needed else ([] if usable else [g.start])
+        cutoff = min([cutoff, *(s - MARGIN_SECONDS for s in starts)])
+    return max(cutoff // HOUR * HOUR, timeline.pruned_before)
