@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,7 @@ from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.core.naming import stream_label
 from dynamo_continuous_backup.core.timeline import iso, label_time
-from dynamo_continuous_backup.core.timeline_store import read_timeline
+from dynamo_continuous_backup.core.timeline_store import open_labels, read_timeline, record_end
 from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.local.eventbridge import cloudtrail
 from dynamo_continuous_backup.provisioning.events import handle
@@ -185,3 +186,55 @@ def test_a_write_in_the_second_the_stream_is_turned_off_is_restorable(
     # AND the generation's span ends right after that second
     spans = read_timeline(aws, config, "sec").restorable()
     assert spans[0][1] == math.floor(off) + 1
+
+
+def test_an_end_before_its_stream_began_is_never_written_and_one_written_so_is_replaced(
+    aws: Clients, config: Config, make_table: Callable[..., str]
+) -> None:
+    # GIVEN a protected table
+    make_table("fact", stream="NEW_AND_OLD_IMAGES")
+    assert Provisioner(aws, config).ensure("fact").status == "protected"
+    label = stream_label(aws.dynamodb.describe_table(TableName="fact")["Table"]["LatestStreamArn"])
+    start = label_time(label)
+    assert start is not None
+    key = f"backups/@timelines/fact/end/{label}.json"
+    # WHEN an end before its stream began is noted, THEN nothing is written
+    assert not record_end(aws, config, "fact", label, math.floor(start), "deleted")
+    assert aws.s3.list_objects_v2(Bucket=config.firehose_delivery_bucket, Prefix=key)["KeyCount"] == 0
+    # AND one an older version wrote so ends nothing: the true end replaces it
+    bad = {"streamLabel": label, "end": math.floor(start), "endedBy": "deleted"}
+    aws.s3.put_object(Bucket=config.firehose_delivery_bucket, Key=key, Body=json.dumps(bad).encode())
+    assert open_labels(aws, config, "fact") == [label]
+    assert record_end(aws, config, "fact", label, start + 5, "stream disabled")
+    assert read_timeline(aws, config, "fact").generation(label).end == start + 5  # type: ignore[union-attr]
+    assert not record_end(aws, config, "fact", label, start + 9, "stream disabled")  # the first true end stays
+
+
+def test_an_ensure_that_saw_capture_off_does_not_end_the_generation_a_concurrent_one_began(
+    aws: Clients, config: Config, make_table: Callable[..., str]
+) -> None:
+    # GIVEN a protected table whose stream someone turned off
+    make_table("race")
+    assert Provisioner(aws, config).ensure("race").status == "protected"
+    aws.dynamodb.update_table(TableName="race", StreamSpecification={"StreamEnabled": False})
+    # WHEN one ensure observes it off and is held there while another turns it on again
+    # (a new generation) within the same second
+    held, go = threading.Event(), threading.Event()
+    slow = Clients(REGION)
+
+    def pause(**_: object) -> None:
+        held.set()
+        go.wait(10)
+
+    slow.dynamodb.meta.events.register_first("after-call.dynamodb.DescribeTable", pause)
+    next_second()
+    first = threading.Thread(target=lambda: Provisioner(slow, config).ensure("race"))
+    first.start()
+    assert held.wait(10)
+    slow.dynamodb.meta.events.unregister("after-call.dynamodb.DescribeTable", pause)
+    assert Provisioner(aws, config).ensure("race").status == "protected"
+    current = stream_label(aws.dynamodb.describe_table(TableName="race")["Table"]["LatestStreamArn"])
+    go.set()
+    first.join(30)
+    # THEN the held one, done after, leaves the new generation open
+    assert read_timeline(aws, config, "race").generation(current).end is None  # type: ignore[union-attr]
