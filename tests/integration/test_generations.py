@@ -11,7 +11,7 @@ from pathlib import Path
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.core.naming import stream_label
-from dynamo_continuous_backup.core.timeline import iso
+from dynamo_continuous_backup.core.timeline import capture_end, iso
 from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.provisioning.provisioner import Provisioner
 from dynamo_continuous_backup.restore.backups import BackupStore
@@ -120,13 +120,14 @@ def test_writes_while_the_stream_was_off_are_a_reported_gap_and_both_sides_resto
     store = BackupStore(aws, config, tmp_path)
     # THEN the timeline shows two restorable spans with the gap between them
     (first, first_end), (second, second_end) = store.timeline("gap").restorable()
-    assert first < before < first_end == off and second > off and second_end is None
+    # (a generation ends after the whole second the call was in: core/timeline.py's one end rule)
+    assert first < before < first_end == capture_end(off) and second > off and second_end is None
     # AND a time before the gap restores exactly what was there
     Restorer(aws, store).restore("gap", "gap-before", RestoreOptions(at=str(before)))
     assert names(aws, "gap-before") == {"a1", "a2"}
     # AND a time inside the gap is refused, naming the restorable times around it
     path = str(gap_config(tmp_path))
-    code, _, err = cli("restore", "gap", "--to", "gap-x", "--config", path, "--at", str(off + 0.5))
+    code, _, err = cli("restore", "gap", "--to", "gap-x", "--config", path, "--at", str(capture_end(off) + 0.5))
     assert code == 2 and "restorable times before it end at" in err and err.count("\n") == 1, err
     # AND the latest state has every item, those written while capture was off included (the new base)
     latest = Restorer(aws, store).restore("gap", "gap-now", RestoreOptions())
@@ -135,7 +136,9 @@ def test_writes_while_the_stream_was_off_are_a_reported_gap_and_both_sides_resto
     # AND status names the stretch
     code, out, _ = cli("status", "--config", path, "--json")
     [row] = [r for r in json.loads(out) if r["table"] == "gap"]
-    assert len(row["gaps"]) == 1 and row["gaps"][0][0] == iso(off) and row["restorable_since"] == iso(second)
+    assert (
+        len(row["gaps"]) == 1 and row["gaps"][0][0] == iso(capture_end(off)) and row["restorable_since"] == iso(second)
+    )
 
 
 def gap_config(tmp_path: Path) -> Path:

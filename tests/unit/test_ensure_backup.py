@@ -53,3 +53,16 @@ def test_the_calls_time_comes_with_it() -> None:
     when = load_event("cloudtrail-update-table.json")["detail"]["eventTime"]
     assert parsed.at == datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp()
     assert parse_event(load_event("scheduled.json")).at is None
+
+
+def test_only_calls_that_stop_capture_carry_a_time_that_ends_a_generation() -> None:
+    # An enabling UpdateTable's time is when a stream began, not when one stopped.
+    enabled = load_event("cloudtrail-update-table.json")
+    enabled["detail"]["requestParameters"]["streamSpecification"] = {
+        "streamEnabled": True,
+        "streamViewType": "KEYS_ONLY",
+    }
+    assert parse_event(load_event("cloudtrail-update-table.json")).stops
+    assert parse_event(load_event("cloudtrail-delete-table.json")).stops
+    assert not parse_event(enabled).stops
+    assert not parse_event(load_event("cloudtrail-create-table.json")).stops

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from dynamo_continuous_backup.core.errors import UnrestorableError, UserInputError
@@ -11,6 +13,7 @@ from dynamo_continuous_backup.core.timeline import (
     MARGIN_SECONDS,
     Base,
     Timeline,
+    capture_end,
     hour_partitions,
     label_time,
 )
@@ -63,7 +66,7 @@ def test_a_recreated_table_never_reads_the_old_incarnation() -> None:
         (T0 + 30 * 60, "before the earliest restorable time 2023-11-14T23:14:20Z", None, T0 + H + 60),
         (
             T0 + 11 * H,
-            "(no capture at that time): restorable times before it end at",
+            "(capture stopped: deleted): restorable times before it end at",
             T0 + 10 * H,
             T0 + 13 * H + 60,
         ),
@@ -178,5 +181,78 @@ def test_capture_found_off_on_a_recreated_table_ends_the_old_generation_at_the_r
     # the table was recreated an hour later and the ensure function saw it two hours later
     assert gen.end_when_capture_off(T0 + 2 * H, created=T0 + H) == (T0 + H, "deleted")
     # the same incarnation (its stream made with it, labelled a moment before): the stream went off
-    assert gen.end_when_capture_off(T0 + 2 * H, created=T0 + 0.5) == (T0 + 2 * H, "stream disabled")
-    assert gen.end_when_capture_off(T0 + 2 * H, created=None) == (T0 + 2 * H, "stream disabled")
+    assert gen.end_when_capture_off(T0 + 2 * H, created=T0 + 0.5) == (T0 + 2 * H + 1, "stream disabled")
+    assert gen.end_when_capture_off(T0 + 2 * H, created=None) == (T0 + 2 * H + 1, "stream disabled")
+
+
+def test_every_end_is_one_second_after_the_whole_second_capture_stopped_in() -> None:
+    # One rule for every path: the exclusive end of the second of the call (or of the sighting).
+    assert capture_end(T0) == T0 + 1 and capture_end(T0 + 0.999) == T0 + 1
+    gen = Timeline("t").begin("g", T0 - H).generations[0]
+    assert gen.end_when_capture_off(T0 + H, stopped=T0) == (T0 + 1, "stream disabled")  # the call's time
+    assert gen.end_when_capture_off(T0 + 0.4) == (T0 + 1, "stream disabled")  # seen off, no event
+    # a newer stream (another consumer's) was made before the sighting: capture had stopped by then
+    assert gen.end_when_capture_off(T0 + H, replaced=T0 + 0.25) == (T0 + 0.25, "stream disabled")
+
+
+def test_a_write_in_the_second_the_stream_went_off_is_restorable() -> None:
+    # GIVEN a generation with a base, a change made in the very second its stream was turned off
+    # (change times are whole seconds), and the UpdateTable call's eventTime, that second
+    off = T0 + 2 * H
+    gen = Timeline("t").begin("g", T0).with_base("g", Base("b", "scan", T0 + 10, T0 + 20)).generations[0]
+    end = gen.end_when_capture_off(off + 60, stopped=off)
+    assert end is not None
+    tl = Timeline("t", (gen,)).end("g", *end)
+    change = {"ApproximateCreationDateTime": off, "streamLabel": "g", "SequenceNumber": "9"}
+    # WHEN the last moment of the generation is restored, THEN that change is read
+    window = tl.window(tl.restorable()[0][1] - 0.001, now=off + H)  # type: ignore[operator]
+    assert window.reads(change)
+    assert tl.window(off, now=off + H).reads(change)
+    # AND the second after is refused, naming where the restorable times end
+    with pytest.raises(UnrestorableError, match="capture stopped: stream disabled") as caught:
+        tl.window(off + 1, now=off + H)
+    assert caught.value.before == off + 1
+
+
+def test_a_stop_event_only_ends_the_generations_begun_before_it() -> None:
+    # GIVEN a generation whose stream began after a DeleteTable (delivered late: the table was
+    # recreated and protected again since)
+    deleted = T0
+    new = Timeline("t").begin("g2", T0 + 30.5).generations[0]
+    # WHEN capture of the new one is found off later, the old call does not end it: the sighting does
+    assert new.end_when_capture_off(T0 + H, stopped=deleted) == (T0 + H + 1, "stream disabled")
+    # AND the model never applies an end at or before a generation's start
+    tl = Timeline("t").begin("g1", T0 - H).begin("g2", T0 + 30.5).end("g2", deleted + 1, "deleted")
+    assert tl.generation("g2").end is None  # type: ignore[union-attr]
+    assert tl.begin("g0", T0 - 2 * H).generation("g2").end is None  # type: ignore[union-attr]
+
+
+def test_an_end_fact_before_its_generations_begin_is_ignored_when_the_timeline_is_built() -> None:
+    # GIVEN the begin of a stream, its base, and an end fact from before it began (a DeleteTable of
+    # the earlier incarnation, delivered late, as an older version wrote it)
+    label = "2026-01-01T02:00:00"
+    facts = {
+        f"p/@timelines/t/begin/{label}.json": {"streamLabel": label, "start": 0},
+        f"p/@timelines/t/end/{label}.json": {"streamLabel": label, "end": 1767225601.0, "endedBy": "deleted"},
+    }
+    base = {"runId": "r", "streamLabel": label, "startTime": 1767232860.0, "endTime": 1767232870.0}
+    # WHEN the timeline is built, THEN the generation is open and restorable from its base on
+    tl = build_timeline("t", facts, {"m": base})
+    assert tl.restorable() == [(1767232870.0, None)]
+
+
+def test_the_latest_state_after_the_stream_was_switched_is_refused_with_the_reason() -> None:
+    # GIVEN a generation ended by another consumer switching the stream to KEYS_ONLY (the table lives on)
+    tl = (
+        Timeline("t")
+        .begin("g", T0)
+        .with_base("g", Base("b", "scan", T0 + 10, T0 + 20))
+        .end("g", T0 + H, "stream switched to KEYS_ONLY")
+    )
+    # WHEN its latest state is asked for, THEN it is refused, naming the last restorable time
+    with pytest.raises(UnrestorableError, match="capture stopped: stream switched to KEYS_ONLY") as caught:
+        tl.window(tl.latest(now=T0 + 2 * H), now=T0 + 2 * H)
+    assert caught.value.before == T0 + H
+    # AND a deleted table's latest state is still its last moment
+    deleted = replace(tl, generations=(replace(tl.generations[0], ended_by="deleted"),))
+    assert deleted.window(deleted.latest(now=T0 + 2 * H), now=T0 + 2 * H).at == T0 + H - 0.001

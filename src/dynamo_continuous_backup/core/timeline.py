@@ -4,6 +4,16 @@ A generation is one stretch of unbroken capture: one table incarnation and one s
 by the stream's label (the timestamp that ends its ARN). Each has its bases (scan snapshots,
 exports, checkpoints). The state at T needs only T's generation, its newest base ended by T,
 and the changes from that base's start (minus a margin) up to T: `window` says which.
+
+When a generation ends (one rule, `capture_end`, for every path: DeleteTable, a stream turned
+off or switched to another view type, capture found off by the reconcile): its end is
+exclusive, one second after the whole second of the moment capture is known to have stopped
+(CloudTrail's eventTime, truncated to the second, or the moment it was seen off), or the
+creation of what replaced it (a newer table incarnation or stream) if that is earlier. Change
+times are whole seconds rounded down, so every change captured before the call is inside its
+generation, writes in the very second the stream went off included. An event only ends a
+generation that began before that end, and an end at or before its generation's start is
+never applied (`Timeline.end`) nor written (timeline_store.record_end).
 """
 
 from __future__ import annotations
@@ -19,7 +29,7 @@ from .errors import UnrestorableError
 
 # Clock skew between a scan and the stream's ApproximateCreationDateTime.
 MARGIN_SECONDS = 60.0
-# Lateness, the one bound (DESIGN.md section 11): a change reaches S3 at most LATE_SECONDS after
+# Lateness, the one bound (docs/design.md section 11): a change reaches S3 at most LATE_SECONDS after
 # it was made. It can wait 24 h in the stream (a failing forwarder; then it expires), then
 # Firehose buffers it up to 900 s and retries S3 for up to 24 h; plus the clock margin. So a
 # checkpoint as of T claims completeness only before T - LATE_SECONDS (timeline_store.
@@ -70,14 +80,28 @@ class Generation:
     def _usable(self, pruned_before: float, untrusted: frozenset[str]) -> list[Base]:
         return [b for b in self.bases if b.start - MARGIN_SECONDS >= pruned_before and b.run_id not in untrusted]
 
-    def end_when_capture_off(self, at: float, created: float | None) -> tuple[float, str]:
-        """When and why this open generation ended, found with capture off at `at` on a table
-        created at `created`: if the table is a newer incarnation (its DeleteTable went unseen),
-        at its recreation at the latest; else when the stream was turned off."""
+    def end_when_capture_off(
+        self,
+        seen: float,
+        created: float | None = None,
+        stopped: float | None = None,
+        replaced: float | None = None,
+        reason: str = "stream disabled",
+    ) -> tuple[float, str] | None:
+        """When and why this open generation ended, found with capture off at `seen`: at the end
+        of the call that stopped it (`stopped`: a DeleteTable's or stream-off UpdateTable's
+        eventTime) when that call can be about it, else when seen; never after the creation of
+        what replaced it: a newer table incarnation (`created`) or a newer stream (`replaced`,
+        its label's time). None when no end falls after its start."""
+        end = capture_end(seen)
+        if stopped is not None and capture_end(stopped) > self.start:  # else the call is about an older one
+            end = min(end, capture_end(stopped))
+        if replaced is not None and self.start < replaced:
+            end = min(end, replaced)
         # A stream made with its table is labelled about when the table was created.
         if created is not None and self.start + MARGIN_SECONDS < created:
-            return min(at, created), "deleted"
-        return at, "stream disabled"
+            end, reason = min(end, created), "deleted"
+        return (end, reason) if end > self.start else None
 
     def earliest(self, pruned_before: float = 0.0, untrusted: frozenset[str] = frozenset()) -> float | None:
         """The earliest restorable time: the end of its first usable base."""
@@ -145,7 +169,7 @@ class Timeline:
         its changes are the table's whole history)."""
         gen = self.generation_at(at)
         if gen is None:
-            raise unrestorable(self, at, "no capture at that time")
+            raise unrestorable(self, at, self._uncaptured(at))
         base = gen.base_at(at, self.pruned_before, self.untrusted)
         if base is None and not from_start:
             raise unrestorable(self, at, "no complete base of that generation had ended by then")
@@ -170,8 +194,18 @@ class Timeline:
         last = max(self.generations, key=lambda g: g.start, default=None)
         if last is None or last.end is None or last.end > now:
             return now
+        if last.ended_by != "deleted":  # the table lives on uncaptured: its state now is unknown
+            return now
         # Just before it ended: never a whole second earlier, which can be before its base ended.
         return last.end - 0.001
+
+    def _uncaptured(self, at: float) -> str:
+        """Why no generation holds `at`: the last capture that stopped before it, if any."""
+        ended = [g for g in self.generations if g.end is not None and g.end <= at]
+        last = max(ended, key=lambda g: g.end or 0.0, default=None)
+        if last is None or last.end is None:
+            return "no capture at that time"
+        return f"capture stopped: {last.ended_by or 'ended'}"
 
     def restorable(self) -> list[tuple[float, float | None]]:
         """Spans (from, to) of restorable times, oldest first; `to` None: up to now."""
@@ -200,16 +234,18 @@ class Timeline:
         if self.generation(label) is not None:
             return self
         ended = tuple(
-            replace(g, end=start, ended_by="stream replaced") if g.end is None else g for g in self.generations
+            replace(g, end=start, ended_by="stream replaced") if g.end is None and g.start < start else g
+            for g in self.generations
         )
         return replace(self, generations=(*ended, Generation(label, start, created=created)))
 
     def end(self, label: str, at: float, reason: str) -> Timeline:
-        """Generation `label` ended at `at` (idempotent: the first end stays)."""
+        """Generation `label` ended at `at` (idempotent: the first end stays). An end at or
+        before its start is about an earlier generation (a late or repeated event): ignored."""
         return replace(
             self,
             generations=tuple(
-                replace(g, end=at, ended_by=reason) if g.label == label and g.end is None else g
+                replace(g, end=at, ended_by=reason) if g.label == label and g.end is None and at > g.start else g
                 for g in self.generations
             ),
         )
@@ -227,6 +263,12 @@ class Timeline:
                 g = replace(g, bases=tuple(sorted((*g.bases, base), key=lambda b: (b.end, b.run_id))))
             gens.append(g)
         return replace(tl, generations=tuple(gens))
+
+
+def capture_end(at: float) -> float:
+    """The exclusive end of capture stopped by a call at `at` (or seen off at `at`): the end of
+    its whole second, since change times are whole seconds rounded down (module docstring)."""
+    return math.floor(at) + 1.0
 
 
 def unrestorable(timeline: Timeline, at: float, why: str) -> UnrestorableError:

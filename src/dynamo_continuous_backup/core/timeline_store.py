@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -43,19 +44,57 @@ def record_begin(clients: Clients, config: Config, table: str, stream_arn: str, 
 
 
 def record_end(clients: Clients, config: Config, table: str, stream: str, at: float, reason: str) -> bool:
-    """Note that the generation of `stream` (an ARN or a label) ended at `at` (the first note stays)."""
+    """Note that the generation of `stream` (an ARN or a label) ended at `at` (the first note
+    stays). An end at or before the stream began is about an earlier generation: never written."""
     label = naming.stream_label(stream) if stream.startswith("arn:") else stream
-    if not label:
+    start = label_time(label)
+    if not label or start is None:
+        return False
+    if at <= start:
+        log.warning("table %s: no end at %s for stream %s, which began after it", table, at, label)
         return False
     fact = {"streamLabel": label, "end": at, "endedBy": reason}
-    return _put_once(clients, config, f"{naming.timelines_prefix(config.prefix, table)}end/{label}.json", fact)
+    key = f"{naming.timelines_prefix(config.prefix, table)}end/{label}.json"
+    return _put_once(clients, config, key, fact, replaces=lambda old: not _valid_end(old))
 
 
-def _put_once(clients: Clients, config: Config, key: str, fact: dict[str, Any]) -> bool:
+def open_labels(clients: Clients, config: Config, table: str) -> list[str]:
+    """The stream labels of the generations begun and not (validly) ended."""
+    prefix = naming.timelines_prefix(config.prefix, table)
+    facts: dict[str, set[str]] = {"begin": set(), "end": set()}
+    for key in _keys(clients, config.firehose_delivery_bucket, prefix):
+        kind, _, name = key[len(prefix) :].partition("/")
+        if kind in facts and name.endswith(".json"):
+            facts[kind].add(name.removesuffix(".json"))
+    ended = facts["end"] & facts["begin"]
+    keys = [f"{prefix}end/{label}.json" for label in ended]
+    # An end before its begin (written by an older version from a late event) ends nothing.
+    valid = {
+        f["streamLabel"] for f in _read_all(clients, config.firehose_delivery_bucket, keys).values() if _valid_end(f)
+    }
+    return sorted(facts["begin"] - valid)
+
+
+def _valid_end(fact: dict[str, Any]) -> bool:
+    start = label_time(str(fact.get("streamLabel", "")))
+    return start is not None and float(fact.get("end", 0.0)) > start
+
+
+def _put_once(
+    clients: Clients,
+    config: Config,
+    key: str,
+    fact: dict[str, Any],
+    replaces: Callable[[dict[str, Any]], bool] | None = None,
+) -> bool:
+    """Write the fact unless one is there already (`replaces`: which existing facts are void)."""
     bucket = config.firehose_delivery_bucket
     try:
-        clients.s3.head_object(Bucket=bucket, Key=key)
-        return False
+        if replaces is None:
+            clients.s3.head_object(Bucket=bucket, Key=key)
+            return False
+        if not replaces(json.loads(clients.s3.get_object(Bucket=bucket, Key=key)["Body"].read())):
+            return False
     except AwsNotFoundError:
         pass
     # Two writers racing here write facts that differ by moments; either is true enough.

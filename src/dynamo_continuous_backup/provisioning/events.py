@@ -29,6 +29,7 @@ class TableEvent:
     table: str = ""
     reason: str = ""
     at: float | None = None  # when the call happened (CloudTrail's eventTime), if the event says
+    stops: bool = False  # the call stopped capture (DeleteTable, a stream turned off): `at` ends a generation
 
 
 def parse_event(event: dict[str, Any]) -> TableEvent:
@@ -53,7 +54,10 @@ def parse_event(event: dict[str, Any]) -> TableEvent:
         name = params.get("tableName")
     if not isinstance(name, str) or not name:
         return TableEvent("ignore", reason=f"{call} event carries no table name")
-    return TableEvent("remove" if call == "DeleteTable" else "ensure", naming.table_name(name), at=_time(detail))
+    stream = params.get("streamSpecification") or {}
+    stops = call == "DeleteTable" or (call == "UpdateTable" and stream.get("streamEnabled") is False)
+    action = "remove" if call == "DeleteTable" else "ensure"
+    return TableEvent(action, naming.table_name(name), at=_time(detail), stops=stops)
 
 
 def _time(detail: dict[str, Any]) -> float | None:
@@ -99,10 +103,12 @@ def handle(event: dict[str, Any], provisioner: Provisioner, optin: OptIn, client
         return {"action": "ignore", "reason": parsed.reason, "results": []}
     if parsed.action == "reconcile":
         results = reconcile(provisioner, optin, clients)
-    elif parsed.action == "remove":
+    elif parsed.action == "remove" and not (optin.covers(parsed.table) and provisioner.exists(parsed.table)):
         results = [provisioner.remove(parsed.table, at=parsed.at)]
     elif optin.covers(parsed.table):
-        results = [provisioner.ensure(parsed.table, at=parsed.at)]
+        # A DeleteTable of a table that is there again (delivered late, or retried) is about an
+        # earlier incarnation: ensure ends that one's generation and keeps protecting this one.
+        results = [provisioner.ensure(parsed.table, at=parsed.at if parsed.stops else None)]
     else:
         results = [Result(parsed.table, "excluded", reason="not opted in")]
     for r in results:

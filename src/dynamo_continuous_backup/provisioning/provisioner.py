@@ -11,14 +11,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from ..core import alarms, timeline_store
+from ..core import alarms, naming, timeline_store
 from ..core.aws import Clients
 from ..core.config import Config
 from ..core.errors import BackupError
+from ..core.timeline import Generation, label_time
 from . import drain
 from .executor import AwsExecutor, Executor, NotRestorable
 from .observe import Observer
-from .plan import Observed, plan_ensure, plan_remove
+from .plan import WANTED_VIEW, Observed, plan_ensure, plan_remove
 from .steps import DeleteMappings, EnableStream, MarkDraining
 
 log = logging.getLogger(__name__)
@@ -84,9 +85,13 @@ class Provisioner:
     def ensure(self, table: str, executor: Executor | None = None, at: float | None = None) -> Result:
         """Make the table protected; report what was done or why it cannot be. With a
         `PrintingExecutor` the steps are printed instead: status "planned" when any changes.
-        `at`: when the call that asked for it happened (an UpdateTable that turned the stream off)."""
+        `at`: when the call that stopped capture happened (an UpdateTable that turned the stream
+        off, or a DeleteTable of an earlier incarnation), if an event says."""
         run = executor or self.executor()
+        seen = self.clock()  # capture as observed below was so at least from here on
         obs = self.observer.observe(table, bases=True)
+        if not run.dry_run and obs.table_status is not None:
+            self._end_stopped_generations(obs, seen, at)
         plan = plan_ensure(obs)
         if plan.status != "protected":
             return Result(table, plan.status, plan.actions, plan.reason)
@@ -96,8 +101,6 @@ class Provisioner:
             return Result(table, "planned" if plan.changes else "protected", plan.actions)
         done: list[str] = []
         for step in plan.steps:
-            if isinstance(step, EnableStream):  # capture was off: the generation before ended then
-                self._end_open_generations(table, self.clock() if at is None else at, _created(obs))
             try:
                 if run.apply(step, obs):
                     done.append(step.action)
@@ -118,13 +121,29 @@ class Provisioner:
             timeline_store.record_begin(self.clients, self.config, table, obs.stream_arn, _created(obs))
         return Result(table, plan.status, tuple(done), plan.reason)
 
-    def _end_open_generations(self, table: str, at: float, created: float | None) -> None:
-        """Capture was off: end what is still open. A generation older than this incarnation of
-        the table ended when the table was recreated at the latest (its DeleteTable went unseen)."""
-        for gen in timeline_store.read_timeline(self.clients, self.config, table).generations:
-            if gen.end is None and gen.label:
-                end, reason = gen.end_when_capture_off(at, created)
-                timeline_store.record_end(self.clients, self.config, table, gen.label, end, reason)
+    def _end_stopped_generations(self, obs: Observed, seen: float, stopped: float | None) -> None:
+        """End every open generation whose capture `obs` (observed from `seen` on) shows off: its
+        stream is not the table's current one, or the current one's view type is not ours. Never
+        the one capturing now, nor one begun since `seen` (a concurrent ensure's), nor at a time
+        before a generation began (timeline.py says when each one ends)."""
+        current = naming.stream_label(obs.stream_arn or "")
+        capturing = current if obs.stream_view_type == WANTED_VIEW else ""
+        stale = [x for x in timeline_store.open_labels(self.clients, self.config, obs.table) if x != capturing]
+        if obs.stream_view_type is None:
+            reason = "stream disabled"
+        elif obs.stream_view_type != WANTED_VIEW:
+            reason = f"stream switched to {obs.stream_view_type}"
+        else:
+            reason = "stream replaced"
+        for label in stale:
+            start = label_time(label)
+            if start is None or start >= seen:
+                continue
+            found = Generation(label, start).end_when_capture_off(
+                seen, _created(obs), stopped, label_time(current) if current else None, reason
+            )
+            if found is not None:
+                timeline_store.record_end(self.clients, self.config, obs.table, label, *found)
 
     def remove(
         self, table: str, executor: Executor | None = None, wait: bool = False, at: float | None = None
@@ -141,13 +160,10 @@ class Provisioner:
             plan = plan_remove(obs, self.clock(), self.config.drain_seconds, buffer, drain.STREAM_RETENTION_SECONDS)
             for step in plan.steps:
                 if isinstance(step, MarkDraining | DeleteMappings) and not run.dry_run:
-                    # Capture ends at the drain's cut-off: what the stream holds up to it reaches S3.
+                    # Capture ends at the drain's cut-off (what the stream holds up to it reaches
+                    # S3), or at the DeleteTable call for the generations that began before it.
                     cut_off = step.since if isinstance(step, MarkDraining) else self.clock()
-                    # The DeleteTable call, to the whole second CloudTrail gives: no write follows it.
-                    cut_off = min(cut_off, at + 1) if at is not None else cut_off
-                    reason = "deleted" if obs.table_status is None else "capture stopped"
-                    for stream in {m.stream_arn for m in obs.mappings}:
-                        timeline_store.record_end(self.clients, self.config, table, stream, cut_off, reason)
+                    self._end_removed(table, obs, cut_off, at)
                 run.apply(step, obs)
                 done.append(step.action)
             if plan.status == "removed" or not wait or run.dry_run:
@@ -155,6 +171,23 @@ class Provisioner:
             if self.clock() >= deadline:
                 return Result(table, "draining", tuple(done), f"{plan.reason}; the hourly reconcile finishes it")
             self.sleep(min(10.0, max(1.0, self.config.drain_seconds / 4)))
+
+    def _end_removed(self, table: str, obs: Observed, cut_off: float, deleted: float | None) -> None:
+        """End the generations of the streams our mappings read: removal stops their capture."""
+        reason = "deleted" if obs.table_status is None else "capture stopped"
+        for stream in sorted({m.stream_arn for m in obs.mappings}):
+            label = naming.stream_label(stream)
+            start = label_time(label)
+            if start is None:
+                continue
+            found = Generation(label, start).end_when_capture_off(cut_off, stopped=deleted, reason=reason)
+            if found is not None:
+                timeline_store.record_end(self.clients, self.config, table, label, *found)
+
+    def exists(self, table: str) -> bool:
+        """Whether the table is there and not being deleted."""
+        desc = self.observer.describe_table(table)
+        return desc is not None and desc.get("TableStatus") != "DELETING"
 
     def _observe_drain(self, table: str) -> Observed:
         """Observe for removal; once the drain is due, also count the stream records not yet in S3."""
