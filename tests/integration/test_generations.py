@@ -11,7 +11,7 @@ from pathlib import Path
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.core.naming import stream_label
-from dynamo_continuous_backup.core.timeline import capture_end, iso
+from dynamo_continuous_backup.core.timeline import capture_end, iso, iso_up
 from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.provisioning.provisioner import Provisioner
 from dynamo_continuous_backup.restore.backups import BackupStore
@@ -137,7 +137,7 @@ def test_writes_while_the_stream_was_off_are_a_reported_gap_and_both_sides_resto
     code, out, _ = cli("status", "--config", path, "--json")
     [row] = [r for r in json.loads(out) if r["table"] == "gap"]
     assert (
-        len(row["gaps"]) == 1 and row["gaps"][0][0] == iso(capture_end(off)) and row["restorable_since"] == iso(second)
+        len(row["gaps"]) == 1 and row["gaps"][0][0] == iso(capture_end(off)) and row["restorable_since"] == iso_up(second)
     )
 
 
