@@ -11,6 +11,9 @@ from ..core.errors import UserInputError
 from . import athena
 from .base import UI, command, config_args, load
 
+MAX_THREADS = 256  # BatchWriteItem calls in flight; more only queues in this process
+REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")  # us-east-1, us-gov-west-1, ap-southeast-2
+
 
 def _restore_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("table", help="the table whose backups to restore (it may no longer exist)")
@@ -40,6 +43,11 @@ def _restore_args(p: argparse.ArgumentParser) -> None:
 def cmd_restore(args: argparse.Namespace, ui: UI) -> int:
     if not re.fullmatch(r"[A-Za-z0-9_.-]{3,255}", args.to):  # DynamoDB's rule, before anything is read
         raise UserInputError(f"--to {args.to!r} is not a DynamoDB table name: 3-255 letters, digits, '_', '-' or '.'")
+    if not 1 <= args.threads <= MAX_THREADS:
+        raise UserInputError(f"--threads must be a whole number from 1 to {MAX_THREADS}, got {args.threads}")
+    for flag, region in (("--source-region", args.source_region), ("--target-region", args.target_region)):
+        if region is not None and not REGION.fullmatch(region):  # else boto3 fails late, on a made-up endpoint
+            raise UserInputError(f"{flag} {region!r} is not an AWS region name, e.g. us-east-1 or eu-west-2")
     if args.engine == "athena":
         return athena.restore(args, ui)
     from ..restore.backups import BackupStore
