@@ -146,7 +146,8 @@ def _build(node: exp.Expr, text: str) -> Predicate:
 def _chain(node: exp.And | exp.Or) -> list[exp.Expr]:
     """The operands of a run of one connective (a OR b OR c), in order: one n-ary node, so a
     long run nests no deeper than one term when it is built, rendered and evaluated."""
-    parts, stack = [], [node]
+    parts: list[exp.Expr] = []
+    stack: list[exp.Expr] = [node]
     while stack:
         top = stack.pop()
         if type(top) is type(node):
