@@ -137,6 +137,45 @@ CASES: list[tuple[str, str, list[str], int, str]] = [
     ("estimate rate nan", config_text(), ["estimate", "t", "--writes-per-second", "nan"], 2, "finite number >= 0"),
     ("status watch 0", config_text(), ["status", "--watch", "0"], 2, "--watch takes a number of seconds > 0"),
     ("restore to a bad name", config_text(), ["restore", "t", "--to", "ab"], 2, "is not a DynamoDB table name"),
+    # --where too deep or too large to parse (a RecursionError traceback before)
+    (
+        "--where 400 parentheses",
+        config_text(),
+        ["restore", "t", "--to", "t-r", "--where", "(" * 400 + "pk = 'a'" + ")" * 400],
+        2,
+        "400 levels of nested parentheses, at most 16",
+    ),
+    (
+        "--where 2,000 ORs",
+        config_text(),
+        ["restore", "t", "--to", "t-r", "--where", " OR ".join(f"pk = '{i}'" for i in range(2001))],
+        2,
+        "2000 ANDs and ORs",
+    ),
+    (
+        "--where 500 NOTs",
+        config_text(),
+        ["restore", "t", "--to", "t-r", "--where", "NOT " * 500 + "pk = 'a'"],
+        2,
+        "500 NOTs, at most 16",
+    ),
+    ("jobs --since nan", config_text(), ["jobs", "--since", "nan"], 2, "--since must be a number of days > 0"),
+    ("jobs --since inf", config_text(), ["jobs", "--since", "inf"], 2, "--since must be a number of days > 0"),
+    ("jobs --since 1e308", config_text(), ["jobs", "--since", "1e308"], 2, "at most 36,500, got 1e+308"),
+    ("jobs of no such table", config_text(), ["jobs", "nosuch"], 2, "no table nosuch and no backup runs of it"),
+    ("restore --threads 0", config_text(), ["restore", "t", "--to", "t-r", "--threads", "0"], 2, "--threads must be"),
+    ("restore --threads -5", config_text(), ["restore", "t", "--to", "t-r", "--threads=-5"], 2, "got -5"),
+    ("estimate --prices 1e999", config_text(), ["estimate", "t", "--prices", "PRICES_INF"], 2, "a number too large"),
+    ("estimate --prices not UTF-8", config_text(), ["estimate", "t", "--prices", "PRICES_LATIN1"], 2, "not UTF-8"),
+    ("estimate --prices empty", config_text(), ["estimate", "t", "--prices", "PRICES_EMPTY"], 2, "is empty"),
+    ("estimate rate 1e308", config_text(), ["estimate", "t", "--writes-per-second", "1e308"], 2, "at most 1,000,000"),
+    (
+        "restore --target-region not a region",
+        config_text(),
+        ["restore", "t", "--to", "t-r", "--target-region", "not a region"],
+        2,
+        "--target-region 'not a region' is not an AWS region name",
+    ),
 ]
 
 
@@ -168,9 +207,11 @@ def test_bad_input(
     west = Clients("us-west-2")
     west.s3.create_bucket(Bucket="west-bucket", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
     (tmp_path / "config.hjson").write_text(text)
-    (tmp_path / "wl.hjson").write_text('{tableNames: ["t"]}')
-    (tmp_path / "badwl.hjson").write_text('{tables: ["t"]}')
-    argv = [{"WL": str(tmp_path / "wl.hjson"), "BADWL": str(tmp_path / "badwl.hjson")}.get(a, a) for a in argv]
+    files = {"WL": '{tableNames: ["t"]}', "BADWL": '{tables: ["t"]}', "PRICES_INF": "{s3PerGbMonth: 1e999}"}
+    files |= {"PRICES_LATIN1": "{s3PerGbMonth: 0.02} // \xe9t\xe9", "PRICES_EMPTY": ""}
+    for name, body in files.items():
+        (tmp_path / name).write_bytes(body.encode("latin-1"))
+    argv = [str(tmp_path / a) if a in files else a for a in argv]
     # WHEN the command runs
     before = world(aws)
     out, err = io.StringIO(), io.StringIO()

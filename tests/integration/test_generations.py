@@ -137,7 +137,9 @@ def test_writes_while_the_stream_was_off_are_a_reported_gap_and_both_sides_resto
     code, out, _ = cli("status", "--config", path, "--json")
     [row] = [r for r in json.loads(out) if r["table"] == "gap"]
     assert (
-        len(row["gaps"]) == 1 and row["gaps"][0][0] == iso(capture_end(off)) and row["restorable_since"] == iso_up(second)
+        len(row["gaps"]) == 1
+        and row["gaps"][0][0] == iso(capture_end(off))
+        and row["restorable_since"] == iso_up(second)
     )
 
 

@@ -266,6 +266,14 @@ def test_an_unknown_job_id_exits_3(aws: Clients, config: Config, config_file: st
 def test_a_table_named_cancel_is_listed_and_three_words_are_refused(
     aws: Clients, config: Config, config_file: str
 ) -> None:
+    code, _, err = cli("jobs", "cancel", "--config", config_file)  # no table of that name: say how to cancel
+    assert code == 2 and "no table cancel" in err and "jobs cancel ID" in err
+    aws.dynamodb.create_table(
+        TableName="cancel",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
     code, out, _ = cli("jobs", "cancel", "--config", config_file)
     assert code == 0 and out.startswith("ID")
     code, _, err = cli("jobs", "orders", "x", "--config", config_file)

@@ -1,14 +1,16 @@
 """restore --where on the local runtime: only the matching items at T, and with --into-existing
-nothing outside the predicate is written or deleted."""
+the slice rule: write what matched at T, delete only what matches now and did not exist at T."""
 
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 from typing import Any
 
 from dynamo_continuous_backup.cli.main import UI, main
 from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.core.records import wire_form
 from dynamo_continuous_backup.restore.where import matches, parse_where
 
 from ..helpers import contents
@@ -40,32 +42,36 @@ def test_where_restores_exactly_the_matching_items_into_a_new_table(
     assert "0 items" in out.getvalue() and "no item of orders" in out.getvalue() and "literal's type" in out.getvalue()
 
 
-def test_into_existing_with_where_touches_nothing_outside_it(history: Any, aws: Clients, tmp_path: Path) -> None:
+def test_into_existing_with_where_writes_the_slice_at_t_and_never_deletes_what_existed_then(
+    history: Any, aws: Clients, tmp_path: Path
+) -> None:
     config, captured = history
     at, state = captured[0]
     predicate = parse_where("status = 'paid'")
-    # GIVEN the live table now, plus: a paid item and a new one the state at T does not have, and
-    # an item paid at T that is now outside the predicate
-    conflict = next(k for k, v in state.items() if matches(predicate, v))
-    was_paid = state[conflict]
-    extra = [("zz-paid", "paid"), ("zz-new", "new")]
-    for pk, status in extra:
+    at_t = {k: v for k, v in state.items() if matches(predicate, v)}  # the slice at T
+    # GIVEN the live table now, where: (1) an item that existed at T outside the predicate now
+    # matches it, (2) an item paid at T is now outside it, (3) a paid and a new item did not exist at T
+    was_other = next(k for k, v in state.items() if not matches(predicate, v))
+    was_paid = next(iter(at_t))
+    aws.dynamodb.put_item(TableName="orders", Item=wire_form({**state[was_other], "status": {"S": "paid"}}))
+    aws.dynamodb.put_item(TableName="orders", Item=wire_form({**state[was_paid], "status": {"S": "shipped"}}))
+    for pk, status in [("zz-paid", "paid"), ("zz-new", "new")]:
         aws.dynamodb.put_item(TableName="orders", Item={"pk": {"S": pk}, "sk": {"N": "0"}, "status": {"S": status}})
-    aws.dynamodb.put_item(TableName="orders", Item={**was_paid, "status": {"S": "shipped"}})
     before = contents(aws, "orders")
-    outside = {k: v for k, v in before.items() if not matches(predicate, v)}
-    assert any(k not in state for k in outside)  # items the backup says were absent (deleted) at T
     # WHEN the paid items are restored to T into the live table
     result = restore(aws, config, "orders", at=str(at), into_existing=True, where="status = 'paid'", cache=tmp_path)
     after = contents(aws, "orders")
-    # THEN every item outside the predicate is exactly as it was (none deleted or overwritten)
-    assert {k: after.get(k) for k in outside} == outside
-    # AND the items inside it are the state's paid items (those the target holds outside it excepted)
-    restored = {k: v for k, v in state.items() if matches(predicate, v) and k not in outside}
-    assert {k: v for k, v in after.items() if k not in outside} == restored
-    conflicts = [k for k, v in state.items() if matches(predicate, v) and k in outside]
-    assert result.verified and result.untouched == len(conflicts) >= 1 and conflict in conflicts
-    assert result.deletes >= 1 and '["zz-paid", "0"]' not in after
+    # THEN (1) the item that existed at T is kept as it is now (never deleted, nothing of it at T to write)
+    assert after[was_other] == before[was_other]
+    # AND (2) the item paid at T is written back as it was then
+    assert after[was_paid] == state[was_paid]
+    # AND (3) only items that match now and did not exist at T are deleted: zz-paid, not zz-new
+    new_paid, new_other = (json.dumps([{"S": pk}, {"N": "0"}]) for pk in ("zz-paid", "zz-new"))
+    assert new_paid in before and new_paid not in after and after[new_other] == before[new_other]
+    gone = {k for k, v in before.items() if k not in state and matches(predicate, v)}
+    expected = {k: v for k, v in before.items() if k not in gone} | at_t
+    assert after == expected
+    assert result.verified and result.untouched >= 1 and result.deletes == len(gone) >= 1
 
 
 def test_where_with_key_restores_the_item_only_if_it_matches(history: Any, aws: Clients, tmp_path: Path) -> None:
@@ -86,3 +92,10 @@ def test_where_with_key_restores_the_item_only_if_it_matches(history: Any, aws: 
     )
     # AND with one both match, the item is restored
     assert result.verified and result.puts == 1 and contents(aws, "orders")[key] == item
+    # AND an item that existed at T outside the predicate, and matches it now, is kept (not deleted)
+    aws.dynamodb.put_item(TableName="orders", Item=wire_form({**item, "status": {"S": "paid"}}))
+    result = restore(
+        aws, config, "orders", at=str(at), into_existing=True, keys=one, where="status = 'paid'", cache=tmp_path
+    )
+    assert result.verified and (result.deletes, result.untouched) == (0, 1)
+    assert contents(aws, "orders")[key] == {**item, "status": {"S": "paid"}}

@@ -198,3 +198,37 @@ def test_restore_tests_oversize_items_after_fetching_them() -> None:
         ("k0", {"tenant": {"S": "acme"}}, None),
         ("k1", {"tenant": {"S": "acme"}}, None),
     ]
+
+
+def _at_the_limits() -> str:
+    """A predicate at every bound at once: 16 nested parentheses and NOTs, 100 ANDs and ORs."""
+    alternatives = " OR ".join(f"a = 'v{i}'" for i in range(101))
+    return "NOT (" * 16 + alternatives + ")" * 16
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("(" * 17 + "a = 'x'" + ")" * 17, "17 levels of nested parentheses, at most 16"),
+        (" AND ".join(f"a <> '{i}'" for i in range(102)), "101 ANDs and ORs"),
+        ("NOT " * 17 + "a = 'x'", "17 NOTs, at most 16"),
+    ],
+    ids=["parentheses", "connectives", "nots"],
+)
+def test_a_predicate_beyond_the_bounds_is_refused_in_one_line(text: str, named: str) -> None:
+    with pytest.raises(UserInputError, match=named) as caught:
+        parse_where(text)
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 200
+
+
+def test_a_predicate_at_the_bounds_parses_renders_and_runs_on_both_engines(tmp_path: Path) -> None:
+    # GIVEN a predicate at every bound, and items it keeps and drops (16 NOTs: an even number)
+    text = _at_the_limits()
+    images = [{"pk": {"S": "k1"}, "sk": {"N": "1"}, "a": {"S": "v7"}}, {"pk": {"S": "k2"}, "sk": {"N": "1"}}]
+    path = tmp_path / "base.ndjson"
+    path.write_text("".join(json.dumps({"Item": i}) + "\n" for i in images))
+    # WHEN Python and both SQL renderings evaluate it: no RecursionError on any path
+    ours, athena = run_both(tmp_path, [], [path], at=None, window=None, where=text)
+    # THEN they agree on what it keeps
+    assert list(ours) == list(athena) == [key_text(images[0], list(NAMES))]
+    assert matches(parse_where(text), images[0]) and not matches(parse_where(text), images[1])

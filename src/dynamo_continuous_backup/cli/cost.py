@@ -18,6 +18,8 @@ from ..provisioning.quota import quota_line, stream_quota
 from ..provisioning.usage import observe_usage
 from .base import UI, command, config_args, load
 
+# 25 times DynamoDB's default per-table write quota (40,000 units/s): no table's rate is higher.
+MAX_WRITES_PER_SECOND = 1_000_000
 HEADER = ("TABLE", "SIZE", "WRITES/S", "WRITE RATE FROM", "LAMBDA", "FIREHOSE", "S3", "TOTAL/MONTH", "PITR/MONTH")
 
 
@@ -38,8 +40,11 @@ def _args(p: argparse.ArgumentParser) -> None:
 @command("estimate", "monthly cost of protecting tables, beside native PITR, and the delivery-stream quota", _args)
 def cmd_estimate(args: argparse.Namespace, ui: UI) -> int:
     rate = args.writes_per_second
-    if rate is not None and not (math.isfinite(rate) and rate >= 0):  # nan would print $nan, and bad JSON
-        raise UserInputError(f"--writes-per-second must be a finite number >= 0, got {rate}")
+    # nan would print $nan (and bad JSON), 1e308 $inf: far above any table's rate is refused too
+    if rate is not None and not (math.isfinite(rate) and 0 <= rate <= MAX_WRITES_PER_SECOND):
+        raise UserInputError(
+            f"--writes-per-second must be a finite number >= 0 and at most {MAX_WRITES_PER_SECOND:,}, got {rate:g}"
+        )
     if args.retention_days is not None and args.retention_days < 0:
         raise UserInputError(f"--retention-days must be 0 (keep every change) or more, got {args.retention_days}")
     prices = load_prices(args.prices)

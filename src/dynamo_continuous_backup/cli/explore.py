@@ -14,7 +14,12 @@ def _history_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("table")
     p.add_argument("--key", action="append", required=True, metavar="ATTR=VALUE", help="the item's key (repeat)")
     config_args(p)
-    p.add_argument("--tenant", metavar="VALUE", help="read only this tenant's change objects (multi-tenant layout)")
+    p.add_argument(
+        "--tenant",
+        metavar="VALUE",
+        help="refuse an item that never belonged to this tenant (multi-tenant layout); every tenant's folder is "
+        "read, so the changes of an item that moved to another tenant are shown",
+    )
     athena.engine_arg(p)
 
 
@@ -26,18 +31,24 @@ def cmd_history(args: argparse.Namespace, ui: UI) -> int:
     from ..explore.history import format_history, item_history
     from ..restore.backups import BackupStore
     from ..restore.keys import parse_key_args
+    from ..restore.restore import check_tenant
 
     config, clients = load(args)
-    store = BackupStore(clients, config)
-    backups = store.sync(args.table, tenant=args.tenant)
-    versions = item_history(backups, parse_key_args(args.key, backups), store)  # no version: an error
     attribute = config.tenant_attribute
-    if args.tenant and attribute:  # another tenant's item: its changes are in other folders, never shown in part
+    if args.tenant is not None:
+        if not attribute:
+            raise UserInputError("--tenant needs the multi-tenant layout: set tenantAttribute in the config")
+        check_tenant(args.tenant)
+    store = BackupStore(clients, config)
+    # every folder: a change that moves the item to another tenant is filed under that tenant only
+    backups = store.sync(args.table)
+    versions = item_history(backups, parse_key_args(args.key, backups), store)  # no version: an error
+    if args.tenant and attribute:  # another tenant's item all along: not shown
         owners = sorted({tenant_of(v.image, attribute) for v in versions if v.image is not None})
         if owners and args.tenant not in owners:
             raise UserInputError(
-                f"this item belongs to tenant {', '.join(owners)}, not {args.tenant}: its changes are in that "
-                "tenant's folder; run history with that --tenant, or without --tenant"
+                f"this item belongs to tenant {', '.join(owners)}, never to {args.tenant}; run history with "
+                "that --tenant, or without --tenant"
             )
     for line in format_history(versions):
         ui.line(line)

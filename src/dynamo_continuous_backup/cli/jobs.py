@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import re
 import time
 
-from ..core.errors import UserInputError
+from ..core.aws import Clients
+from ..core.errors import AwsNotFoundError, UserInputError
 from ..operations.cancel import cancel
 from ..operations.jobs import iso, newest_first
 from ..operations.observe import LIMIT, JobObserver
 from .base import UI, command, config_args, load
+
+MAX_SINCE_DAYS = 36_500  # a century: older runs than that cannot exist
 
 
 def _jobs_args(p: argparse.ArgumentParser) -> None:
@@ -27,13 +32,21 @@ def cmd_jobs(args: argparse.Namespace, ui: UI) -> int:
     words = list(args.words)
     if len(words) > 2 or (len(words) == 2 and words[0] != "cancel"):
         raise UserInputError("usage: dynamo-backup jobs [TABLE] --config C, or dynamo-backup jobs cancel ID --config C")
-    if args.limit < 1 or args.since <= 0:
-        raise UserInputError("--limit and --since must be positive")
+    if args.limit < 1:
+        raise UserInputError(f"--limit must be a whole number >= 1, got {args.limit}")
+    if not (math.isfinite(args.since) and 0 < args.since <= MAX_SINCE_DAYS):  # nan, inf, 1e308: no start time
+        raise UserInputError(f"--since must be a number of days > 0 and at most {MAX_SINCE_DAYS:,}, got {args.since:g}")
     config, clients = load(args)
     observer = JobObserver(clients, config, limit=args.limit)
     if len(words) == 2:
         ui.line(cancel(observer, words[1]))
         return 0
+    if words and not _known(observer, clients, words[0]):  # a typo'd name would list nothing, "successfully"
+        hint = " (to cancel a job: jobs cancel ID)" if words[0] == "cancel" else ""
+        raise UserInputError(
+            f"no table {words[0]} and no backup runs of it; check the name, or omit TABLE to list every "
+            f"table's jobs{hint}"
+        )
     jobs = newest_first(observer.jobs(words[0] if words else None, time.time() - args.since * 86400), args.limit)
     if args.json:
         ui.line(json.dumps({"jobs": [j.as_dict() for j in jobs], "notes": observer.notes}, indent=2))
@@ -58,3 +71,16 @@ def cmd_jobs(args: argparse.Namespace, ui: UI) -> int:
         for note in observer.notes:
             ui.line(f"note: {note}")
     return 1 if observer.notes else 0
+
+
+def _known(observer: JobObserver, clients: Clients, table: str) -> bool:
+    """Whether `table` has a folder of runs (every protected table has its base there) or exists."""
+    if table in observer.tables():
+        return True
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{3,255}", table):  # no DynamoDB table has this name
+        return False
+    try:
+        clients.dynamodb.describe_table(TableName=table)
+    except AwsNotFoundError:
+        return False
+    return True

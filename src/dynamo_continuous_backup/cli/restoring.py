@@ -11,6 +11,9 @@ from ..core.errors import UserInputError
 from . import athena
 from .base import UI, command, config_args, load
 
+MAX_THREADS = 256  # BatchWriteItem calls in flight; more only queues in this process
+REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")  # us-east-1, us-gov-west-1, ap-southeast-2
+
 
 def _restore_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("table", help="the table whose backups to restore (it may no longer exist)")
@@ -23,8 +26,9 @@ def _restore_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--where",
         metavar="PREDICATE",
-        help="restore only the items matching this SQL predicate, e.g. \"tenant = 'acme' AND amount > 10\"; "
-        "with --into-existing nothing outside it is written or deleted",
+        help="restore only the items matching this SQL predicate at TIME, e.g. \"tenant = 'acme' AND amount > 10\"; "
+        "with --into-existing (so with --tenant): the items matching it at TIME are written, the target's items "
+        "matching it now are deleted only if they did not exist at TIME, and nothing else is touched",
     )
     p.add_argument("--source-region", help="region of the backups' table (default: the config's)")
     p.add_argument("--target-region", help="region to restore into (default: the source region)")
@@ -32,7 +36,12 @@ def _restore_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-corrupt", action="store_true", help="skip unreadable backup objects")
     p.add_argument("--from-start", action="store_true", help="no snapshot: trust the changes as full history")
     p.add_argument("--threads", type=int, default=8, help="parallel BatchWriteItem calls (default 8)")
-    p.add_argument("--tenant", metavar="VALUE", help="only this tenant's items, read from its tenant= folder")
+    p.add_argument(
+        "--tenant",
+        metavar="VALUE",
+        help="only the items whose tenant attribute is VALUE at TIME (every tenant's folder is read, so an item "
+        "that moved between tenants is exact)",
+    )
     athena.engine_arg(p)
 
 
@@ -40,6 +49,11 @@ def _restore_args(p: argparse.ArgumentParser) -> None:
 def cmd_restore(args: argparse.Namespace, ui: UI) -> int:
     if not re.fullmatch(r"[A-Za-z0-9_.-]{3,255}", args.to):  # DynamoDB's rule, before anything is read
         raise UserInputError(f"--to {args.to!r} is not a DynamoDB table name: 3-255 letters, digits, '_', '-' or '.'")
+    if not 1 <= args.threads <= MAX_THREADS:
+        raise UserInputError(f"--threads must be a whole number from 1 to {MAX_THREADS}, got {args.threads}")
+    for flag, region in (("--source-region", args.source_region), ("--target-region", args.target_region)):
+        if region is not None and not REGION.fullmatch(region):  # else boto3 fails late, on a made-up endpoint
+            raise UserInputError(f"{flag} {region!r} is not an AWS region name, e.g. us-east-1 or eu-west-2")
     if args.engine == "athena":
         return athena.restore(args, ui)
     from ..core.timeline import iso, iso_up
@@ -85,15 +99,17 @@ def cmd_restore(args: argparse.Namespace, ui: UI) -> int:
     if result.dry_run:
         ui.line(f"dry run: {result.items} items at {iso(result.at)}; would put {result.puts}, delete {result.deletes}")
         if result.untouched:
-            ui.line(f"  would leave {result.untouched} untouched: the target holds them outside --where")
+            ui.line(
+                f"  would keep {result.untouched}: in the slice now, outside it at TIME, existed then (never deleted)"
+            )
         for line in result.sample:
             ui.line(f"  {line}")
         return 0
     if result.untouched:
         ui.line(
-            f"note: {result.untouched} item(s) of the state at {iso(result.at)} left untouched: {args.to} holds "
-            "them with values outside --where (never overwritten); e.g. "
-            + "; ".join(s.removeprefix("untouched ") for s in result.sample if s.startswith("untouched"))
+            f"note: {result.untouched} item(s) of {args.to} kept: they are in the slice now but were outside it "
+            f"at {iso(result.at)}, and an item that existed then is never deleted; e.g. "
+            + "; ".join(s.removeprefix("kept ").split(" (")[0] for s in result.sample if s.startswith("kept"))
         )
     check = "verified" if result.verified else "NOT verified"
     ui.line(

@@ -262,6 +262,8 @@ def read_hjson(path: str | Path, what: str = "config") -> Any:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{what} file {path}: cannot read it ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} file {path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
 
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: dict[str, Any] = {}
@@ -275,6 +277,8 @@ def read_hjson(path: str | Path, what: str = "config") -> Any:
         return hjson.loads(text, object_pairs_hook=no_duplicates)
     except hjson.HjsonDecodeError as exc:
         raise ConfigError(f"{what} file {path}: malformed hjson at line {exc.lineno}: {exc.msg}") from None
+    except OverflowError:  # hjson's number parser: 1e999 overflows a float
+        raise ConfigError(f"{what} file {path}: a number too large for a 64-bit float; check the values") from None
 
 
 def load_config(path: str | Path, region: str | None = None) -> Config:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,14 +58,30 @@ def prices_from_mapping(data: object, source: str = "prices") -> Prices:
     for key, value in data.items():
         name = known_key(key, _KEYS, source, "price")
         # bool is an int: `true` is not a price
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ConfigError(f"{source}: price '{key}' must be a number >= 0 (USD), got {value!r}")
-        values[name] = float(value)
+        number = _finite(value)
+        if number is None or number < 0:
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+            raise ConfigError(f"{source}: price '{key}' must be a number >= 0 (USD, finite), got {shown}")
+        values[name] = number
     return Prices(**values)
+
+
+def _finite(value: object) -> float | None:
+    """The value as a finite float, or None (bool is an int, but `true` is not a price)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float
+        return None
+    return number if math.isfinite(number) else None
 
 
 def load_prices(path: str | Path | None) -> Prices:
     """The price table: the documented defaults, with a file's overrides when one is given."""
     if path is None:
         return Prices()
-    return prices_from_mapping(read_hjson(path, "prices"), f"prices file {path}")
+    data = read_hjson(path, "prices")
+    if data == {}:  # an empty file parses as {}: it would silently change nothing
+        raise ConfigError(f"prices file {path} is empty: give the prices to change, e.g. {{s3PerGbMonth: 0.025}}")
+    return prices_from_mapping(data, f"prices file {path}")

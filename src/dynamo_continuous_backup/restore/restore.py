@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -20,7 +20,15 @@ from .backups import BackupStore, LocalBackups
 from .importer import check_importable, import_state
 from .keys import key_text, readable_key
 from .state import iso, item_digest, parse_time, table_checksum
-from .statequery import CorruptBackupError, check_times, connect, find_corrupt, iter_state, key_found
+from .statequery import (
+    CorruptBackupError,
+    check_times,
+    connect,
+    find_corrupt,
+    iter_state,
+    key_found,
+    present_at,
+)
 from .tablewrite import BatchWriter
 from .where import Predicate, matches, parse_where
 
@@ -43,7 +51,8 @@ class RestoreResult:
     items: int = 0
     puts: int = 0
     deletes: int = 0
-    untouched: int = 0  # items of the state the target holds outside --where: never overwritten
+    # target items in the slice now (--where/--tenant) but not at T that existed at T: never deleted
+    untouched: int = 0
     checksum: str = ""
     verified: bool = False
     dry_run: bool = False
@@ -63,7 +72,7 @@ class RestoreOptions:
     via_import: bool = False
     threads: int = 8
     where: str | None = None  # a --where predicate: only the items it matches
-    tenant: str | None = None  # only this tenant's items, from its tenant= folder (docs/s3-format.md)
+    tenant: str | None = None  # only the items of this tenant at T (docs/s3-format.md, Multi-tenant layout)
 
 
 class Restorer:
@@ -88,7 +97,9 @@ class Restorer:
         window = self.store.window(table, at if opts.at is not None else None, opts.from_start, timeline=timeline)
         at = window.at if window is not None else at  # the latest state of a deleted table: its last moment
         self._tenant = self._tenant_scope(opts.tenant)
-        backups = self.store.sync(table, window, opts.tenant)  # only the base and the changes since it
+        # the base and the changes since it, of every tenant's folder even for --tenant: a change
+        # that moves an item to another tenant is filed under that tenant only
+        backups = self.store.sync(table, window)
         notes: list[str] = []
         if window is not None:
             spans = timeline.restorable()
@@ -110,7 +121,10 @@ class Restorer:
         existing = self._prepare_target(backups, target, opts, result, predicate)
         if existing is None and not opts.dry_run and opts.via_import:
             return self._via_import(backups, target, rows, result)
-        requests = self._requests(rows, existing, result, backups.key_names)
+        sliced = predicate is not None or self._tenant is not None
+        at_t = result.at if opts.at is not None else None
+        slice_ = Slice(lambda keys: present_at(con, backups, at_t, keys)) if sliced else None
+        requests = self._requests(rows, existing, result, backups.key_names, slice_)
         if opts.dry_run:
             for _ in requests:
                 pass
@@ -118,12 +132,11 @@ class Restorer:
         writer = BatchWriter(self.target.dynamodb, target, opts.threads, self.sleep, progress=self.progress)
         writer.write(requests)
         if opts.keys is None:
-            self._verify(target, result, predicate)
+            self._verify(target, result, predicate, slice_, backups.key_names)
         else:
             item = self.target.dynamodb.get_item(TableName=target, Key=wire_form(opts.keys)).get("Item")
-            image = json_form(item) if item else None
-            mine = image is not None and (predicate is None or matches(predicate, image))
-            result.verified = table_checksum([item_digest(image)] if mine and image else []) == result.checksum
+            images = [json_form(item)] if item else []
+            self._check(images, result, predicate, slice_, backups.key_names)
         return result
 
     def _tenant_scope(self, tenant: str | None) -> tuple[str, str] | None:
@@ -132,11 +145,7 @@ class Restorer:
         attribute = self.store.config.tenant_attribute
         if not attribute:
             raise UserInputError("--tenant needs the multi-tenant layout: set tenantAttribute in the config")
-        if naming.tenant_of({"t": {"S": tenant}}, "t") != tenant:  # as the JQ query would file it
-            raise UserInputError(
-                f"--tenant {tenant!r} is no safe key segment, so its changes are under "
-                f"tenant={naming.BAD_TENANT}/; restore the whole table instead"
-            )
+        check_tenant(tenant)
         return attribute, tenant
 
     def _mine(self, image: dict[str, Any]) -> bool:
@@ -297,7 +306,10 @@ class Restorer:
         existing: Existing | None,
         result: RestoreResult,
         names: list[str],
+        slice_: Slice | None = None,
     ) -> Iterator[dict[str, Any]]:
+        """Puts of the state's items (of the slice at T), then deletes of the target's items that
+        are not in it: with a slice, only those in it now that did not exist at T (Slice)."""
         existing = dict(existing or {})
         digests: list[int] = []
         for key, image_text, pointer in rows:
@@ -305,11 +317,8 @@ class Restorer:
             if not self._mine(image):
                 continue
             held = existing.pop(key, None)
-            if held is not None and not held[2]:  # the target's item is outside --where: never overwrite it
-                result.untouched += 1
-                if len(result.sample) < 10:
-                    result.sample.append(f"untouched {readable_key(key, names)} (outside --where in {result.target})")
-                continue
+            if slice_ is not None:
+                slice_.keys.add(key)
             digest = item_digest(image)
             digests.append(digest)
             result.items += 1
@@ -320,29 +329,64 @@ class Restorer:
                 result.sample.append(f"put {readable_key(key, names)}")
             yield {"PutRequest": {"Item": wire_form(image)}}
         result.checksum = table_checksum(digests)
-        for key, (_, key_image, inside) in existing.items():  # in the target but not in the state at T
-            if not inside:  # outside --where: not ours to delete
+        doomed = {key: key_image for key, (_, key_image, inside) in existing.items() if inside}
+        if slice_ is not None and doomed:  # an item that existed at T outside the slice is never deleted
+            slice_.kept = slice_.existed(sorted(doomed))
+            result.untouched = len(slice_.kept)
+            for key in sorted(slice_.kept)[:5]:
+                result.sample.append(f"kept {readable_key(key, names)} (in the slice now, outside it at T)")
+        for key, key_image in doomed.items():  # in the target's slice now, absent at T
+            if slice_ is not None and key in slice_.kept:
                 continue
             result.deletes += 1
             if len(result.sample) < 10:
                 result.sample.append(f"delete {readable_key(key, names)}")
             yield {"DeleteRequest": {"Key": wire_form(key_image)}}
 
-    def _verify(self, target: str, result: RestoreResult, predicate: Predicate | None = None) -> None:
-        """The target (with --where: its items inside the predicate) holds exactly the state."""
-        digests = []
-        for page in self.target.dynamodb.get_paginator("scan").paginate(TableName=target):
-            images = (json_form(item) for item in page["Items"])
-            digests += [
-                item_digest(i) for i in images if self._mine(i) and (predicate is None or matches(predicate, i))
-            ]
-        if len(digests) != result.items or table_checksum(digests) != result.checksum:
-            raise BackupError(
-                f"verification failed: {target} holds {len(digests)} items (checksum "
-                f"{table_checksum(digests)}), the state at {iso(result.at)} has {result.items} "
-                f"(checksum {result.checksum})"
-            )
-        result.verified = True
+    def _verify(
+        self,
+        target: str,
+        result: RestoreResult,
+        predicate: Predicate | None = None,
+        slice_: Slice | None = None,
+        names: list[str] | None = None,
+    ) -> None:
+        """The target holds exactly the state (a slice: see _check); raises when it does not."""
+        pages = self.target.dynamodb.get_paginator("scan").paginate(TableName=target)
+        images = (json_form(item) for page in pages for item in page["Items"])
+        wrong = self._check(images, result, predicate, slice_, names or [])
+        if wrong:
+            raise BackupError(f"verification failed: {target} {wrong}")
+
+    def _check(
+        self,
+        images: Iterable[dict[str, Any]],
+        result: RestoreResult,
+        predicate: Predicate | None,
+        slice_: Slice | None,
+        names: list[str],
+    ) -> str | None:
+        """Why these target items do not hold the state (None: they do, and result.verified is
+        set): every item, or of a slice every item of the slice at T (count and checksum) and no
+        item in the slice now that was absent at T."""
+        digests, strays = [], 0
+        for image in images:
+            if slice_ is None:
+                digests.append(item_digest(image))
+                continue
+            key = key_text(image, names)
+            if key in slice_.keys:
+                digests.append(item_digest(image))
+            elif self._mine(image) and (predicate is None or matches(predicate, image)) and key not in slice_.kept:
+                strays += 1  # in the slice now, absent at T: should have been deleted
+        result.verified = (len(digests), table_checksum(digests), strays) == (result.items, result.checksum, 0)
+        if result.verified:
+            return None
+        return (
+            f"holds {len(digests)} items (checksum {table_checksum(digests)})"
+            + (f" and {strays} that should have been deleted" if strays else "")
+            + f", the state at {iso(result.at)} has {result.items} (checksum {result.checksum})"
+        )
 
     def _via_import(
         self,
@@ -358,3 +402,29 @@ class Restorer:
         self.apply_ttl(backups.schema, target, result)
         self._verify(target, result)
         return result
+
+
+def check_tenant(tenant: str) -> None:
+    """Refuse a --tenant value that names no one tenant: empty, reserved, or one the layout
+    files under BAD_TENANT (docs/s3-format.md, Multi-tenant layout)."""
+    if tenant in (naming.NO_TENANT, naming.BAD_TENANT):
+        raise UserInputError(
+            f"--tenant {tenant}: a reserved folder name (items without a tenant, or with unsafe values), not a "
+            "tenant; restore the whole table, or use --where on the tenant attribute"
+        )
+    if naming.tenant_of({"t": {"S": tenant}}, "t") != tenant:  # as the JQ query would file it
+        what = "is empty" if not tenant else "is no safe key segment (1-128 of A-Z a-z 0-9 _ . -)"
+        raise UserInputError(
+            f"--tenant {tenant!r} {what}; give a tenant's value, or restore the whole table with --where"
+        )
+
+
+@dataclass
+class Slice:
+    """A --where/--tenant restore's slice (DESIGN.md section 11): the keys of the state's items
+    in the slice at T (written), and the target's items in the slice now that existed at T
+    outside it (kept: never deleted). `existed` answers which of some keys existed at T."""
+
+    existed: Callable[[list[str]], set[str]]
+    keys: set[str] = field(default_factory=set)
+    kept: set[str] = field(default_factory=set)

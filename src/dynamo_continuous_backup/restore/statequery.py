@@ -178,6 +178,18 @@ def state_view(
         FROM _{name}_rows r LEFT JOIN _{name}_oversize o ON o.pointer = r.pointer""")
 
 
+def present_at(con: duckdb.DuckDBPyConnection, backups: LocalBackups, at: float | None, keys: list[str]) -> set[str]:
+    """Which of these key texts name an item present at `at` (the whole state, no --where):
+    a slice restore never deletes an item that existed at T (DESIGN.md section 11)."""
+    if not keys:
+        return set()
+    sql = f"SELECT s.k FROM ({state_sql(backups, at)}) s WHERE s.k IN (SELECT unnest(?::VARCHAR[]))"
+    try:
+        return {k for (k,) in con.execute(sql, [keys]).fetchall()}
+    except duckdb.Error as exc:
+        raise CorruptBackupError(str(exc).splitlines()[0]) from None
+
+
 def key_found(backups: LocalBackups, text: str) -> bool:
     """True when any change record or snapshot row in the backups has this key text."""
     files = backups.change_files + [f for s in backups.snapshots for f in s.files]

@@ -38,6 +38,11 @@ ALLOWED = (
     "attribute names, string/number/TRUE/FALSE literals, = <> != < <= > >=, AND, OR, NOT, "
     "IN (literals), IS [NOT] NULL, LIKE 'pattern', BETWEEN, parentheses"
 )
+# Parsing, rendering and evaluating a predicate recurse once per level of its tree: bounded
+# here, well inside Python's recursion limit on every path (both engines' SQL, Python's test).
+MAX_DEPTH = 16  # nested parentheses
+MAX_CONNECTIVES = 100  # AND and OR (a long list of alternatives is one IN (...))
+MAX_NOTS = 16
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,9 @@ def parse_where(text: str) -> Predicate:
     if not text.strip():
         raise UserInputError("--where is empty: give a predicate, e.g. --where \"tenant = 'acme'\"")
     try:
-        statements = any(t.token_type == TokenType.SEMICOLON for t in sqlglot.tokenize(text))
+        tokens = sqlglot.tokenize(text)
+        statements = any(t.token_type == TokenType.SEMICOLON for t in tokens)
+        _check_size(text, [t.token_type for t in tokens])
         trees = [t for t in sqlglot.parse(text) if t is not None]
     except SqlglotError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "cannot parse it"
@@ -81,6 +88,24 @@ def parse_where(text: str) -> Predicate:
     return _build(trees[0], text)
 
 
+def _check_size(text: str, tokens: list[TokenType]) -> None:
+    """Refuse a predicate too deep or too large to parse and render safely (MAX_*)."""
+    depth = deepest = 0
+    for t in tokens:
+        depth += 1 if t == TokenType.L_PAREN else -1 if t == TokenType.R_PAREN else 0
+        deepest = max(deepest, depth)
+    connectives = sum(t in (TokenType.AND, TokenType.OR) for t in tokens)
+    nots = sum(t == TokenType.NOT for t in tokens)
+    shown = text if len(text) <= 40 else text[:37] + "..."
+    for count, limit, what in (
+        (deepest, MAX_DEPTH, "levels of nested parentheses"),
+        (connectives, MAX_CONNECTIVES, "ANDs and ORs (for many values of one attribute use IN ('a', 'b', ...))"),
+        (nots, MAX_NOTS, "NOTs"),
+    ):
+        if count > limit:
+            raise UserInputError(f"--where {shown!r}: too large: {count} {what}, at most {limit}; simplify it")
+
+
 def _refuse(text: str, node: exp.Expr, why: str = "") -> UserInputError:
     shown = node.sql()[:60]
     return UserInputError(f"--where {text!r}: {why or 'not allowed'}: {shown} (allowed: {ALLOWED})")
@@ -90,7 +115,7 @@ def _build(node: exp.Expr, text: str) -> Predicate:
     if isinstance(node, exp.Paren):
         return _build(node.this, text)
     if isinstance(node, exp.And | exp.Or):
-        return Logic(type(node).__name__.lower(), (_build(node.this, text), _build(node.expression, text)))
+        return Logic(type(node).__name__.lower(), tuple(_build(part, text) for part in _chain(node)))
     if isinstance(node, exp.Not):
         return Logic("not", (_build(node.this, text),))
     if isinstance(node, exp.Boolean):
@@ -116,6 +141,20 @@ def _build(node: exp.Expr, text: str) -> Predicate:
         test = _typed("between", node.this, [node.args["low"], node.args["high"]], node, text)
         return Logic("not", (test,)) if node.args.get("negate") else test
     raise _refuse(text, node)
+
+
+def _chain(node: exp.And | exp.Or) -> list[exp.Expr]:
+    """The operands of a run of one connective (a OR b OR c), in order: one n-ary node, so a
+    long run nests no deeper than one term when it is built, rendered and evaluated."""
+    parts: list[exp.Expr] = []
+    stack: list[exp.Expr] = [node]
+    while stack:
+        top = stack.pop()
+        if type(top) is type(node):
+            stack += [top.expression, top.this]
+        else:
+            parts.append(top)
+    return parts
 
 
 def _attr(node: exp.Expr, text: str) -> str:
