@@ -134,6 +134,9 @@ def show_status(rows: list[TableStatus], ui: UI, as_json: bool = False) -> int:
             ui.line("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=False)).rstrip())
         for note in dict.fromkeys(r.metrics_note for r in rows if r.metrics_note):  # once, not per table
             ui.line(f"note: {note}")
+        for r in rows:
+            if r.checkpoint_note:
+                ui.line(f"note: {r.table}: {r.checkpoint_note}")
     unprotected = [r for r in rows if r.opted_in and not r.protected]
     return 1 if unprotected else 0
 

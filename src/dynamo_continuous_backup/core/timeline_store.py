@@ -71,7 +71,8 @@ def read_timeline(clients: Clients, config: Config, table: str) -> Timeline:
     keys = _keys(clients, bucket, naming.timelines_prefix(config.prefix, table))
     indexed = base_summaries(config, table, keys)
     marks = pruned_marks(keys)
-    facts = marks | _read_all(clients, bucket, [k for k in keys if k not in marks and "/bases/" not in k])
+    wanted = [k for k in keys if k not in marks and "/bases/" not in k and "/handoff/" not in k]  # handoff: status's
+    facts = marks | _read_all(clients, bucket, wanted)
     unindexed = [f"{run}manifest.json" for run in _run_folders(clients, config, table)]
     manifests = _read_all(clients, bucket, [k for k in unindexed if k not in indexed], missing_ok=True)
     return build_timeline(table, facts, {**manifests, **indexed})

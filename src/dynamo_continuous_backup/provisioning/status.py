@@ -15,6 +15,7 @@ from ..core.errors import AwsError, NotProtectableError, TableNotFoundError
 from ..core.timeline import iso
 from ..core.timeline_store import change_roots, read_timeline
 from ..snapshot.bases import backfill_command, find_base
+from ..snapshot.checkpoint import handoff_note
 from .fleet import list_tables, parallel_map
 from .health import decide_health, observe_health
 from .optin import OptIn
@@ -41,6 +42,7 @@ class TableStatus:
     lag_seconds: float | None = None  # the most capture lagged in the last 15 min; None: no datum
     delivery_error: str | None = None  # undelivered records, failed deliveries or a failed stream
     metrics_note: str | None = None  # why lag and delivery metrics are unknown (e.g. no permission)
+    checkpoint_note: str | None = None  # a scheduled checkpoint the function left to the CLI
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,7 +84,8 @@ def table_status(provisioner: Provisioner, optin: OptIn, table: str) -> TableSta
     if capturing and not restorable:
         problem = f"not restorable: no complete base snapshot of its current stream; run `{backfill_command(table)}`"
     last = last_backup_time(provisioner.clients, provisioner.config, table)
-    spans = read_timeline(provisioner.clients, provisioner.config, table).restorable()
+    timeline = read_timeline(provisioner.clients, provisioner.config, table)
+    spans = timeline.restorable()
     current_span = spans[-1] if spans and spans[-1][1] is None else None
     health = (
         decide_health(observe_health(provisioner.clients, table, obs.delivery_stream, obs.delivery_status))
@@ -105,6 +108,7 @@ def table_status(provisioner: Provisioner, optin: OptIn, table: str) -> TableSta
         health.lag_seconds if health else None,
         health.delivery_error if health else None,
         health.metrics_note if health else None,
+        handoff_note(provisioner.clients, provisioner.config, table, timeline),
     )
 
 
