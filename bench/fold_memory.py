@@ -123,6 +123,7 @@ def main() -> None:
             items_old, seconds_old, peak_old = measure("whole", folder)
             assert items_old == items, (items_old, items)
             print(f"  whole-base fold (replaced): {seconds_old:6.2f} s, peak {peak_old:5.0f} MB")
+            print(f"  peak ratio now / replaced: {peak / peak_old:.2f}")
     print("the ensure function has 512 MB")
 
 

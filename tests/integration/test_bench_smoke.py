@@ -17,12 +17,22 @@ SMALL = {
     "DCB_BENCH_HISTORY_ITEMS": "40",
     "DCB_BENCH_HISTORY_LENGTHS": "1,2",
     "DCB_BENCH_SIZES": "2000,4000",
+    "DCB_BENCH_FOLD_BASE": "2000",
 }
 
 
 @pytest.mark.parametrize(
     "script",
-    ["forwarder.py", "backfill.py", "restore.py", "state.py", "checkpoint.py", "restore_history.py", "crossover.py"],
+    [
+        "forwarder.py",
+        "backfill.py",
+        "restore.py",
+        "state.py",
+        "checkpoint.py",
+        "restore_history.py",
+        "crossover.py",
+        "fold_memory.py",
+    ],
 )
 def test_benchmark_runs(script: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | SMALL
