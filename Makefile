@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/restore_history.py
 	$(BIN)/python bench/crossover.py
 	$(BIN)/python bench/cost.py
+	$(BIN)/python bench/fold_memory.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .dcb-cache

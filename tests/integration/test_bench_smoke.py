@@ -19,6 +19,7 @@ SMALL = {
     "DCB_BENCH_SIZES": "2000,4000",
     "DCB_BENCH_COST_SECONDS": "2",
     "DCB_BENCH_COST_WINDOW": "1",
+    "DCB_BENCH_FOLD_BASE": "2000",
 }
 
 
@@ -33,6 +34,7 @@ SMALL = {
         "restore_history.py",
         "crossover.py",
         "cost.py",
+        "fold_memory.py",
     ],
 )
 def test_benchmark_runs(script: str, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.core.records import loads
 from dynamo_continuous_backup.core.timeline import LATE_SECONDS, MARGIN_SECONDS, iso
+from dynamo_continuous_backup.core.timeline_store import read_timeline
 from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.provisioning.events import handle
 from dynamo_continuous_backup.provisioning.optin import OptIn
@@ -28,7 +29,7 @@ from dynamo_continuous_backup.restore.keys import key_text
 from dynamo_continuous_backup.restore.state import item_state
 from dynamo_continuous_backup.restore.statequery import connect, iter_state
 from dynamo_continuous_backup.snapshot import checkpoint as checkpoint_fn
-from dynamo_continuous_backup.snapshot.checkpoint import ScheduledCheckpoints
+from dynamo_continuous_backup.snapshot.checkpoint import ScheduledCheckpoints, handoff_note
 
 from ..fakes import load_event
 from ..helpers import BUCKET, cli
@@ -227,13 +228,33 @@ def test_the_ensure_functions_checkpoint_equals_the_clis(aws: Clients, config: C
     assert cli_run.items == bases[-1].items == len(reference(base, changes, NOW))
 
 
+def put_schema(aws: Clients, table: str) -> None:
+    aws.s3.put_object(
+        Bucket=BUCKET,
+        Key=f"backups/@schemas/{table}/schema.json",
+        Body=json.dumps({"KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]}).encode(),
+    )
+
+
 def test_a_window_too_large_for_the_function_is_handed_to_the_cli(
-    aws: Clients, config: Config, monkeypatch: pytest.MonkeyPatch
+    aws: Clients, config: Config, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    # GIVEN a table whose changes since its base hold more than the function may hold
     synthesize(aws, "cp", 8)
-    monkeypatch.setattr(checkpoint_fn, "MAX_WINDOW_BYTES", 1000)
-    done = ScheduledCheckpoints(aws, config.replace(checkpoint_interval_hours=24), clock=lambda: NOW).run("cp")
-    assert done.action == "" and "dynamo-backup checkpoint cp" in done.reason
+    put_schema(aws, "cp")
+    monkeypatch.setattr(checkpoint_fn, "MAX_HELD_BYTES", 2000)
+    daily = config.replace(checkpoint_interval_hours=24)
+    # WHEN the schedule runs, twice
+    done = ScheduledCheckpoints(aws, daily, clock=lambda: NOW).run("cp")
+    again = ScheduledCheckpoints(aws, daily, clock=lambda: NOW).run("cp")
+    # THEN it wrote no base, handed the checkpoint to the CLI, and status says so
+    assert done.action == again.action == "" and done.reason == again.reason
+    assert "too large for the function: run `dynamo-backup checkpoint cp" in done.reason
+    assert [b.kind for g in read_timeline(aws, config, "cp").generations for b in g.bases] == ["scan"]
+    assert handoff_note(aws, config, "cp", read_timeline(aws, config, "cp")) == done.reason
+    # AND once the CLI has written the checkpoint, the note is gone
+    Checkpointer(BackupStore(aws, config, tmp_path)).run("cp", float(int(NOW - 60)))
+    assert handoff_note(aws, config, "cp", read_timeline(aws, config, "cp")) is None
 
 
 def test_the_hourly_reconcile_checkpoints_a_table_whose_base_is_older_than_the_interval(

@@ -82,6 +82,13 @@ def test_the_table_has_lag_and_delivery_error_columns_and_one_note() -> None:
     assert [line for line in lines if line.startswith("note:")] == [f"note: {note}"]  # once, not per table
 
 
+def test_a_checkpoint_left_to_the_cli_is_a_note_naming_the_command() -> None:
+    out = io.StringIO()
+    note = "checkpoint too large for the function: run `dynamo-backup checkpoint big --config <your config>`"
+    assert show_status([row("big", checkpoint_note=note), row("small")], UI(out, out)) == 0
+    assert [line for line in out.getvalue().splitlines() if line.startswith("note:")] == [f"note: big: {note}"]
+
+
 def test_json_has_the_health_fields() -> None:
     out = io.StringIO()
     show_status([row("orders", lag_seconds=3.0)], UI(out, out), as_json=True)

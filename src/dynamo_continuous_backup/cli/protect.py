@@ -141,6 +141,8 @@ def show_status(rows: list[TableStatus], ui: UI, as_json: bool = False) -> int:
                     f"note: {r.table}: checkpoint(s) {', '.join(r.untrusted_bases)} no longer trusted (a change "
                     "older than them landed after them); restores use the base before them"
                 )
+            if r.checkpoint_note:
+                ui.line(f"note: {r.table}: {r.checkpoint_note}")
         if any(r.frees_pruned is False for r in rows):
             ui.line(
                 f"note: changeRetentionDays is set but the bucket lacks lifecycle rule {LIFECYCLE_RULE_ID}: "

@@ -2,9 +2,12 @@
 
 The facts are small write-once objects under PREFIX/@timelines/TABLE/: `begin/LABEL.json`
 (a generation's start and its table's creation) and `end/LABEL.json` (when and why it ended),
-written by the ensure function, which sees creations, deletions and stream changes. Bases are
-read from their own manifests (PREFIX/@snapshots/TABLE/RUN/manifest.json, written last), so no
-base writer can lose one. Without facts, generations are derived from the stream labels the
+written by the ensure function, which sees creations, deletions and stream changes. A base is
+complete when its manifest (PREFIX/@snapshots/TABLE/RUN/manifest.json) is written; each base
+writer then writes `bases/RUN/KIND,LABEL,START,END,ITEMS`, an empty fact whose name is the
+base's summary, so one listing gives every base with no GET however long the history. A run
+with a manifest and no fact (written before facts were, or its writer stopped in between) is
+read from its manifest. Without facts, generations are derived from the stream labels the
 bases name: a label is its stream's creation time, and a newer stream ends the one before.
 """
 
@@ -19,6 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
+from urllib.parse import quote, unquote
 
 from . import naming
 from .aws import Clients
@@ -103,20 +107,93 @@ def _put_once(
 
 
 def read_timeline(clients: Clients, config: Config, table: str) -> Timeline:
-    """The table's timeline from its facts and its bases' manifests."""
+    """The table's timeline from its facts, and the manifests of the bases that have no fact."""
     bucket = config.firehose_delivery_bucket
-    facts = _read_all(clients, bucket, _keys(clients, bucket, naming.timelines_prefix(config.prefix, table)))
+    keys = _keys(clients, bucket, naming.timelines_prefix(config.prefix, table))
+    indexed = base_summaries(config, table, keys)
+    marks = pruned_marks(keys)
+    wanted = [k for k in keys if k not in marks and "/bases/" not in k and "/handoff/" not in k]  # handoff: status's
+    facts = marks | _read_all(clients, bucket, wanted)
+    unindexed = [f"{run}manifest.json" for run in _run_folders(clients, config, table)]
     manifests = _read_all(
         clients,
         bucket,
-        [
-            k
-            for k in _keys(clients, bucket, naming.snapshots_prefix(config.prefix, table))
-            if k.endswith("/manifest.json")
-        ],
+        [k for k in unindexed if k not in indexed],
         modified="listedNewest",  # a checkpoint that noted no listing listed before its manifest was written
+        missing_ok=True,
     )
-    return build_timeline(table, facts, manifests)
+    return build_timeline(table, facts, {**manifests, **indexed})
+
+
+def base_fact_key(config: Config, table: str, manifest: dict[str, Any]) -> str:
+    """Where a base's fact is: its summary (what the timeline needs of its manifest) is the name."""
+    fields = (
+        str(manifest.get("kind", "scan")),
+        _label_of(manifest),
+        repr(float(manifest["startTime"])),
+        repr(float(manifest["endTime"])),
+        str(int(manifest.get("items", 0))),
+        # what core/lateness.py needs of a checkpoint: the base it came from, its listing's newest
+        str(manifest.get("from") or ""),
+        repr(float(manifest["listedNewest"])) if manifest.get("listedNewest") is not None else "",
+    )
+    run = quote(str(manifest["runId"]), safe="")
+    return f"{naming.timelines_prefix(config.prefix, table)}bases/{run}/" + ",".join(quote(f, safe=":") for f in fields)
+
+
+def record_base(clients: Clients, config: Config, table: str, manifest: dict[str, Any]) -> None:
+    """Index a base whose manifest is written (call it after the manifest, never before). Its
+    name says everything and never changes, so writing it again is harmless."""
+    clients.s3.put_object(Bucket=config.firehose_delivery_bucket, Key=base_fact_key(config, table, manifest), Body=b"")
+
+
+def base_summaries(config: Config, table: str, keys: list[str]) -> dict[str, dict[str, Any]]:
+    """Pure: the bases named by the fact keys among `keys`, as manifest-like summaries keyed by
+    their manifests' keys (a fact whose name does not parse is skipped: its manifest is read)."""
+    root = naming.timelines_prefix(config.prefix, table) + "bases/"
+    found: dict[str, dict[str, Any]] = {}
+    for key in keys:
+        if not key.startswith(root):
+            continue
+        run, _, name = key[len(root) :].partition("/")
+        fields = [unquote(f) for f in name.split(",")]
+        try:
+            kind, label, start, end, items, source, listed = fields
+            summary: dict[str, Any] = {"runId": unquote(run), "kind": kind, "streamLabel": label}
+            summary.update(startTime=float(start), endTime=float(end), items=int(items), **{"from": source})
+            if listed:  # listedSeen (ties at the newest time) is not indexed: ties count as unseen, so a
+                summary["listedNewest"] = float(listed)  # late-change check can only distrust more, never less
+        except ValueError:
+            log.warning("base fact %s has a name this version cannot read; reading its manifest", key)
+            continue
+        found[f"{naming.snapshots_prefix(config.prefix, table)}{summary['runId']}/manifest.json"] = summary
+    return found
+
+
+def pruned_marks(keys: list[str]) -> dict[str, dict[str, Any]]:
+    """Pure: the retention facts (`pruned/SECONDS.json`, see prune_changes) read from their names,
+    one a day with daily checkpoints, so a restore GETs none of them."""
+    marks: dict[str, dict[str, Any]] = {}
+    for key in keys:
+        head, _, name = key.rpartition("/pruned/")
+        if head and name.endswith(".json") and name[:-5].isdigit():
+            marks[key] = {"before": float(name[:-5])}
+    return marks
+
+
+def _label_of(manifest: dict[str, Any]) -> str:
+    return naming.stream_label(manifest.get("streamArn") or "") or str(manifest.get("streamLabel") or "")
+
+
+def _run_folders(clients: Clients, config: Config, table: str) -> list[str]:
+    """The table's run folders (PREFIX/@snapshots/TABLE/RUN/): one listing by folder, not by object."""
+    runs: list[str] = []
+    pages = clients.s3.get_paginator("list_objects_v2").paginate(
+        Bucket=config.firehose_delivery_bucket, Prefix=naming.snapshots_prefix(config.prefix, table), Delimiter="/"
+    )
+    for page in pages:
+        runs += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+    return runs
 
 
 def read_trusted_timeline(clients: Clients, config: Config, table: str) -> Timeline:
@@ -139,7 +216,7 @@ def _generations(table: str, facts: dict[str, dict[str, Any]], manifests: dict[s
     labelled: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     unlabelled: list[tuple[str, dict[str, Any]]] = []
     for key, m in manifests.items():
-        label = naming.stream_label(m.get("streamArn") or "") or str(m.get("streamLabel") or "")
+        label = _label_of(m)
         (labelled.setdefault(label, []) if label else unlabelled).append((key, m))
     tl = Timeline(table)
     starts = {label: label_time(label) for label in {*begins, *labelled}}
@@ -193,18 +270,26 @@ def _keys(clients: Clients, bucket: str, prefix: str) -> list[str]:
     return keys
 
 
-def _read_all(clients: Clients, bucket: str, keys: list[str], modified: str = "") -> dict[str, dict[str, Any]]:
-    """Each JSON object by key; `modified`: a field that defaults to the object's LastModified."""
+def _read_all(
+    clients: Clients, bucket: str, keys: list[str], modified: str = "", missing_ok: bool = False
+) -> dict[str, dict[str, Any]]:
+    """The JSON objects at `keys`; `modified`: a field that defaults to the object's LastModified;
+    with `missing_ok`, only those that exist (a run still being written)."""
 
-    def one(key: str) -> dict[str, Any]:
-        got = clients.s3.get_object(Bucket=bucket, Key=key)
+    def one(key: str) -> dict[str, Any] | None:
+        try:
+            got = clients.s3.get_object(Bucket=bucket, Key=key)
+        except AwsNotFoundError:
+            if missing_ok:
+                return None
+            raise
         body: dict[str, Any] = json.loads(got["Body"].read())
         if modified:
             body.setdefault(modified, got["LastModified"].timestamp())
         return body
 
     with ThreadPoolExecutor(8) as pool:
-        return dict(zip(keys, pool.map(one, keys), strict=True))
+        return {k: v for k, v in zip(keys, pool.map(one, keys), strict=True) if v is not None}
 
 
 def change_roots(clients: Clients, config: Config, table: str, tenant: str | None = None) -> list[str]:
@@ -444,6 +529,7 @@ def finish_checkpoint(
         **(listed or {}),
     }
     clients.s3.put_object(Bucket=bucket, Key=prefix + "manifest.json", Body=json.dumps(manifest).encode())
+    record_base(clients, config, table, manifest)
     prune_changes(clients, config, table, now)
     return manifest
 

@@ -15,6 +15,7 @@ from ..core.errors import AwsError, NotProtectableError, TableNotFoundError
 from ..core.timeline import iso, iso_up
 from ..core.timeline_store import change_roots, read_trusted_timeline
 from ..snapshot.bases import backfill_command, find_base
+from ..snapshot.checkpoint import handoff_note
 from .fleet import list_tables, parallel_map
 from .health import decide_health, observe_health
 from .optin import OptIn
@@ -43,6 +44,7 @@ class TableStatus:
     metrics_note: str | None = None  # why lag and delivery metrics are unknown (e.g. no permission)
     untrusted_bases: tuple[str, ...] = ()  # checkpoints a late change contradicts: restores skip them
     frees_pruned: bool | None = None  # the bucket has deploy's lifecycle rule (None: retention is off)
+    checkpoint_note: str | None = None  # a scheduled checkpoint the function left to the CLI
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,6 +131,7 @@ def table_status(provisioner: Provisioner, optin: OptIn, table: str) -> TableSta
         health.metrics_note if health else None,
         tuple(sorted(timeline.untrusted)),
         frees_pruned(provisioner.clients, provisioner.config),
+        handoff_note(provisioner.clients, provisioner.config, table, timeline),
     )
 
 

@@ -26,6 +26,7 @@ from ..core.config import Config
 from ..core.errors import AwsError, BackupError, CancelledError, UserInputError
 from ..core.records import dumps, json_form, wire_form
 from ..core.retry import Backoff
+from ..core.timeline_store import record_base
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,8 @@ class Backfill:
             "files": files,
             "checksum": hashlib.sha256("".join(f["sha256"] for f in files).encode()).hexdigest(),
         }
-        self._put_json(prefix + "manifest.json", manifest)  # last: marks the run complete
+        self._put_json(prefix + "manifest.json", manifest)  # marks the run complete
+        record_base(self.clients, self.config, self.table, manifest)  # then its fact: restores list it
         return BackfillResult(run_id, items, len(files), time.monotonic() - started, resumed)
 
     def _guarded(self, prefix: str, segment: int, total: int, checkpoint: dict[str, Any]) -> dict[str, Any]:

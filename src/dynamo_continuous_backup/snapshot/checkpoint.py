@@ -1,13 +1,14 @@
 """The ensure function's scheduled checkpoints: every `checkpointIntervalHours`, a table whose
 newest base is older than that gets a new one, folded in plain Python from that base and the
-changes since (no table read), when the window is small enough for the function's memory and
-time; larger ones are reported for `dynamo-backup checkpoint` (DuckDB, restore/checkpoint.py).
-Both write the same kind of base; each engine names its runs apart, so they never collide.
+changes since (no table read; snapshot/fold.py), when the changes since fit the function's
+memory; larger ones are handed to `dynamo-backup checkpoint` (DuckDB, restore/checkpoint.py),
+noted under the timeline so `status` says so. Both write the same kind of base; each engine
+names its runs apart, so they never collide.
 """
 
 from __future__ import annotations
 
-import gzip
+import hashlib
 import json
 import logging
 import threading
@@ -17,25 +18,34 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core import naming
-from ..core.aws import Clients
+from ..core.aws import Clients, read_object
 from ..core.config import Config
-from ..core.records import dumps, iter_lines, sequence_key
+from ..core.records import iter_lines
 from ..core.schema import key_names
-from ..core.timeline import Window, checkpoint_run_id
+from ..core.timeline import Base, Timeline, Window, checkpoint_run_id
 from ..core.timeline_store import (
     base_written,
+    checkpoint_prefix,
+    finish_checkpoint,
     list_changes,
     listing_note,
     newest_run_start,
     read_trusted_timeline,
-    write_checkpoint,
 )
+from .fold import WindowTooLarge, gzip_parts, merge, newest_changes, stream_lines
 
 log = logging.getLogger(__name__)
 
-# Compressed base + changes one fold may read: it holds the state in memory (about ten times the
-# compressed size), in a 512 MB function, one fold at a time.
-MAX_WINDOW_BYTES = 8 * 1024 * 1024
+# What one fold may hold: the newest change per key of the changes since the base, as bytes
+# (fold.HELD_PER_KEY counts Python's overhead). The base and the output stream through, so
+# this bounds the memory (the test measures it under the function's 512 MB), whatever the base.
+MAX_HELD_BYTES = 128 * 1024 * 1024
+# Time, not memory (the function has 900 s): a fold may take FOLD_SECONDS, and is not begun
+# when its compressed input is more than it could read in that time.
+FOLD_SECONDS = 300.0
+MAX_READ_BYTES = 512 * 1024 * 1024
+PART_BYTES = 16 * 1024 * 1024  # each output gzip part, held until uploaded
+CHUNK_BYTES = 1024 * 1024  # read from S3 at a time
 # Checkpoint time per reconcile: the rest are still due at the next one (the function has 900 s).
 BUDGET_SECONDS = 300.0
 ENGINE = "checkpoint-fn"
@@ -48,6 +58,25 @@ class Scheduled:
     table: str
     action: str = ""
     reason: str = ""
+
+
+def too_large(table: str) -> str:
+    return f"checkpoint too large for the function: run `dynamo-backup checkpoint {table} --config <your config>`"
+
+
+def _handoff_key(config: Config, table: str, base: Base) -> str:
+    return f"{naming.timelines_prefix(config.prefix, table)}handoff/{base.run_id}.json"
+
+
+def handoff_note(clients: Clients, config: Config, table: str, timeline: Timeline) -> str | None:
+    """`status`'s note when the function handed the current base's next checkpoint to the CLI
+    (and no newer base has been written since)."""
+    current = [g for g in timeline.generations if g.end is None and g.bases]
+    if not current:
+        return None
+    newest = max(current[-1].bases, key=lambda b: (b.end, b.run_id))
+    found = read_object(clients.s3, config.firehose_delivery_bucket, _handoff_key(config, table, newest))
+    return too_large(table) if found is not None else None
 
 
 class ScheduledCheckpoints:
@@ -71,15 +100,13 @@ class ScheduledCheckpoints:
         at = float(int(now))
         window = timeline.window(at, now)
         assert window.base is not None
+        if self._handed_off(table, window.base):
+            return Scheduled(table, reason=too_large(table))  # until the CLI writes a newer base
         changes = list_changes(self.clients, self.config, table, window)
         base = self._manifest(window.base.manifest)
         size = sum(int(o["Size"]) for o in changes) + sum(int(f.get("size", 0)) for f in base["files"])
-        if size > MAX_WINDOW_BYTES:
-            fix = f"dynamo-backup checkpoint {table} --config <your config>"
-            log.warning(
-                "table %s: a checkpoint is due; %d MB is too much to fold here: run `%s`", table, size >> 20, fix
-            )
-            return Scheduled(table, reason=f"checkpoint due, too large for the function: run `{fix}`")
+        if size > MAX_READ_BYTES:
+            return self._hand_off(table, window.base, f"{size >> 20} MiB compressed to read")
         with self._one_at_a_time:
             if time.monotonic() > self._deadline:
                 return Scheduled(table, reason="checkpoint due; left for the next reconcile (time budget used)")
@@ -88,19 +115,55 @@ class ScheduledCheckpoints:
     def _write(
         self, table: str, window: Window, base: dict[str, Any], changes: list[dict[str, Any]], at: float
     ) -> Scheduled:
+        """Fold and upload part by part: only the window's newest changes are held."""
         assert window.base is not None
         run_id = checkpoint_run_id(at, window.generation.label, ENGINE)
         if base_written(self.clients, self.config, table, run_id):
             return Scheduled(table)  # a concurrent run wrote it
         schema = json.loads(self._get(naming.schema_key(self.config.prefix, table)))
-        items = fold(self._rows(base), self._records(changes), key_names(schema), window, self._full_image)
-        body = gzip.compress(b"".join(dumps({"Item": image}) + b"\n" for _, image in sorted(items.items())), 3)
-        listed = listing_note(changes)
-        write_checkpoint(
-            self.clients, self.config, table, window, run_id, [body], len(items), self.clock(), listed=listed
+        keys = key_names(schema)
+        until = time.monotonic() + FOLD_SECONDS
+        try:
+            held = newest_changes(self._lines([o["Key"] for o in changes], until), keys, window, MAX_HELD_BYTES)
+            items = [0]
+            lines = merge(self._lines([f["key"] for f in base["files"]], until), held, keys, self._full_image)
+            parts = enumerate(gzip_parts(lines, PART_BYTES, items))
+            files = [self._upload(table, run_id, n, body) for n, body in parts]
+        except WindowTooLarge as exc:  # nothing is a base before its manifest: parts written are ignored
+            return self._hand_off(table, window.base, str(exc))
+        finish_checkpoint(
+            self.clients,
+            self.config,
+            table,
+            window,
+            run_id,
+            files,
+            items[0],
+            self.clock(),
+            listed=listing_note(changes),
         )
-        log.info("table %s: checkpoint %s, %d items", table, run_id, len(items))
+        log.info("table %s: checkpoint %s, %d items", table, run_id, items[0])
         return Scheduled(table, "checkpoint")
+
+    def _handed_off(self, table: str, base: Base) -> bool:
+        bucket = self.config.firehose_delivery_bucket
+        return read_object(self.clients.s3, bucket, _handoff_key(self.config, table, base)) is not None
+
+    def _hand_off(self, table: str, base: Base, why: str) -> Scheduled:
+        """Leave this base's next checkpoint to the CLI, and note it (write-once by base) for `status`."""
+        log.warning("table %s: a checkpoint is due; too large for the function (%s): %s", table, why, too_large(table))
+        note = {"base": base.run_id, "at": self.clock(), "why": why}
+        self.clients.s3.put_object(
+            Bucket=self.config.firehose_delivery_bucket,
+            Key=_handoff_key(self.config, table, base),
+            Body=json.dumps(note).encode(),
+        )
+        return Scheduled(table, reason=too_large(table))
+
+    def _upload(self, table: str, run_id: str, n: int, body: bytes) -> dict[str, Any]:
+        key = f"{checkpoint_prefix(self.config, table, run_id)}part-{n:05d}.ndjson.gz"
+        etag = self.clients.s3.put_object(Bucket=self.config.firehose_delivery_bucket, Key=key, Body=body)["ETag"]
+        return {"key": key, "size": len(body), "etag": etag, "sha256": hashlib.sha256(body).hexdigest()}
 
     def _get(self, key: str) -> bytes:
         return bytes(self.clients.s3.get_object(Bucket=self.config.firehose_delivery_bucket, Key=key)["Body"].read())
@@ -108,43 +171,15 @@ class ScheduledCheckpoints:
     def _manifest(self, key: str) -> dict[str, Any]:
         return json.loads(self._get(key))  # type: ignore[no-any-return]
 
-    def _rows(self, manifest: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        for f in manifest["files"]:
-            yield from iter_lines(self._get(f["key"]))
-
-    def _records(self, objects: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        for o in objects:
-            yield from iter_lines(self._get(o["Key"]))
+    def _lines(self, keys: list[str], until: float) -> Iterator[bytes]:
+        """The lines of these objects, streamed a chunk at a time (never an object whole);
+        WindowTooLarge once the fold has run past `until` (monotonic)."""
+        for key in keys:
+            body = self.clients.s3.get_object(Bucket=self.config.firehose_delivery_bucket, Key=key)["Body"]
+            for line in stream_lines(body.iter_chunks(CHUNK_BYTES)):
+                yield line
+                if time.monotonic() > until:
+                    raise WindowTooLarge(0, 0, f"the fold took over {FOLD_SECONDS:.0f} s")
 
     def _full_image(self, pointer: str) -> dict[str, Any]:
         return next(iter_lines(self._get(pointer)))["NewImage"]  # type: ignore[no-any-return]
-
-
-def fold(
-    base_rows: Iterator[dict[str, Any]],
-    records: Iterator[dict[str, Any]],
-    keys: list[str],
-    window: Window,
-    full_image: Callable[[str], dict[str, Any]],
-) -> dict[str, dict[str, Any]]:
-    """The state at the window's time, by key: the base's images, overridden by each item's last
-    change the window reads (numeric sequence order; REMOVE deletes)."""
-
-    def key_of(image: dict[str, Any]) -> str:
-        return json.dumps([image[k] for k in keys], sort_keys=True)
-
-    state = {key_of(image): image for row in base_rows if (image := row.get("NewImage") or row.get("Item"))}
-    last: dict[str, dict[str, Any]] = {}
-    for record in records:
-        if not window.reads(record):
-            continue
-        k = key_of(record["Keys"])
-        seen = last.get(k)
-        if seen is None or sequence_key(record["SequenceNumber"]) > sequence_key(seen["SequenceNumber"]):
-            last[k] = record
-    for k, record in last.items():
-        if record["eventName"] == "REMOVE":
-            state.pop(k, None)
-        else:
-            state[k] = record.get("NewImage") or full_image(record["oversizeS3Key"])
-    return state

@@ -13,6 +13,7 @@ from ..core.aws import Clients, table_must_exist
 from ..core.config import Config
 from ..core.errors import AwsError, UserInputError
 from ..core.retry import wait_until
+from ..core.timeline_store import record_base
 from .backfill import BackfillResult, new_run_id
 
 # An export takes minutes to hours: poll after 0.5 s, doubling up to every 30 s.
@@ -71,6 +72,7 @@ def export_snapshot(
     clients.s3.put_object(
         Bucket=config.firehose_delivery_bucket, Key=prefix + "manifest.json", Body=json.dumps(manifest).encode()
     )
+    record_base(clients, config, table, manifest)  # after the manifest: restores list it, no GET
     return BackfillResult(
         run_id, int(export.get("ItemCount", 0)), len(files), time.monotonic() - started, kind="export"
     )
