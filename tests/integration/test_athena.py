@@ -178,3 +178,133 @@ def test_the_athena_engine_refuses_the_embedded_emulator(
         code, out, err = helpers.cli(*args)
         assert code == 2 and "needs a real AWS account" in err and out == "", args
     assert aws.s3.list_objects_v2(Bucket=BUCKET, Prefix="backups/@snapshots/").get("KeyCount", 0) == 0
+
+
+class RecordingS3(Proxy):
+    """moto's S3, noting each call as the IAM action and resource it needs."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.needs: list[tuple[str, str]] = []
+
+    def _object(self, action: str, bucket: str, key: str) -> None:
+        self.needs.append((action, f"arn:aws:s3:::{bucket}/{key}"))
+
+    def put_object(self, **kw: Any) -> Any:
+        self._object("s3:PutObject", kw["Bucket"], kw["Key"])
+        return self.real.put_object(**kw)
+
+    def get_object(self, **kw: Any) -> Any:
+        self._object("s3:GetObject", kw["Bucket"], kw["Key"])
+        return self.real.get_object(**kw)
+
+    def head_object(self, **kw: Any) -> Any:
+        self._object("s3:GetObject", kw["Bucket"], kw["Key"])
+        return self.real.head_object(**kw)
+
+    def delete_objects(self, **kw: Any) -> Any:
+        for o in kw["Delete"]["Objects"]:
+            self._object("s3:DeleteObject", kw["Bucket"], o["Key"])
+        return self.real.delete_objects(**kw)
+
+    def delete_object(self, **kw: Any) -> Any:
+        self._object("s3:DeleteObject", kw["Bucket"], kw["Key"])
+        return self.real.delete_object(**kw)
+
+    def get_paginator(self, name: str) -> Any:
+        real = self.real.get_paginator(name)
+        recorder = self
+
+        class Paginator:
+            def paginate(self, **kw: Any) -> Any:
+                recorder.needs.append(("s3:ListBucket", f"arn:aws:s3:::{kw['Bucket']}"))
+                return real.paginate(**kw)
+
+        return Paginator()
+
+
+def test_an_athena_checkpoint_with_retention_needs_only_what_the_athena_users_policy_grants(
+    deployed: tuple[Config, LocalRuntime], aws: Clients, moto_server: EmbeddedMoto, make_table: Callable[..., str]
+) -> None:
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    from dynamo_continuous_backup.athena.restore import checkpoint
+    from dynamo_continuous_backup.install.iam import athena_user_policy
+
+    # GIVEN a protected table with a base, retention on, and a change object old enough to prune
+    config, runtime = deployed
+    config = config.replace(change_retention_days=1)
+    make_table("sessions")
+    runtime.settle()
+    aws.dynamodb.put_item(TableName="sessions", Item={"pk": {"S": "s1"}})
+    runtime.settle()
+    old = "backups/sessions/2020/01/01/00/old-object"
+    aws.s3.put_object(Bucket=BUCKET, Key=old, Body=b"{}\n")
+    s3 = RecordingS3(aws.s3)
+    athena = UnloadingAthena(aws.athena, s3, [{"Item": {"pk": {"S": "s1"}}}])
+    canned(moto_server, [], [], [], [("items", "oversize"), ("1", "0")], [])
+    clock = FakeTime()
+    engine = AthenaEngine(clients_with(aws, athena=athena, s3=s3), config, clock.sleep, clock.clock)
+    # WHEN an Athena checkpoint runs as the identity the Athena users' policy describes
+    result = checkpoint(engine, "sessions")
+    # THEN it pruned (so it wrote under @timelines/ and deleted a change object)...
+    assert result.items == 1 and ("s3:DeleteObject", f"arn:aws:s3:::{BUCKET}/{old}") in s3.needs
+    # ... and every S3 call it made is one that policy allows (IAM's evaluation, as moto does it)
+    policy = IAMPolicy(json.dumps(athena_user_policy(config, "123456789012", "us-east-1")))
+    refused = [n for n in set(s3.needs) if policy.is_action_permitted(*n) != PermissionResult.PERMITTED]
+    assert refused == []
+    # AND the grant stays least privilege: no delete of a base, a schema or a timeline fact
+    for key in ("@snapshots/sessions/r/manifest.json", "@schemas/sessions/schema.json", "@timelines/sessions/x"):
+        resource = f"arn:aws:s3:::{BUCKET}/backups/{key}"
+        assert policy.is_action_permitted("s3:DeleteObject", resource) == PermissionResult.DENIED
+    assert policy.is_action_permitted("s3:PutObject", f"arn:aws:s3:::{BUCKET}/backups/@timelines/x/begin/1.json") == (
+        PermissionResult.NEUTRAL
+    )
+
+
+def test_the_latest_state_on_athena_is_counted_and_unloaded_at_one_fixed_time(
+    deployed: tuple[Config, LocalRuntime], aws: Clients, moto_server: EmbeddedMoto, make_table: Callable[..., str]
+) -> None:
+    # GIVEN a protected table with a base
+    config, runtime = deployed
+    make_table("sessions")
+    runtime.settle()
+    athena = UnloadingAthena(aws.athena, aws.s3, [{"Item": {"pk": {"S": "s1"}}}])
+    canned(moto_server, [], [], [], [("items", "oversize"), ("1", "0")], [])
+    clock = FakeTime()
+    engine = AthenaEngine(clients_with(aws, athena=athena), config, clock.sleep, clock.clock)
+    aws.dynamodb.put_item(TableName="sessions", Item={"pk": {"S": "s1"}})
+    runtime.settle()
+    # WHEN its latest state is restored on Athena (no --at)
+    restore(engine, aws, "sessions", "sessions-r", None, False)
+    # THEN the count and the UNLOAD both bound the changes by the same time
+    [count] = [q["QueryString"] for q in athena.queries if q["QueryString"].startswith("SELECT count")]
+    [unload] = [q["QueryString"] for q in athena.queries if q["QueryString"].startswith("UNLOAD")]
+    bound = re.compile(r"ApproximateCreationDateTime <= CAST\('([0-9.e+]+)' AS DOUBLE\)")
+    assert bound.findall(count) and bound.findall(count) == bound.findall(unload)
+
+
+def test_a_base_of_10000_files_is_selected_by_a_query_under_athenas_limit(
+    aws: Clients, config: Config, moto_server: EmbeddedMoto
+) -> None:
+    from dynamo_continuous_backup.core.timeline import Base
+    from dynamo_continuous_backup.restore.statesql import state_select
+
+    # GIVEN a base whose manifest lists 10,000 files, in a run folder that also holds the run's
+    # documents and a part of an interrupted attempt the manifest does not list
+    run = "backups/@snapshots/big/20260101T000000Z-abcdefgh/"
+    files = [f"{run}segment-{s:05d}-part-{p:05d}.ndjson.gz" for s in range(100) for p in range(100)]
+    manifest = {"runId": "r", "files": [{"key": k} for k in files]}
+    aws.s3.put_object(Bucket=BUCKET, Key=f"{run}manifest.json", Body=json.dumps(manifest).encode())
+    orphan = f"{run}segment-00000-part-00100.ndjson.gz"
+    for key in (files[0], files[-1], orphan, f"{run}run.json", f"{run}checkpoints/segment-00000.json"):
+        aws.s3.put_object(Bucket=BUCKET, Key=key, Body=b"")
+    canned(moto_server, [], [])
+    engine = AthenaEngine(aws, config)
+    # WHEN the state query over it is rendered
+    base = engine.tables.base(aws, "big", Base("r", "scan", 0.0, 1.0, 10_000, f"{run}manifest.json"))
+    sql = state_select("athena", "(SELECT 1) c", base, ("pk",), 2.0, None)
+    # THEN it stays far under Athena's 262,144-byte query limit, and selects the listed files only
+    assert len(sql.encode()) < 262_144 // 10
+    assert f"s3://{BUCKET}/{orphan}" in base and "NOT IN" in base
+    sqlglot.parse_one(sql, read="athena")

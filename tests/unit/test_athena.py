@@ -148,3 +148,39 @@ def test_restore_refuses_local_indexes_before_any_query() -> None:
     with pytest.raises(UserInputError, match=r"local secondary indexes \(by-time\)"):
         restore(engine, clients_with(dynamodb=dynamo), "threads", "threads-r", None, False)
     assert athena.started == [] and dynamo.imports == []
+
+
+@pytest.mark.parametrize(
+    ("keys", "others"),
+    [
+        # a scan run: parts beside the run's documents and an interrupted attempt's part
+        (
+            [f"r/segment-{s:05d}-part-{p:05d}.ndjson.gz" for s in range(3) for p in range(4)],
+            [
+                "r/manifest.json",
+                "r/run.json",
+                "r/checkpoints/segment-00000.json",
+                "r/segment-00000-part-00009.ndjson.gz",
+            ],
+        ),
+        # an export: data files in a subfolder, its manifests beside it
+        (
+            ["e/AWSDynamoDB/x/data/a1.json.gz", "e/AWSDynamoDB/x/data/b_2.json.gz"],
+            ["e/AWSDynamoDB/x/manifest-files.json"],
+        ),
+        # an Athena checkpoint attempt, LIKE's special characters in names, one file alone
+        (["a/athena-1/20260101_000000_x%_0.gz"], ["a/athena-1/20260101_000000_x%_0.gz.bak", "a/athena-2/y.gz"]),
+    ],
+    ids=["scan", "export", "athena"],
+)
+def test_the_base_predicate_selects_exactly_the_manifests_files(keys: list[str], others: list[str]) -> None:
+    from dynamo_continuous_backup.athena.tables import base_paths
+
+    predicate = base_paths("bkt", keys, keys + others)
+    con = duckdb.connect()
+    paths = [f"s3://bkt/{k}" for k in keys + others]
+    con.execute('CREATE TABLE t ("$path" VARCHAR)')
+    con.executemany("INSERT INTO t VALUES (?)", [(p,) for p in paths])
+    got = {p for (p,) in con.execute(f"SELECT * FROM t WHERE {predicate}").fetchall()}
+    assert got == {f"s3://bkt/{k}" for k in keys}
+    assert len(predicate) < 400  # bounded by folders and unlisted objects, never by the file count

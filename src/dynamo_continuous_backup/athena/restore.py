@@ -60,7 +60,9 @@ def restore(
     timeline = engine.store.timeline(table)
     window = engine.window(table, at if at_text is not None else None, from_start, timeline)
     result = AthenaRestore(table, target, window.at, window.earliest)
-    state = engine.state(table, schema, window, window.at if at_text is not None else None, where)
+    # One fixed T ("latest" resolved once, above): the count and the UNLOAD run apart, and a change
+    # landing between them must not make the import's count differ from the state's.
+    state = engine.state(table, schema, window, window.at, where)
     result.items, pointers = engine.counts(state)
     images = engine.oversize_images(pointers)  # each read once
     if predicate is not None:  # pointer rows passed the SQL filter: test their full images

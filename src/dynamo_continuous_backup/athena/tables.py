@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ..core import naming
 from ..core.aws import Clients
 from ..core.config import Config
+from ..core.errors import BackupError
 from ..core.timeline import Base
 from ..explore.athena import COLUMNS, athena_name, base_ddl, base_table_name, changes_ddl
 from .runner import AthenaRunner
@@ -119,8 +120,55 @@ class Tables:
         self.database()
         name = f"{self.config.athena_database}.{base_table_name(table, base.run_id)}"
         self._ensure(name, base_ddl(table, base.run_id, f"s3://{bucket}/{folder}", self.config.athena_database))
-        paths = ", ".join(quote(f"s3://{bucket}/{k}") for k in keys) or "NULL"
-        return f'(SELECT {_select_record()} FROM {name} WHERE "$path" IN ({paths}))'
+        pages = clients.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder)
+        listed = [o["Key"] for page in pages for o in page.get("Contents", [])]
+        return f"(SELECT {_select_record()} FROM {name} WHERE {base_paths(bucket, keys, listed, base.run_id)})"
+
+
+# Objects of a base's folder its manifest does not list but its patterns match (an interrupted
+# attempt's parts) are excluded by name: at most this many, so the query stays far below
+# Athena's 262,144-byte limit whatever the base's size.
+MAX_EXCLUDED = 500
+MAX_FOLDERS = 50  # our bases keep their files in one folder (an export: its data/)
+
+
+def base_paths(bucket: str, keys: list[str], listed: list[str], run_id: str = "") -> str:
+    """A predicate on "$path" true for exactly the manifest's `keys` among the `listed` objects
+    of the base's folder, of bounded length: per folder one LIKE of the names' common prefix
+    and suffix, minus the few listed objects it matches that the manifest does not list."""
+    if not keys:
+        return "false"
+    folders: dict[str, list[str]] = defaultdict(list)
+    for key in keys:
+        folders[posixpath.dirname(key)].append(posixpath.basename(key))
+    patterns: list[tuple[str, str]] = []  # (what a key starts with, what it ends with)
+    for folder, names in sorted(folders.items()):
+        head = posixpath.commonprefix(names)
+        tail = posixpath.commonprefix([n[::-1] for n in names])[::-1]
+        tail = tail[max(0, len(head) + len(tail) - min(map(len, names))) :]  # never overlapping the head
+        patterns.append((f"{folder}/{head}" if folder else head, tail))
+
+    def matched(key: str) -> bool:
+        return any(key.startswith(h) and key.endswith(t) and len(key) >= len(h) + len(t) for h, t in patterns)
+
+    wanted = set(keys)
+    extra = sorted(k for k in listed if k not in wanted and matched(k))
+    if len(patterns) > MAX_FOLDERS or len(extra) > MAX_EXCLUDED:
+        raise BackupError(
+            f"base {run_id}: {len(patterns)} folders of files, and {len(extra)} objects its manifest does not list "
+            f"(interrupted attempts?), are more than one Athena query can tell apart (at most {MAX_FOLDERS} and "
+            f"{MAX_EXCLUDED}); use --engine duckdb, or write a new base"
+        )
+    terms = [f"\"$path\" LIKE {quote(_like(f's3://{bucket}/{h}') + '%' + _like(t))} ESCAPE '\\'" for h, t in patterns]
+    text = f"({' OR '.join(terms)})"
+    if extra:
+        text += f' AND "$path" NOT IN ({", ".join(quote(f"s3://{bucket}/{k}") for k in extra)})'
+    return text
+
+
+def _like(text: str) -> str:
+    """`text` as a literal part of a LIKE pattern with ESCAPE '\\'."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def snapshot_attempt(config: Config, table: str, run_id: str, attempt: str) -> str:

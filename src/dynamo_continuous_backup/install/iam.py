@@ -275,6 +275,15 @@ def athena_user_policy(config: Config, account: str, region: str) -> Policy:
             "Resource": f"arn:aws:logs:{region}:{account}:log-group:/aws-dynamodb/*",
         },
     ]
+    if config.change_retention_days > 0:  # an Athena checkpoint then prunes, as every checkpoint does
+        statements += [
+            {
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": f"{bucket}/{config.prefix}/@timelines/*/pruned/*",
+            },
+            *_retention(bucket, config),
+        ]
     if config.kms_key_arn:
         statements.append(
             {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": config.kms_key_arn}
