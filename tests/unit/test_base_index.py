@@ -25,6 +25,10 @@ manifests = st.fixed_dictionaries(
     optional={
         "streamArn": st.sampled_from([ARN + "2023-11-14T22:13:20.123", ARN + "2024-01-01T00:00:00.000", None]),
         "streamLabel": st.sampled_from(["2023-11-14T22:13:20.123", "label,with/odd%chars", ""]),
+        # what the late-change check needs of a checkpoint (core/lateness.py)
+        "from": st.sampled_from(["20231113T221320Z-scan", "a,b%c", ""]),
+        "listedNewest": times,
+        "listedSeen": st.lists(st.sampled_from(["b/t/2023/11/14/22/x-1", "b/t/y,+%2", "z"]), max_size=3),
     },
 )
 
@@ -35,7 +39,7 @@ def manifest_key(m: dict[str, Any]) -> str:
 
 @given(st.lists(manifests, max_size=6, unique_by=lambda m: m["runId"]))
 def test_a_timeline_from_fact_names_equals_the_one_from_manifests(bases: list[dict[str, Any]]) -> None:
-    keys = [base_fact_key(CONFIG, "t.x-1", m) for m in bases]
+    keys = [k for k in (base_fact_key(CONFIG, "t.x-1", m) for m in bases) if k is not None]
     summaries = base_summaries(CONFIG, "t.x-1", keys + ["backups/@timelines/t.x-1/begin/x.json"])
     assert set(summaries) == {manifest_key(m) for m in bases}
     by_manifest = {manifest_key(m): m for m in bases}
@@ -51,3 +55,9 @@ def test_a_fact_name_this_version_cannot_read_is_skipped_so_its_manifest_is_read
 def test_retention_marks_are_read_from_their_names() -> None:
     keys = ["backups/@timelines/t/pruned/1700000000.json", "backups/@timelines/t/pruned/odd.json", "x/begin/1.json"]
     assert pruned_marks(keys) == {keys[0]: {"before": 1700000000.0}}
+
+
+def test_a_checkpoint_that_saw_too_many_objects_at_its_newest_time_gets_no_name() -> None:
+    m = {"runId": "r", "kind": "checkpoint", "startTime": 1.0, "endTime": 2.0, "listedNewest": 2.0}
+    assert base_fact_key(CONFIG, "t", {**m, "listedSeen": [str(n) for n in range(8)]}) is not None
+    assert base_fact_key(CONFIG, "t", {**m, "listedSeen": [str(n) for n in range(9)]}) is None

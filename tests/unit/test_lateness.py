@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from dynamo_continuous_backup.core.errors import UnrestorableError
-from dynamo_continuous_backup.core.lateness import Landed, contradicted, retention_cutoff
+from dynamo_continuous_backup.core.lateness import Landed, contradicted, retention_cutoff, seen_digest
 from dynamo_continuous_backup.core.timeline import LATE_SECONDS, Base, Timeline, iso
 
 H = 3600.0
@@ -60,7 +60,7 @@ def test_changes_a_checkpoint_saw_or_restores_re_read_contradict_nothing() -> No
     assert contradicted(gen, [Landed(inside, c1_at + 5, "a")]) == set()
     assert contradicted(gen, [Landed(before_scan, c1_at + 5, "a")]) == set()
     assert contradicted(gen, [Landed(old, c1_at - 1, "a")]) == set()  # written before c1 listed: it saw it
-    seen = replace(gen.bases[1], seen=frozenset({"a"}))
+    seen = replace(gen.bases[1], seen=frozenset({seen_digest("a")}))
     gen2 = replace(gen, bases=(gen.bases[0], seen, gen.bases[2]))
     assert contradicted(gen2, [Landed(old, c1_at, "a")]) == set()  # listed at that very second
     assert contradicted(gen2, [Landed(old, c1_at, "b")]) == {"c1", "c2"}  # the same second, not listed

@@ -9,6 +9,7 @@ Retention removes only the hours no base inside the promised window needs (`rete
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -39,7 +40,13 @@ def unseen_by(checkpoint: Base, modified: float, key: str) -> bool:
     written at or after the newest object it saw (one S3 clock), and not one it saw."""
     if checkpoint.listed is None:
         return True  # a checkpoint that noted nothing: every object is suspect
-    return modified > checkpoint.listed or (modified == checkpoint.listed and key not in checkpoint.seen)
+    return modified > checkpoint.listed or (modified == checkpoint.listed and seen_digest(key) not in checkpoint.seen)
+
+
+def seen_digest(key: str) -> str:
+    """A short stand-in for an object key: a checkpoint's `seen` holds these, so the base index
+    can name them (timeline_store.base_fact_key)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def search_hours(generation: Generation, margin: float = MARGIN_SECONDS) -> tuple[float, float] | None:

@@ -28,7 +28,7 @@ from . import naming
 from .aws import Clients
 from .config import Config
 from .errors import AwsNotFoundError, UnrestorableError
-from .lateness import Landed, contradicted, retention_cutoff, search_hours, unseen_by
+from .lateness import Landed, contradicted, retention_cutoff, search_hours, seen_digest, unseen_by
 from .records import iter_lines
 from .timeline import LATE_SECONDS, Base, Timeline, Window, hour_partitions, iso, label_time
 
@@ -125,8 +125,17 @@ def read_timeline(clients: Clients, config: Config, table: str) -> Timeline:
     return build_timeline(table, facts, {**manifests, **indexed})
 
 
-def base_fact_key(config: Config, table: str, manifest: dict[str, Any]) -> str:
-    """Where a base's fact is: its summary (what the timeline needs of its manifest) is the name."""
+# A checkpoint's index name carries digests of the objects its listing saw at its newest time
+# (lateness.unseen_by); past this many, no index name: readers read its manifest instead.
+MAX_INDEXED_SEEN = 8
+
+
+def base_fact_key(config: Config, table: str, manifest: dict[str, Any]) -> str | None:
+    """Where a base's fact is: its summary (what the timeline needs of its manifest) is the name;
+    None when the summary does not fit a name."""
+    seen = [str(k) for k in manifest.get("listedSeen") or ()]
+    if len(seen) > MAX_INDEXED_SEEN:
+        return None
     fields = (
         str(manifest.get("kind", "scan")),
         _label_of(manifest),
@@ -136,6 +145,7 @@ def base_fact_key(config: Config, table: str, manifest: dict[str, Any]) -> str:
         # what core/lateness.py needs of a checkpoint: the base it came from, its listing's newest
         str(manifest.get("from") or ""),
         repr(float(manifest["listedNewest"])) if manifest.get("listedNewest") is not None else "",
+        "+".join(sorted(seen_digest(k) for k in seen)),
     )
     run = quote(str(manifest["runId"]), safe="")
     return f"{naming.timelines_prefix(config.prefix, table)}bases/{run}/" + ",".join(quote(f, safe=":") for f in fields)
@@ -144,7 +154,9 @@ def base_fact_key(config: Config, table: str, manifest: dict[str, Any]) -> str:
 def record_base(clients: Clients, config: Config, table: str, manifest: dict[str, Any]) -> None:
     """Index a base whose manifest is written (call it after the manifest, never before). Its
     name says everything and never changes, so writing it again is harmless."""
-    clients.s3.put_object(Bucket=config.firehose_delivery_bucket, Key=base_fact_key(config, table, manifest), Body=b"")
+    key = base_fact_key(config, table, manifest)
+    if key is not None:  # else readers read its manifest, as for a base written before the index
+        clients.s3.put_object(Bucket=config.firehose_delivery_bucket, Key=key, Body=b"")
 
 
 def base_summaries(config: Config, table: str, keys: list[str]) -> dict[str, dict[str, Any]]:
@@ -158,11 +170,12 @@ def base_summaries(config: Config, table: str, keys: list[str]) -> dict[str, dic
         run, _, name = key[len(root) :].partition("/")
         fields = [unquote(f) for f in name.split(",")]
         try:
-            kind, label, start, end, items, source, listed = fields
+            kind, label, start, end, items, source, listed, seen = fields
             summary: dict[str, Any] = {"runId": unquote(run), "kind": kind, "streamLabel": label}
             summary.update(startTime=float(start), endTime=float(end), items=int(items), **{"from": source})
-            if listed:  # listedSeen (ties at the newest time) is not indexed: ties count as unseen, so a
-                summary["listedNewest"] = float(listed)  # late-change check can only distrust more, never less
+            if listed:
+                summary["listedNewest"] = float(listed)
+            summary["listedSeenDigests"] = seen.split("+") if seen else []
         except ValueError:
             log.warning("base fact %s has a name this version cannot read; reading its manifest", key)
             continue
@@ -259,7 +272,7 @@ def _base(key: str, m: dict[str, Any]) -> Base:
         key,
         str(m.get("from") or ""),
         float(listed) if listed is not None else None,
-        frozenset(m.get("listedSeen") or ()),
+        frozenset(m["listedSeenDigests"] if "listedSeenDigests" in m else map(seen_digest, m.get("listedSeen") or ())),
     )
 
 
