@@ -59,5 +59,5 @@ def test_retention_marks_are_read_from_their_names() -> None:
 
 def test_a_checkpoint_that_saw_too_many_objects_at_its_newest_time_gets_no_name() -> None:
     m = {"runId": "r", "kind": "checkpoint", "startTime": 1.0, "endTime": 2.0, "listedNewest": 2.0}
-    assert base_fact_key(CONFIG, "t", {**m, "listedSeen": [str(n) for n in range(8)]}) is not None
-    assert base_fact_key(CONFIG, "t", {**m, "listedSeen": [str(n) for n in range(9)]}) is None
+    assert base_fact_key(CONFIG, "t", {**m, "listedSeen": [str(n) for n in range(40)]}) is not None
+    assert base_fact_key(CONFIG, "t", {**m, "listedSeen": [str(n) for n in range(41)]}) is None

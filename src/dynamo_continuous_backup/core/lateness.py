@@ -46,7 +46,7 @@ def unseen_by(checkpoint: Base, modified: float, key: str) -> bool:
 def seen_digest(key: str) -> str:
     """A short stand-in for an object key: a checkpoint's `seen` holds these, so the base index
     can name them (timeline_store.base_fact_key)."""
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
 def search_hours(generation: Generation, margin: float = MARGIN_SECONDS) -> tuple[float, float] | None:

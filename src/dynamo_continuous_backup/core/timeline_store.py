@@ -127,7 +127,7 @@ def read_timeline(clients: Clients, config: Config, table: str) -> Timeline:
 
 # A checkpoint's index name carries digests of the objects its listing saw at its newest time
 # (lateness.unseen_by); past this many, no index name: readers read its manifest instead.
-MAX_INDEXED_SEEN = 8
+MAX_INDEXED_SEEN = 40  # 13 bytes each: the name stays well under S3's 1,024-byte key limit
 
 
 def base_fact_key(config: Config, table: str, manifest: dict[str, Any]) -> str | None:
