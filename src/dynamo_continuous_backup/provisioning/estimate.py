@@ -274,7 +274,7 @@ def estimate(usage: TableUsage, settings: Settings, prices: Prices) -> Estimate:
         s3_storage=(changes_gb + bases_gb) * prices.s3_per_gb_month,
         s3_puts=puts / 1000 * prices.s3_per_thousand_puts,
         pitr=usage.size_bytes / GB * prices.pitr_per_gb_month,
-        notes=_notes(usage, settings, growth, kept_days),
+        notes=_notes(usage, settings, growth, kept_days, bases),
     )
 
 
@@ -290,18 +290,16 @@ def plain(value: float) -> str:
     return text if text not in ("0", "-0") else f"{value:.2g}" if abs(value) >= 1e-9 else "0"
 
 
-def _notes(usage: TableUsage, settings: Settings, growth: float, kept_days: float) -> tuple[str, ...]:
+def _notes(usage: TableUsage, settings: Settings, growth: float, kept_days: float, bases: float) -> tuple[str, ...]:
     notes = [usage.note] if usage.note else []
-    if growth > 0:
+    grows = f"S3 grows {plain(growth)} GB a month; the S3 figure is month {HORIZON_MONTHS}'s bill"
+    if kept_days:
         kept = (
             f"changes kept {plain(kept_days)} days: {settings.retention_days} of retention, "
             f"{plain(settings.checkpoint_hours / 24)} until the next checkpoint prunes, "
-            f"{NONCURRENT_DAYS} until their old versions expire"
-            if kept_days
-            else "changes kept forever with a retention of 0"
+            f"{NONCURRENT_DAYS} until their old versions expire; {plain(bases)} bases kept"
         )
-        bases = "bases never removed" if not kept_days else "bases kept as long"
-        notes.append(
-            f"S3 grows {plain(growth)} GB a month ({kept}; {bases}); the S3 figure is month {HORIZON_MONTHS}'s bill"
-        )
+        notes.append(f"{kept}; {grows}" if growth > 0 else kept)
+    elif growth > 0:
+        notes.append(f"{grows} (changes kept forever with a retention of 0; bases never removed)")
     return tuple(notes)
