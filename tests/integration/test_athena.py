@@ -7,26 +7,37 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlglot
 
 from dynamo_continuous_backup.athena.engine import AthenaEngine
+from dynamo_continuous_backup.athena.restore import checkpoint as athena_checkpoint
 from dynamo_continuous_backup.athena.restore import restore
 from dynamo_continuous_backup.athena.runner import AthenaRunner
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
-from dynamo_continuous_backup.core.errors import BackupError, UserInputError, WaitTimeoutError
+from dynamo_continuous_backup.core.errors import BackupError, UnrestorableError, UserInputError, WaitTimeoutError
 from dynamo_continuous_backup.core.records import json_form
+from dynamo_continuous_backup.core.timeline_store import prune_changes
 from dynamo_continuous_backup.local import LocalRuntime
 from dynamo_continuous_backup.local.emulator import EMULATOR_MARK, EmbeddedMoto
 
 from .. import helpers
 from ..fakes import FakeTime, Proxy, clients_with
 from ..helpers import BUCKET, contents
+from .test_checkpoint import DAY, NOW, synthesize
+from .test_lateness import daily_checkpoints, snapshot_runs
+
+SCHEMA = {
+    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+}
 
 
 def moto_api(server: EmbeddedMoto, path: str, body: dict[str, Any]) -> None:
@@ -308,3 +319,33 @@ def test_a_base_of_10000_files_is_selected_by_a_query_under_athenas_limit(
     assert len(sql.encode()) < 262_144 // 10
     assert f"s3://{BUCKET}/{orphan}" in base and "NOT IN" in base
     sqlglot.parse_one(sql, read="athena")
+
+
+class RemovingAthena(UnloadingAthena):
+    """An UNLOAD during which retention (`retention`) removes the base the query reads."""
+
+    def __init__(self, real: Any, clients: Clients, retention: Config) -> None:
+        super().__init__(real, clients.s3, [])
+        self.clients, self.retention = clients, retention
+
+    def start_query_execution(self, **request: Any) -> Any:
+        if request["QueryString"].startswith("UNLOAD"):
+            prune_changes(self.clients, self.retention, "cp", time.time())
+        return super().start_query_execution(**request)
+
+
+def test_an_athena_checkpoint_whose_base_retention_removes_meanwhile_refuses(
+    aws: Clients, config: Config, moto_server: EmbeddedMoto, tmp_path: Path
+) -> None:
+    # GIVEN daily checkpoints (no retention yet) and an Athena checkpoint as of five and a half days ago
+    synthesize(aws, "cp", 29)
+    aws.s3.put_object(Bucket=BUCKET, Key="backups/@schemas/cp/schema.json", Body=json.dumps(SCHEMA).encode())
+    daily_checkpoints(aws, config, tmp_path, days=6)
+    athena = RemovingAthena(aws.athena, aws, config.replace(change_retention_days=3))
+    canned(moto_server, [], [], [], [("items", "oversize"), ("25", "0")], [])
+    engine = AthenaEngine(clients_with(aws, athena=athena), config, FakeTime().sleep, FakeTime().clock)
+    # WHEN retention removes its base while Athena reads it (Athena reads what the folder still holds)
+    # THEN it refuses, and writes no checkpoint computed from part of a base
+    with pytest.raises(UnrestorableError, match="retention removed base .* of cp while this command read it"):
+        athena_checkpoint(engine, "cp", float(int(NOW - 5.5 * DAY)))
+    assert not [r for r in snapshot_runs(aws) if "-athena-" in r and "manifest.json" in snapshot_runs(aws)[r]]

@@ -287,7 +287,7 @@ def test_checkpoints_beyond_the_reconciles_time_budget_wait_for_the_next_one(
     assert done.action == "" and "next reconcile" in done.reason
 
 
-def test_retention_never_removes_a_base_nor_the_changes_the_promised_window_needs(
+def test_retention_keeps_the_base_and_the_changes_the_promised_window_needs(
     aws: Clients, config: Config, tmp_path: Path
 ) -> None:
     # GIVEN ten days of history and a retention of three days

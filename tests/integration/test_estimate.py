@@ -112,7 +112,8 @@ def test_retention_days_and_the_components_in_plain_numbers(
     assert "changes kept 44 days: 35 of retention" in out
     _, document, _ = cli("estimate", "orders", "--config", path, "--writes-per-second", "1", "--json")
     [table] = json.loads(document)["tables"]
-    assert (table["retentionDays"], table["s3ChangesKeptDays"], table["batchingWindowSeconds"]) == (7, 10, 30)
+    assert (table["retentionDays"], table["s3ChangesKeptDays"], table["batchingWindowSeconds"]) == (7, 16, 30)
+    assert table["s3BasesKept"] == 16  # a base a day, kept as long as the changes
 
 
 def test_a_negative_retention_is_one_line_and_exit_2(aws: Clients, config: Config, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.core.errors import UnrestorableError
-from dynamo_continuous_backup.core.timeline import Window
+from dynamo_continuous_backup.core.timeline import Window, iso_up
 from dynamo_continuous_backup.core.timeline_store import prune_changes
 from dynamo_continuous_backup.restore.backups import BackupStore
 from dynamo_continuous_backup.restore.checkpoint import Checkpointer
@@ -168,3 +168,70 @@ def test_a_checkpoint_notes_the_change_objects_it_listed(aws: Clients, config: C
     manifest = json.loads(aws.s3.get_object(Bucket="backup-bucket", Key=key)["Body"].read())
     assert manifest["listedNewest"] > 0 and manifest["listedSeen"]
     assert manifest["startTime"] == cp.at - 48 * 3600 - 900 - 60
+
+
+def snapshot_runs(aws: Clients) -> dict[str, set[str]]:
+    """Every object under the table's @snapshots/, by run folder."""
+    pages = aws.s3.get_paginator("list_objects_v2").paginate(Bucket="backup-bucket", Prefix="backups/@snapshots/cp/")
+    runs: dict[str, set[str]] = {}
+    for page in pages:
+        for o in page.get("Contents", []):
+            run, _, name = o["Key"].removeprefix("backups/@snapshots/cp/").partition("/")
+            runs.setdefault(run, set()).add(name)
+    return runs
+
+
+def test_retention_removes_the_bases_no_promised_time_uses(aws: Clients, config: Config, tmp_path: Path) -> None:
+    # GIVEN a scan ten days ago, a checkpoint a day over the last six days, changeRetentionDays: 3
+    base, changes = synthesize(aws, "cp", 27)
+    scan = set(snapshot_runs(aws))
+    kept = config.replace(change_retention_days=3)
+    times = daily_checkpoints(aws, kept, tmp_path, days=6)
+    # THEN only the checkpoints of three days ago (what times there restore from) and after are in S3,
+    # each whole (its parts and manifest); the scan and the older checkpoints are gone, every file
+    store = BackupStore(aws, kept, tmp_path / "r")
+    timeline = store.timeline("cp")
+    bases = [b for g in timeline.generations for b in g.bases]
+    assert [b.end for b in bases] == times[-4:]
+    runs = snapshot_runs(aws)
+    assert set(runs) == {b.run_id for b in bases} and not scan & set(runs)
+    assert all({"manifest.json", "part-00000.ndjson.gz"} <= names for names in runs.values())
+    assert {b.run_id for b in timeline.removed} >= scan  # the facts name what went
+    # AND every time of the last three days still restores exactly, from the same base as before
+    for at in (time.time() - 3 * DAY, times[-4], NOW - 2.5 * DAY, NOW - DAY - 1, NOW):
+        assert state_at(BackupStore(aws, kept, tmp_path / f"s{at}"), "cp", at) == reference(base, changes, at)
+    # AND a time before them is refused, naming the new earliest time
+    with pytest.raises(UnrestorableError, match=f"before the earliest restorable time {iso_up(times[-4])}"):
+        store.window("cp", NOW - 4 * DAY)
+
+
+class RemoveWhileReadingTheBase(BackupStore):
+    """A restore with a prune run (retention `retention`) while it downloads its base's parts."""
+
+    def __init__(self, clients: Clients, config: Config, cache: Path, retention: Config) -> None:
+        super().__init__(clients, config, cache)
+        self.retention, self.pruned = retention, False
+
+    def _download(self, objects: list[dict[str, Any]]) -> list[Path]:
+        if not self.pruned and any("/@snapshots/" in o["Key"] for o in objects):
+            self.pruned = True
+            prune_changes(self.clients, self.retention, "cp", time.time())
+        return super()._download(objects)
+
+
+def test_a_base_removed_while_a_restore_reads_it_makes_it_refuse_never_read_part_of_it(
+    aws: Clients, config: Config, tmp_path: Path
+) -> None:
+    # GIVEN checkpoints two days ago and an hour after, and a restore between them (from the first):
+    # with changeRetentionDays 1 retention removes the first (times of the last day use the second)
+    synthesize(aws, "cp", 28)
+    Checkpointer(BackupStore(aws, config, tmp_path / "c0")).run("cp", float(int(NOW - 2 * DAY)))
+    second = Checkpointer(BackupStore(aws, config, tmp_path / "c1")).run("cp", float(int(NOW - 2 * DAY + 3600)))
+    store = RemoveWhileReadingTheBase(aws, config, tmp_path / "r", config.replace(change_retention_days=1))
+    window = store.window("cp", NOW - 2 * DAY + 60)
+    assert window is not None and window.base is not None and window.base.run_id != second.run_id
+    # WHEN retention removes that base while the restore downloads its parts (its changes are read)
+    # THEN the restore refuses, naming why: never a state from part of a base
+    with pytest.raises(UnrestorableError, match=f"retention removed base {window.base.run_id} of cp"):
+        store.sync("cp", window)
+    assert window.base.run_id not in snapshot_runs(aws)

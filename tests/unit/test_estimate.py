@@ -62,8 +62,8 @@ def test_the_design_without_window_and_aggregation_costs_the_hand_computed_figur
     assert e.pitr == pytest.approx(1_000_000_000 / GB * 0.20)  # $0.19
     assert e.total == pytest.approx(e.lambda_ + e.firehose + e.s3_storage + e.s3_puts)
     assert e.notes == (
-        "S3 grows 16.7 GB a month (changes kept forever with a retention of 0; bases never removed); "
-        "the S3 figure is month 12's bill",
+        "S3 grows 16.7 GB a month; the S3 figure is month 12's bill "
+        "(changes kept forever with a retention of 0; bases never removed)",
     )
 
 
@@ -85,11 +85,34 @@ def test_the_window_and_aggregation_at_10_writes_a_second_with_35_days_kept() ->
     # (the lifecycle rule's 7 days, rounded up to midnight UTC).
     assert e.kept_days == 44
     assert e.changes_gb == pytest.approx(changes * record * 0.2 / GB * 44 / 30)
-    assert e.bases_gb == pytest.approx(361 * 1_000_000_000 * 0.2 / GB)
+    # Bases billed, of a checkpoint a day: the 35 of the retention's days, the one before them (times at
+    # the window's start restore from it), 8 removed ones until their old versions expire: 44, not 361.
+    assert e.bases_kept == 44
+    assert e.bases_gb == pytest.approx(44 * 1_000_000_000 * 0.2 / GB)
+    assert e.s3_storage == pytest.approx(
+        (changes * record * 0.2 / GB * 44 / 30 + 44 * 1_000_000_000 * 0.2 / GB) * 0.023
+    )
     # Data arrives every 30 s: a flush every 60 s, plus a base a day.
     assert e.puts == pytest.approx(43_200 + 30)
-    assert e.growth_gb_per_month == pytest.approx(30 * 1_000_000_000 * 0.2 / GB)  # only the bases grow
-    assert "changes kept 44 days: 35 of retention, 1 until the next checkpoint prunes, 8 until" in e.notes[0]
+    assert e.growth_gb_per_month == 0  # nothing grows: the bases go with the changes
+    assert e.notes == (
+        "changes kept 44 days: 35 of retention, 1 until the next checkpoint prunes, 8 until their old versions "
+        "expire; 44 bases kept",
+    )
+    assert e.total == pytest.approx(2.56, abs=0.005)  # issue 18's goal at 10 writes/s: <= $3 (before: $3.92)
+
+
+def test_without_retention_every_base_is_kept_and_without_checkpoints_the_first_one() -> None:
+    forever = estimate(USAGE, DEFAULTS, Prices())
+    assert forever.bases_kept == 1 + 12 * 30 and forever.growth_gb_per_month > 0
+    only_scan = estimate(USAGE, replace(DEFAULTS, retention_days=35, checkpoint_hours=0), Prices())
+    assert only_scan.bases_kept == 1  # restores of every kept day read from it
+    # checkpoints every 6 hours with a week kept: (7 + 0.25 + 8) days of them
+    six = estimate(USAGE, replace(DEFAULTS, retention_days=7, checkpoint_hours=6), Prices())
+    assert six.bases_kept == pytest.approx((7 + 0.25 + 8) * 4)
+    # a retention longer than the bases written by month 12 keeps them all (and they grow)
+    long = estimate(USAGE, replace(DEFAULTS, retention_days=3650), Prices())
+    assert long.bases_kept == 1 + 12 * 30 and long.growth_gb_per_month == pytest.approx(30 * 1_000_000_000 * 0.2 / GB)
 
 
 def test_records_are_packed_up_to_the_line_and_byte_caps_and_invocations_up_to_the_payload() -> None:
@@ -125,7 +148,7 @@ def test_retention_days_come_from_the_flag_else_the_config() -> None:
     assert Settings.from_config(config.replace(streams_batching_window_seconds=5)).window_seconds == 5
     week = estimate(USAGE, Settings(retention_days=7, checkpoint_hours=24), Prices())
     month_of_changes = 10 * MONTH * (2 * 1000 + 300) * 0.2 / GB
-    bases = (1 + 12 * 30) * 1_000_000_000 * 0.2 / GB
+    bases = (7 + 1 + 8) * 1_000_000_000 * 0.2 / GB  # a base a day, kept as long as the changes
     assert week.stored_gb == pytest.approx(month_of_changes * (7 + 1 + 8) / 30 + bases)
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from fnmatch import fnmatchcase
+from typing import Any
+
 from dynamo_continuous_backup.install.deployer import tls_only_policy
 
-from ..helpers import BUCKET, statements
+from ..helpers import BUCKET, ROOT, statements
 
 
 def test_the_bucket_policy_only_denies_plain_http() -> None:
@@ -32,3 +36,42 @@ def test_the_athena_users_policy_writes_only_where_the_engine_writes() -> None:
     assert writes == {f"arn:aws:s3:::{BUCKET}/p/{w}*" for w in ("@imports/", "@snapshots/", "@athena-results/")}
     athena = next(st for st in policy["Statement"] if "athena:StartQueryExecution" in st["Action"])
     assert athena["Resource"] == "arn:aws:athena:us-east-1:123456789012:workgroup/primary"
+
+
+def _may_delete(policy: dict[str, Any], arn: str) -> bool:
+    """IAM's answer for s3:DeleteObject on `arn`: some Allow matches and no Deny does."""
+    effects = set()
+    for st in policy["Statement"]:
+        actions = [st["Action"]] if isinstance(st["Action"], str) else st["Action"]
+        resources = [st["Resource"]] if isinstance(st["Resource"], str) else st["Resource"]
+        if "s3:DeleteObject" in actions and any(fnmatchcase(arn, r) for r in resources):
+            effects.add(st["Effect"])
+    return effects == {"Allow"}
+
+
+def _folders() -> set[str]:
+    """Every `@` folder the package names (a new one must be kept from retention's deletes)."""
+    src = ROOT / "src" / "dynamo_continuous_backup"
+    return {m for path in src.rglob("*.py") for m in re.findall(r"@[a-z][a-z-]+(?=[/\"])", path.read_text())}
+
+
+def test_retention_lets_the_ensure_role_delete_changes_and_bases_and_nothing_else() -> None:
+    from dynamo_continuous_backup.core.config import Config
+    from dynamo_continuous_backup.install import iam
+
+    config = Config(BUCKET, firehose_delivery_prefix="p", change_retention_days=3)
+    policy = iam.provisioner_policy(config, "123456789012", "us-east-1", "arn:aws:iam::123456789012:role/f")
+    at = f"arn:aws:s3:::{BUCKET}/p/"
+    assert _may_delete(policy, at + "orders/2024/01/02/03/orders-1-2024-01-02-03-00-00-x.gz")
+    assert _may_delete(policy, at + "orders/tenant=a/2024/01/02/03/x.gz")
+    assert _may_delete(policy, at + "@snapshots/orders/20240102T030000Z-checkpoint-1/part-00000.ndjson.gz")
+    assert _may_delete(policy, at + "@snapshots/orders/20240102T030000Z-checkpoint-1/manifest.json")
+    folders = _folders() - {"@snapshots"}
+    assert {"@timelines", "@schemas", "@oversize", "@artifacts", "@imports"} <= folders
+    for folder in folders:
+        assert not _may_delete(policy, f"{at}{folder}/orders/x.json"), folder
+    assert not _may_delete(policy, f"arn:aws:s3:::{BUCKET}/other/orders/x.gz")
+    # without retention, the role deletes nothing
+    off = iam.provisioner_policy(config.replace(change_retention_days=0), "1", "us-east-1", "arn:aws:iam::1:role/f")
+    assert not _may_delete(off, at + "orders/2024/01/02/03/x.gz")
+    assert not _may_delete(off, at + "@snapshots/orders/r/manifest.json")

@@ -11,8 +11,15 @@ import shortuuid
 
 from ..core.aws import Clients
 from ..core.errors import AwsNotFoundError, BackupError, NotFoundError, UserInputError
-from ..core.timeline import checkpoint_run_id
-from ..core.timeline_store import base_written, finish_checkpoint, list_changes, listing_note
+from ..core.timeline import Window, checkpoint_run_id
+from ..core.timeline_store import (
+    base_written,
+    check_base_kept,
+    check_not_pruned,
+    finish_checkpoint,
+    list_changes,
+    listing_note,
+)
 from ..restore.backups import LocalBackups
 from ..restore.importer import check_importable, import_prefix, run_import
 from ..restore.restore import Restorer, RestoreResult
@@ -73,6 +80,7 @@ def restore(
     prefix = import_prefix(engine.config, target)
     result.location = f"s3://{engine.store.bucket}/{prefix}"
     engine.unload(state, result.location)
+    _check_read(engine, table, window)
     engine.put_oversize(prefix, images)
     description = run_import(target_clients, engine.store.bucket, prefix, schema, target, engine.sleep)
     imported, errors = description.get("ImportedItemCount"), description.get("ErrorCount") or 0
@@ -120,12 +128,20 @@ def checkpoint(engine: AthenaEngine, table: str, at: float | None = None) -> Ath
     items, pointers = engine.counts(state)
     prefix = snapshot_attempt(engine.config, table, run_id, shortuuid.uuid()[:8])
     engine.unload(state, f"s3://{engine.store.bucket}/{prefix}")
+    _check_read(engine, table, window)
     files = _listed(engine, prefix)
     extra = engine.put_oversize(prefix, engine.oversize_images(pointers))
     files += [extra] if extra else []
     finish_checkpoint(engine.clients, engine.config, table, window, run_id, files, items, now, listed=listed)
     log.info("athena checkpoint %s of %s: %d items", run_id, table, items)
     return AthenaCheckpoint(table, run_id, at, items, engine.runner.scanned_bytes)
+
+
+def _check_read(engine: AthenaEngine, table: str, window: Window) -> None:
+    """Athena reads whatever files a folder holds when it runs: after the last query, refuse a
+    state whose base or changes retention began removing meanwhile (it cannot see a file missing)."""
+    check_base_kept(engine.clients, engine.config, table, window)
+    check_not_pruned(engine.clients, engine.config, table, window)
 
 
 def _listed(engine: AthenaEngine, prefix: str) -> list[dict[str, str | int]]:

@@ -111,8 +111,8 @@ def component_lines(e: Estimate) -> list[str]:
         f"{_usd(e.lambda_requests)} requests + {_usd(e.lambda_duration)} for {plain(e.gb_seconds)} GB-seconds",
         f"Firehose {plain(e.firehose_records)} records, {plain(e.ingested_gb)} GB billed for {plain(e.raw_gb)} GB "
         f"sent ({e.billed_ratio:.3f}x after 5 KB rounding a record): {_usd(e.firehose)}",
-        f"S3 month {HORIZON}: changes {plain(e.changes_gb)} GB ({kept}) + bases {plain(e.bases_gb)} GB: "
-        f"{_usd(e.s3_storage)}; {plain(e.puts)} PUTs: {_usd(e.s3_puts)}",
+        f"S3 month {HORIZON}: changes {plain(e.changes_gb)} GB ({kept}) + {plain(e.bases_kept)} bases "
+        f"{plain(e.bases_gb)} GB: {_usd(e.s3_storage)}; {plain(e.puts)} PUTs: {_usd(e.s3_puts)}",
     ]
 
 

@@ -147,6 +147,7 @@ class Timeline:
     generations: tuple[Generation, ...] = field(default=())
     pruned_before: float = 0.0  # change objects of the hours before this were removed (retention)
     untrusted: frozenset[str] = frozenset()  # run ids of checkpoints a late change contradicts
+    removed: tuple[Base, ...] = ()  # bases retention removed (their facts: what they were)
 
     # -- reading -------------------------------------------------------------------------
     def generation(self, label: str) -> Generation | None:

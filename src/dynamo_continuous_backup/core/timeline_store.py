@@ -28,7 +28,7 @@ from . import naming
 from .aws import Clients
 from .config import Config
 from .errors import AwsNotFoundError, UnrestorableError
-from .lateness import Landed, contradicted, retention_cutoff, search_hours, seen_digest, unseen_by
+from .lateness import Landed, bases_to_remove, contradicted, retention_cutoff, search_hours, seen_digest, unseen_by
 from .records import iter_lines
 from .timeline import LATE_SECONDS, Base, Timeline, Window, hour_partitions, iso, label_time
 
@@ -114,6 +114,9 @@ def read_timeline(clients: Clients, config: Config, table: str) -> Timeline:
     marks = pruned_marks(keys)
     wanted = [k for k in keys if k not in marks and "/bases/" not in k and "/handoff/" not in k]  # handoff: status's
     facts = marks | _read_all(clients, bucket, wanted)
+    # a removal cut short may leave a removed base's index name: never a base again
+    removed = {str(r.get("runId")) for k, f in facts.items() if "/removed/" in k for r in f.get("runs", ())}
+    indexed = {k: v for k, v in indexed.items() if v["runId"] not in removed}
     unindexed = [f"{run}manifest.json" for run in _run_folders(clients, config, table)]
     manifests = _read_all(
         clients,
@@ -220,7 +223,9 @@ def read_trusted_timeline(clients: Clients, config: Config, table: str) -> Timel
 def build_timeline(table: str, facts: dict[str, dict[str, Any]], manifests: dict[str, dict[str, Any]]) -> Timeline:
     """Pure: the timeline from fact objects and base manifests, keyed by their S3 keys."""
     pruned = max((float(f.get("before", 0.0)) for k, f in facts.items() if "/pruned/" in k), default=0.0)
-    return replace(_generations(table, facts, manifests), pruned_before=pruned)
+    removed = [run for k, f in facts.items() if "/removed/" in k for run in f.get("runs", ())]
+    gone = tuple(_base(str(r.get("manifest", "")), r) for r in removed)
+    return replace(_generations(table, facts, manifests), pruned_before=pruned, removed=gone)
 
 
 def _generations(table: str, facts: dict[str, dict[str, Any]], manifests: dict[str, dict[str, Any]]) -> Timeline:
@@ -367,15 +372,22 @@ def list_changes(
 def prune_changes(clients: Clients, config: Config, table: str, now: float) -> int:
     """Retention (`changeRetentionDays`): remove the change objects of the hours no base a time
     of the last `changeRetentionDays` uses needs (lateness.retention_cutoff), in every tenant's
-    folder too. Bases are never removed. The fact that says so is written first, and a restore
-    checks the facts again after it has read (check_not_pruned), so none misses an object
-    without knowing."""
+    folder too, then the bases no such time uses (prune_bases). The fact that says so is written
+    first, and a restore checks the facts again after it has read (check_not_pruned), so none
+    misses an object without knowing. Returns the change objects removed."""
     days = config.change_retention_days
     if days <= 0:
         return 0
-    timeline = read_timeline(clients, config, table)
+    timeline = read_trusted_timeline(clients, config, table)  # an untrusted checkpoint's fallback is kept
     if not any(g.bases for g in timeline.generations):
         return 0
+    removed = _prune_change_objects(clients, config, table, timeline, now)
+    prune_bases(clients, config, table, timeline, now)
+    return removed
+
+
+def _prune_change_objects(clients: Clients, config: Config, table: str, timeline: Timeline, now: float) -> int:
+    days = config.change_retention_days
     cutoff = retention_cutoff(timeline, now, days)
     if cutoff <= timeline.pruned_before:
         return 0
@@ -393,11 +405,86 @@ def prune_changes(clients: Clients, config: Config, table: str, now: float) -> i
             doomed += [k for k in keys if k < last]
             if keys and keys[-1] >= last:
                 break
-    for start in range(0, len(doomed), 1000):
-        batch = [{"Key": k} for k in doomed[start : start + 1000]]
-        clients.s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+    _delete(clients, bucket, doomed)
     log.info("table %s: %d change objects before %s removed (retention %d days)", table, len(doomed), hour, days)
     return len(doomed)
+
+
+def prune_bases(clients: Clients, config: Config, table: str, timeline: Timeline, now: float) -> int:
+    """Remove the bases no time of the last `changeRetentionDays` uses (lateness.bases_to_remove;
+    `timeline` trusted). A write-once fact names them first (so a reader that meets a missing file
+    knows why: check_base_kept), then their manifests go (no new reader picks them), then their
+    run folders; a removed run whose files are still there (an interrupted removal) is finished.
+    Returns the bases removed."""
+    days = config.change_retention_days
+    doomed = [b for _, b in bases_to_remove(timeline, now, days)]
+    bucket = config.firehose_delivery_bucket
+    if doomed:
+        runs = [_base_fact(b) for b in doomed]
+        digest = hashlib.sha256(" ".join(b.run_id for b in doomed).encode()).hexdigest()[:8]
+        key = f"{naming.timelines_prefix(config.prefix, table)}removed/{int(now)}-{digest}.json"
+        fact = {"retentionDays": days, "before": now - days * 86400, "runs": runs}
+        clients.s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(fact).encode(), ContentType="application/json")
+        index = f"{naming.timelines_prefix(config.prefix, table)}bases/"
+        named = {quote(b.run_id, safe="") for b in doomed}
+        facts = [k for k in _keys(clients, bucket, index) if k[len(index) :].partition("/")[0] in named]
+        _delete(clients, bucket, facts + [b.manifest for b in doomed])  # no new reader picks them
+    # Folders of removed runs, this time's and any an interrupted removal left (never a base's).
+    live = {b.run_id for g in timeline.generations for b in g.bases} - {b.run_id for b in doomed}
+    gone = {b.run_id for b in (*doomed, *timeline.removed)} - live
+    prefix = naming.snapshots_prefix(config.prefix, table)
+    files: list[str] = []
+    for folder in _folders(clients, bucket, prefix):
+        if folder[len(prefix) :].rstrip("/") in gone:
+            files += _keys(clients, bucket, folder)
+    _delete(clients, bucket, files)
+    if doomed:
+        log.info("table %s: %d bases removed (retention %d days)", table, len(doomed), days)
+    return len(doomed)
+
+
+def _base_fact(base: Base) -> dict[str, Any]:
+    return {
+        "runId": base.run_id,
+        "kind": base.kind,
+        "startTime": base.start,
+        "endTime": base.end,
+        "manifest": base.manifest,
+    }
+
+
+def _folders(clients: Clients, bucket: str, prefix: str) -> list[str]:
+    folders: list[str] = []
+    for page in clients.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        folders += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+    return folders
+
+
+def _delete(clients: Clients, bucket: str, keys: list[str]) -> None:
+    for start in range(0, len(keys), 1000):
+        batch = [{"Key": k} for k in keys[start : start + 1000]]
+        clients.s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+
+
+def check_base_kept(clients: Clients, config: Config, table: str, window: Window) -> None:
+    """Refuse a state whose base retention removed after the timeline was read (a removal racing
+    this restore): its files may be partly gone. Called when a base file is missing, and by
+    engines that cannot tell a missing file (Athena reads a folder) after they have read."""
+    if window.base is None:
+        return
+    try:
+        clients.s3.head_object(Bucket=config.firehose_delivery_bucket, Key=window.base.manifest)
+        return  # manifests go first: with it still there, none of its files has gone
+    except AwsNotFoundError:
+        pass
+    bucket, prefix = config.firehose_delivery_bucket, f"{naming.timelines_prefix(config.prefix, table)}removed/"
+    facts = _read_all(clients, bucket, _keys(clients, bucket, prefix)).values()
+    run = window.base.run_id
+    if any(r.get("runId") == run for f in facts for r in f.get("runs", ())):
+        what = f"retention removed base {run} of {table} while this command read it"
+    else:  # not ours: someone deleted it
+        what = f"base {run} of {table} was deleted (its manifest is gone) while this command read it"
+    raise UnrestorableError(f"{what}; run it again (it will use another base, or say the time is not restorable)")
 
 
 def pruned_mark(clients: Clients, config: Config, table: str) -> float:
@@ -424,7 +511,7 @@ def trusted(clients: Clients, config: Config, timeline: Timeline, label: str) ->
     marked untrusted (lateness.contradicted): reads only the change objects written after a
     checkpoint listed, in the hours such a change can be in."""
     gen = timeline.generation(label)
-    span = search_hours(gen) if gen is not None else None
+    span = search_hours(gen, removed=timeline.removed) if gen is not None else None
     if gen is None or span is None:
         return timeline
     checkpoints = [b for b in gen.bases if b.kind == "checkpoint"]
@@ -449,7 +536,7 @@ def trusted(clients: Clients, config: Config, timeline: Timeline, label: str) ->
             )
             if mine and when is not None:
                 landed.append(Landed(float(when), modified, key))
-    bad = contradicted(gen, landed)
+    bad = contradicted(gen, landed, removed=timeline.removed)
     for run_id in sorted(bad - timeline.untrusted):
         log.warning(
             "table %s: checkpoint %s is no longer trusted: a change older than it landed after it",

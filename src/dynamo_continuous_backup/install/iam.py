@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core import naming
 from ..core.config import Config
 
 Policy = dict[str, Any]
@@ -197,14 +198,31 @@ def write_actions_on_star(policy: Policy) -> list[str]:
     return found
 
 
+# Every folder beside the changes but the bases: what retention never deletes. A unit test
+# finds every "@..." folder the package names and checks each is here or @snapshots.
+KEPT_FOLDERS = (
+    naming.TIMELINES,
+    naming.SCHEMAS,
+    naming.OVERSIZE,
+    naming.ERRORS,
+    "@imports",
+    "@athena",  # and @athena-results
+    "@artifacts",
+)
+
+
 def _retention(bucket: str, config: Config) -> list[dict[str, Any]]:
-    """With `changeRetentionDays`, checkpoints remove old change objects: delete is allowed
-    under the prefix and denied for everything beside the changes (`@snapshots`, `@schemas`...)."""
+    """With `changeRetentionDays`, checkpoints remove old change objects and the bases no kept
+    time uses: delete is allowed under the prefix and denied in every other `@` folder."""
     if config.change_retention_days <= 0:
         return []
     return [
         {"Effect": "Allow", "Action": "s3:DeleteObject", "Resource": f"{bucket}/{config.prefix}/*"},
-        {"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": f"{bucket}/{config.prefix}/@*"},
+        {
+            "Effect": "Deny",
+            "Action": "s3:DeleteObject",
+            "Resource": [f"{bucket}/{config.prefix}/{folder}*" for folder in KEPT_FOLDERS],
+        },
     ]
 
 

@@ -16,7 +16,9 @@ Assumptions, each a constant below (docs/cost.md):
   else that many days plus one checkpoint interval, since pruning runs at checkpoints, plus
   NONCURRENT_DAYS, since the versioned bucket frees a pruned object's bytes only when the
   lifecycle rule expires its noncurrent version) and the bases: the first snapshot and one
-  checkpoint every `checkpointIntervalHours`, each the table's size compressed, never removed.
+  checkpoint every `checkpointIntervalHours`, each the table's size compressed; with a retention
+  those of the same days as the changes (the retention's, the one before them, which times at
+  its start restore from, and the removed ones until their old versions expire), else all.
   Storage grows, so the S3 figure is the bill of month HORIZON_MONTHS; the growth per month is
   reported beside it;
 - S3 PUTs: one object per Firehose buffer flush (`firehoseDeliveryIntervalSeconds` or
@@ -121,6 +123,7 @@ class Estimate:
     kept_days: float  # how long a change's bytes are billed in S3; 0: forever
     changes_gb: float  # stored in month HORIZON_MONTHS
     bases_gb: float  # stored in month HORIZON_MONTHS
+    bases_kept: float  # how many bases are billed in month HORIZON_MONTHS
     growth_gb_per_month: float
     puts: float
     stream_reads: float
@@ -173,6 +176,7 @@ class Estimate:
             "s3StoredGb": self.stored_gb,
             "s3ChangesGb": self.changes_gb,
             "s3BasesGb": self.bases_gb,
+            "s3BasesKept": self.bases_kept,
             "s3GrowthGbPerMonth": self.growth_gb_per_month,
             "s3Puts": self.puts,
             "monthlyCost": {
@@ -234,8 +238,12 @@ def estimate(usage: TableUsage, settings: Settings, prices: Prices) -> Estimate:
     if not settings.retention_days:
         kept_days = 0.0
     changes_gb = month_gb * (min(HORIZON_MONTHS, kept_days / 30) if kept_days else HORIZON_MONTHS)
-    bases_gb = base_gb * (1 + bases_per_month * HORIZON_MONTHS)
-    growth = base_gb * bases_per_month + (0.0 if kept_days else month_gb)
+    written = 1 + bases_per_month * HORIZON_MONTHS  # the first snapshot and every checkpoint
+    # Retention keeps the bases of the days it keeps the changes (module docstring), at least one.
+    kept_bases = max(1.0, kept_days * 24 / settings.checkpoint_hours) if kept_days and bases_per_month else written
+    bases = min(written, kept_bases)
+    bases_gb = base_gb * bases
+    growth = (base_gb * bases_per_month if bases == written else 0.0) + (0.0 if kept_days else month_gb)
 
     flushes = min(invocations, MONTH_SECONDS / max(1, settings.buffer_seconds))
     by_size = changes * record / (settings.buffer_mb * 1024 * 1024)
@@ -256,6 +264,7 @@ def estimate(usage: TableUsage, settings: Settings, prices: Prices) -> Estimate:
         kept_days=kept_days,
         changes_gb=changes_gb,
         bases_gb=bases_gb,
+        bases_kept=bases,
         growth_gb_per_month=growth,
         puts=puts,
         stream_reads=invocations / 1e6 * prices.stream_reads_per_million,  # one GetRecords a batch; free by default
@@ -265,7 +274,7 @@ def estimate(usage: TableUsage, settings: Settings, prices: Prices) -> Estimate:
         s3_storage=(changes_gb + bases_gb) * prices.s3_per_gb_month,
         s3_puts=puts / 1000 * prices.s3_per_thousand_puts,
         pitr=usage.size_bytes / GB * prices.pitr_per_gb_month,
-        notes=_notes(usage, settings, growth, kept_days),
+        notes=_notes(usage, settings, growth, kept_days, bases),
     )
 
 
@@ -281,18 +290,16 @@ def plain(value: float) -> str:
     return text if text not in ("0", "-0") else f"{value:.2g}" if abs(value) >= 1e-9 else "0"
 
 
-def _notes(usage: TableUsage, settings: Settings, growth: float, kept_days: float) -> tuple[str, ...]:
+def _notes(usage: TableUsage, settings: Settings, growth: float, kept_days: float, bases: float) -> tuple[str, ...]:
     notes = [usage.note] if usage.note else []
-    if growth > 0:
+    grows = f"S3 grows {plain(growth)} GB a month; the S3 figure is month {HORIZON_MONTHS}'s bill"
+    if kept_days:
         kept = (
             f"changes kept {plain(kept_days)} days: {settings.retention_days} of retention, "
             f"{plain(settings.checkpoint_hours / 24)} until the next checkpoint prunes, "
-            f"{NONCURRENT_DAYS} until their old versions expire"
-            if kept_days
-            else "changes kept forever with a retention of 0"
+            f"{NONCURRENT_DAYS} until their old versions expire; {plain(bases)} bases kept"
         )
-        notes.append(
-            f"S3 grows {plain(growth)} GB a month ({kept}; bases never removed); "
-            f"the S3 figure is month {HORIZON_MONTHS}'s bill"
-        )
+        notes.append(f"{kept}; {grows}" if growth > 0 else kept)
+    elif growth > 0:
+        notes.append(f"{grows} (changes kept forever with a retention of 0; bases never removed)")
     return tuple(notes)

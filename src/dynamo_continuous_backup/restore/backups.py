@@ -30,7 +30,13 @@ from ..core.errors import AccessDeniedError, AwsNotFoundError, BackupError, NotF
 from ..core.records import loads
 from ..core.schema import key_names as schema_key_names
 from ..core.timeline import Timeline, Window
-from ..core.timeline_store import check_not_pruned, list_changes, read_trusted_timeline, tenant_folders
+from ..core.timeline_store import (
+    check_base_kept,
+    check_not_pruned,
+    list_changes,
+    read_trusted_timeline,
+    tenant_folders,
+)
 
 log = logging.getLogger(__name__)
 
@@ -207,19 +213,12 @@ class BackupStore:
             raise
         if window is not None:  # a prune that began after the timeline was read: the listing may miss its hours
             check_not_pruned(self.clients, self.config, table, window)
-        for key in manifests:
-            manifest = json.loads(self.clients.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
-            keys = [{"Key": f["key"], "Size": f.get("size", -1), "ETag": f.get("etag", "")} for f in manifest["files"]]
-            backups.snapshots.append(
-                SnapshotRun(
-                    manifest["runId"],
-                    manifest["startTime"],
-                    manifest["endTime"],
-                    manifest["items"],
-                    tuple(self._download(keys)),
-                    manifest.get("kind", "scan"),
-                )
-            )
+        try:
+            backups.snapshots += [self._base(key) for key in manifests]
+        except AwsNotFoundError:  # a base file missing: retention removed the base meanwhile?
+            if window is not None:  # never a partial base: refuse
+                check_base_kept(self.clients, self.config, table, window)
+            raise
         backups.snapshots.sort(key=lambda s: s.end)
         if window is None and not changes and not backups.snapshots and backups.schema is None:
             raise NotFoundError(
@@ -227,6 +226,19 @@ class BackupStore:
                 "check the table name and firehoseDeliveryPrefix"
             )
         return backups
+
+    def _base(self, key: str) -> SnapshotRun:
+        """A base's files in the cache, from its manifest."""
+        manifest = json.loads(self.clients.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+        keys = [{"Key": f["key"], "Size": f.get("size", -1), "ETag": f.get("etag", "")} for f in manifest["files"]]
+        return SnapshotRun(
+            manifest["runId"],
+            manifest["startTime"],
+            manifest["endTime"],
+            manifest["items"],
+            tuple(self._download(keys)),
+            manifest.get("kind", "scan"),
+        )
 
     def _download(self, objects: list[dict[str, Any]]) -> list[Path]:
         index_path = self.root / ".index.json"
