@@ -121,6 +121,7 @@ def provisioner_policy(config: Config, account: str, region: str, firehose_role_
                     "firehose:ListTagsForDeliveryStream",
                     "firehose:TagDeliveryStream",
                     "firehose:UntagDeliveryStream",
+                    "firehose:UpdateDestination",  # our streams' processors (the tenant layout's de-aggregation)
                 ],
                 "Resource": f"arn:aws:firehose:{region}:{account}:deliverystream/*",
             },
