@@ -71,9 +71,9 @@ class StreamRecord:
     def approximate_creation_time(self) -> float | None:
         """Epoch seconds: Lambda sends a number, GetRecords (boto3) a datetime."""
         value = self._ddb.get(_TIME)
-        if value is None:
-            return None
-        return value.timestamp() if isinstance(value, datetime) else float(value)
+        if isinstance(value, datetime):
+            return value.timestamp()
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
     @property
     def user_identity(self) -> dict[str, Any] | None:
