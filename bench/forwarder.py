@@ -110,8 +110,23 @@ def measure(event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def on_lambda_python(event_path: Path) -> dict[str, Any]:
-    """The same measurement on Lambda's Python 3.12 with the deployed zip's code and wheels."""
+def in_child(python: str, event_path: Path, path: list[Path]) -> dict[str, Any]:
+    """The measurement in another interpreter, importing from `path` (first wins)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, path))}
+    out = subprocess.run(
+        [python, str(Path(__file__).resolve()), "--child", str(event_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def on_lambda_python(event_path: Path, baseline: Path | None = None) -> dict[str, Any]:
+    """The same measurement on Lambda's Python 3.12 with the deployed zip's code and wheels
+    (with `baseline`: that checkout's package instead of the zip's, the zip's wheels)."""
     sys.path.insert(0, str(HERE.parent / "src"))
     from dynamo_continuous_backup.install.packaging import build_zip, fetch_wheels
     from dynamo_continuous_backup.local.lambda_python import lambda_python
@@ -120,18 +135,9 @@ def on_lambda_python(event_path: Path) -> dict[str, Any]:
     try:
         with zipfile.ZipFile(io.BytesIO(build_zip(fetch_wheels()))) as z:
             z.extractall(folder)
-        env = {**os.environ, "PYTHONPATH": str(folder)}
-        out = subprocess.run(
-            [lambda_python(), str(Path(__file__).resolve()), "--child", str(event_path)],
-            capture_output=True,
-            text=True,
-            check=True,
-            env=env,
-        )
+        return in_child(lambda_python(), event_path, [baseline / "src", folder] if baseline else [folder])
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    result: dict[str, Any] = json.loads(out.stdout)
-    return result
 
 
 def on_node(event_path: Path) -> float | None:
@@ -161,6 +167,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lambda", dest="on_lambda", action="store_true", help="also on Lambda's Python 3.12")
     parser.add_argument("--node", action="store_true", help="also measure the Node.js forwarder")
+    parser.add_argument("--baseline", type=Path, help="also measure another checkout (e.g. a git worktree of main)")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:  # inside Lambda's Python, the package and orjson come from the unpacked zip
@@ -172,8 +179,12 @@ def main() -> None:
     print(f"input: {local['records']} records of ~{local['record_bytes']:.0f} B ({EVENT.name})")
     print(f"sustained: median of {INVOCATIONS} invocations after {WARMUP} warm-up, CPU time")
     show("local", local, node)
+    if args.baseline:
+        show(f"local, baseline {args.baseline}", in_child(sys.executable, EVENT, [args.baseline / "src"]), node)
     if args.on_lambda:
         show("Lambda runtime, deployed zip", on_lambda_python(EVENT), node)
+        if args.baseline:
+            show(f"Lambda runtime, baseline {args.baseline}", on_lambda_python(EVENT, args.baseline), node)
     print(
         f"per 1,000 changes: {local['firehose_records_per_event']} Firehose records in {local['calls_per_event']} "
         f"PutRecordBatch call(s); 10,000 changes: {local['calls_for_10000']} call(s)"

@@ -26,13 +26,15 @@ from ..core.errors import AwsError, UserInputError
 from ..core.records import encode_line, pointer_record
 from ..core.retry import Backoff
 from ..core.stream_records import StreamRecord
-from .batching import MAX_LINES_PER_RECORD, MAX_RECORD_BYTES, aggregate, pack
+from .batching import MAX_LINES_PER_RECORD, MAX_RECORD_BYTES, aggregate, pack, record_full
 
 log = logging.getLogger(__name__)
 
 BASE_DELAY = 0.1
 MAX_DELAY = 5.0
 SAFETY_MARGIN = 2.0  # seconds kept back so the response is returned before Lambda times out
+
+Part = tuple[list[int], bytes | bytearray]  # a Firehose record: the changes it carries, and its data
 
 
 @dataclass
@@ -107,23 +109,18 @@ class Forwarder:
         outcome: Outcome,
     ) -> list[int]:
         stream = naming.delivery_stream_name(table)
-        lines = {i: encode_line(records[i].backup_record(table, label)) for i in indices}
-        stuck: list[int] = []  # oversize records whose S3 copy could not be written
-        for i, line in lines.items():
-            if len(line) > MAX_RECORD_BYTES:  # rare: never on the common path's way
-                pointer = self._store_oversize(table, label, records[i], line)
-                outcome.oversize += 1
-                if pointer is None:
-                    stuck.append(i)
-                else:
-                    lines[i] = pointer
+        parts, stuck = self._encode(table, label, records, indices, outcome)
         pending = [i for i in indices if i not in stuck] if stuck else indices
         attempt = 0
         fatal: str | None = None
         backoff = Backoff(BASE_DELAY, MAX_DELAY, self.sleep, self.clock, self.rand)
         while pending:
-            failed, fatal = self._put_all(stream, pending, lines, outcome)
+            failed, fatal = self._put_all(stream, parts, outcome)
             pending = _with_later_same_key(failed, pending, records) if failed else []
+            if pending:  # rare: regroup what is left from the lines already encoded
+                lines = _lines_of(parts)
+                runs = _runs(pending, lines, self.lines_per_record)
+                parts = [(run, b"".join([lines[i] for i in run])) for run in runs]
             if not pending or fatal:
                 break
             attempt += 1
@@ -152,15 +149,40 @@ class Forwarder:
             )
         return stuck + pending
 
-    def _put_all(
-        self, stream: str, pending: list[int], lines: dict[int, bytes], outcome: Outcome
-    ) -> tuple[list[int], str | None]:
-        """Send every pending change once, consecutive lines joined into Firehose records;
-        return the changes whose record failed and the code of a non-retryable error, after
-        which nothing more is sent (it would fail the same way)."""
-        runs = aggregate([len(lines[i]) for i in pending], self.lines_per_record)
-        members = [pending[start:end] for start, end in runs]
-        data = [b"".join([lines[i] for i in run]) for run in members]
+    def _encode(
+        self, table: str, label: str, records: Sequence[StreamRecord], indices: list[int], outcome: Outcome
+    ) -> tuple[list[Part], list[int]]:
+        """Encode each change once, straight onto the end of the Firehose record it travels in
+        (one growing buffer per record, so no line outlives its append); return the records
+        and the changes too large for Firehose whose S3 copy could not be written."""
+        parts: list[Part] = []
+        stuck: list[int] = []
+        run: list[int] = []
+        data = bytearray()
+        max_lines = self.lines_per_record
+        for i in indices:
+            line = encode_line(records[i].backup_record(table, label))
+            if len(line) > MAX_RECORD_BYTES:  # rare: never on the common path's way
+                outcome.oversize += 1
+                pointer = self._store_oversize(table, label, records[i], line)
+                if pointer is None:
+                    stuck.append(i)
+                    continue
+                line = pointer
+            if record_full(len(run), len(data), len(line), max_lines):
+                parts.append((run, data))
+                run, data = [], bytearray()
+            run.append(i)
+            data += line
+        if run:
+            parts.append((run, data))
+        return parts, stuck
+
+    def _put_all(self, stream: str, parts: list[Part], outcome: Outcome) -> tuple[list[int], str | None]:
+        """Send every Firehose record once; return the changes whose record failed and the code
+        of a non-retryable error, after which nothing more is sent (it would fail the same way)."""
+        members = [run for run, _ in parts]
+        data = [d for _, d in parts]
         failed: list[int] = []
         fatal: str | None = None
         for batch in pack(range(len(data)), [len(d) for d in data]):
@@ -201,6 +223,16 @@ class Forwarder:
                 return None
             log.info("oversize record of %s already stored at %s; kept as it is", table, key)
         return encode_line(pointer_record(record.backup_record(table, label), key))
+
+
+def _lines_of(parts: list[Part]) -> dict[int, bytes]:
+    """Each change's line, from the records it was packed into (JSON escapes newlines in
+    strings, so each line holds exactly one: its end)."""
+    return {i: line for run, data in parts for i, line in zip(run, bytes(data).splitlines(keepends=True), strict=True)}
+
+
+def _runs(pending: list[int], lines: dict[int, bytes], max_lines: int) -> list[list[int]]:
+    return [pending[start:end] for start, end in aggregate([len(lines[i]) for i in pending], max_lines)]
 
 
 def _with_later_same_key(failed: list[int], sent: list[int], records: Sequence[StreamRecord]) -> list[int]:
