@@ -125,12 +125,14 @@ class FakeFirehose(Proxy):
         self.rng = random.Random(seed)
         self.calls: list[int] = []
         self.records: list[int] = []
+        self.sizes: list[int] = []  # each Firehose record's bytes
         self.accepted: list[dict[str, Any]] = []
         self.lines: list[bytes] = []  # the accepted changes' lines, as S3 gets them
 
     def put_record_batch(self, DeliveryStreamName: str, Records: list[dict[str, bytes]]) -> dict[str, Any]:  # noqa: N803
         self.calls.append(len(Records))
         self.records += [r["Data"].count(b"\n") for r in Records]
+        self.sizes += [len(r["Data"]) for r in Records]
         error = self.fail(len(self.calls))
         if error is not None:
             raise error

@@ -9,7 +9,6 @@ from dynamo_continuous_backup.capture.batching import (
     MAX_RECORD_BYTES,
     aggregate,
     pack,
-    record_full,
 )
 
 
@@ -57,21 +56,3 @@ def test_runs_cover_every_line_in_order_within_both_limits(sizes: list[int], max
     # as full as the limits allow: the next line would not have fitted
     for (start, end), _ in zip(runs, runs[1:], strict=False):
         assert end - start == max_lines or sum(sizes[start : end + 1]) > max_bytes
-
-
-@given(
-    st.lists(st.integers(1, MAX_RECORD_BYTES), max_size=1500),
-    st.integers(1, MAX_LINES_PER_RECORD),
-)
-def test_building_records_line_by_line_gives_the_same_runs(sizes: list[int], max_lines: int) -> None:
-    # the forwarder builds records line by line with record_full; aggregate is the same rule at once
-    runs: list[tuple[int, int]] = []
-    start, total = 0, 0
-    for i, size in enumerate(sizes):
-        if record_full(i - start, total, size, max_lines):
-            runs.append((start, i))
-            start, total = i, 0
-        total += size
-    if sizes:
-        runs.append((start, len(sizes)))
-    assert runs == aggregate(sizes, max_lines)

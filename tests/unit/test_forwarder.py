@@ -3,12 +3,14 @@ and the refusal of an event of unknown shape before any AWS call."""
 
 from __future__ import annotations
 
+from itertools import accumulate
 from typing import Any
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from dynamo_continuous_backup import forwarder
+from dynamo_continuous_backup.capture.batching import MAX_RECORD_BYTES
 from dynamo_continuous_backup.capture.forwarder import Forwarder
 from dynamo_continuous_backup.core.errors import UserInputError
 
@@ -98,11 +100,16 @@ def test_aggregated_records_carry_the_same_lines_as_one_record_per_change() -> N
 
 
 def test_big_changes_fill_a_record_up_to_1000_kib() -> None:
-    event = stream_event("orders", 600, payload=20_000)
+    event = stream_event("orders", 1500, payload=2000)
     firehose = FakeFirehose()
     assert forwarder.handler(event, None, Forwarder(firehose, None, "b", "p")) == NO_FAILURES
-    assert len(firehose.lines) == 600 and max(firehose.records) < 500
-    assert all(n > 0 for n in firehose.records) and sum(firehose.records) == 600
+    assert len(firehose.lines) == 1500 and max(firehose.records) < 500
+    # each record as full as 1,000 KiB allows: the next change would not have fitted
+    sizes = [len(line) for line in firehose.lines]
+    assert max(firehose.sizes) <= MAX_RECORD_BYTES
+    ends = list(accumulate(firehose.records))
+    assert all(firehose.sizes[n] + sizes[end] > MAX_RECORD_BYTES for n, end in enumerate(ends[:-1]))
+    assert all(n > 0 for n in firehose.records) and sum(firehose.records) == 1500
 
 
 def test_a_failed_aggregated_record_fails_every_change_in_it_and_lambda_resumes_at_its_first() -> None:

@@ -22,7 +22,8 @@ def aggregate(
     """Split lines of `sizes` bytes (newline included), in order, into runs [start, end) that
     each fill one Firehose record as far as both limits allow. A line over `max_bytes` gets a
     run of its own (the caller stores such lines elsewhere)."""
-    # the same rule as `record_full`, by bisection: a step per record, not per line
+    # by bisection: a step per record, not per line (capture/forwarder.py applies the same
+    # rule line by line while it encodes)
     ends = list(accumulate(sizes))  # ends[i]: bytes of lines 0..i
     runs: list[tuple[int, int]] = []
     start, n = 0, len(ends)
@@ -33,12 +34,6 @@ def aggregate(
         runs.append((start, end))
         start = end
     return runs
-
-
-def record_full(lines: int, size: int, more: int, max_lines: int, max_bytes: int = MAX_RECORD_BYTES) -> bool:
-    """Whether a record of `lines` lines and `size` bytes must close before a `more`-byte line
-    (`aggregate`'s rule, for building records line by line)."""
-    return lines > 0 and (lines == max_lines or size + more > max_bytes)
 
 
 def pack(

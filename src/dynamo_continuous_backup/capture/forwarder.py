@@ -26,7 +26,7 @@ from ..core.errors import AwsError, UserInputError
 from ..core.records import encode_line, pointer_record
 from ..core.retry import Backoff
 from ..core.stream_records import StreamRecord
-from .batching import MAX_LINES_PER_RECORD, MAX_RECORD_BYTES, aggregate, pack, record_full
+from .batching import MAX_LINES_PER_RECORD, MAX_RECORD_BYTES, aggregate, pack
 
 log = logging.getLogger(__name__)
 
@@ -162,14 +162,16 @@ class Forwarder:
         max_lines = self.lines_per_record
         for i in indices:
             line = encode_line(records[i].backup_record(table, label))
-            if len(line) > MAX_RECORD_BYTES:  # rare: never on the common path's way
+            size = len(line)
+            if size > MAX_RECORD_BYTES:  # rare: never on the common path's way
                 outcome.oversize += 1
                 pointer = self._store_oversize(table, label, records[i], line)
                 if pointer is None:
                     stuck.append(i)
                     continue
-                line = pointer
-            if record_full(len(run), len(data), len(line), max_lines):
+                line, size = pointer, len(pointer)
+            # batching.record_full, inlined: this loop runs once per change
+            if run and (len(run) == max_lines or len(data) + size > MAX_RECORD_BYTES):
                 parts.append((run, data))
                 run, data = [], bytearray()
             run.append(i)
