@@ -108,26 +108,42 @@ class Proxy:
 
 
 class FakeFirehose(Proxy):
-    """PutRecordBatch in memory, or in front of a real Firehose: fails calls on cue (`fail`) or a
-    seeded share of their records; `calls` holds each call's record count, `accepted` the records
-    Firehose took, in order."""
+    """PutRecordBatch in memory, or in front of a real Firehose: fails calls on cue (`fail`), a
+    seeded share of their records (`record_failure`) or the records `reject(call, position)`
+    names; `calls` holds each call's record count, `records` each Firehose record's line count,
+    `accepted` the changes (lines) of the records Firehose took, in order."""
 
-    def __init__(self, real: Any = None, record_failure: float = 0.0, fail: Failure = never, seed: int = 7) -> None:
-        self.real, self.record_failure, self.fail = real, record_failure, fail
+    def __init__(
+        self,
+        real: Any = None,
+        record_failure: float = 0.0,
+        fail: Failure = never,
+        seed: int = 7,
+        reject: Callable[[int, int], bool] = lambda call, position: False,
+    ) -> None:
+        self.real, self.record_failure, self.fail, self.reject = real, record_failure, fail, reject
         self.rng = random.Random(seed)
         self.calls: list[int] = []
+        self.records: list[int] = []
+        self.sizes: list[int] = []  # each Firehose record's bytes
         self.accepted: list[dict[str, Any]] = []
+        self.lines: list[bytes] = []  # the accepted changes' lines, as S3 gets them
 
     def put_record_batch(self, DeliveryStreamName: str, Records: list[dict[str, bytes]]) -> dict[str, Any]:  # noqa: N803
         self.calls.append(len(Records))
+        self.records += [r["Data"].count(b"\n") for r in Records]
+        self.sizes += [len(r["Data"]) for r in Records]
         error = self.fail(len(self.calls))
         if error is not None:
             raise error
-        failed = [self.rng.random() < self.record_failure for _ in Records]
+        failed = [
+            self.rng.random() < self.record_failure or self.reject(len(self.calls), n) for n in range(len(Records))
+        ]
         kept = [r for r, f in zip(Records, failed, strict=True) if not f]
         if kept and self.real is not None:
             self.real.put_record_batch(DeliveryStreamName=DeliveryStreamName, Records=kept)
-        self.accepted += [orjson.loads(r["Data"]) for r in kept]
+        self.lines += [line for r in kept for line in r["Data"].splitlines(keepends=True)]
+        self.accepted += [orjson.loads(line) for r in kept for line in r["Data"].splitlines()]
         responses = [
             {"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "slow down"} if f else {"RecordId": "x"}
             for f in failed

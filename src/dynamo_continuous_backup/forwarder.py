@@ -38,9 +38,11 @@ def handler(event: dict[str, Any], context: Any, forwarder: Forwarder | None = N
     seconds = context.get_remaining_time_in_millis() / 1000 if context else DEFAULT_DEADLINE
     outcome = fwd.forward(records, seconds)
     log.info(
-        "forwarded %d/%d records in %d calls (%d oversize, %d retries)",
+        "forwarded %d/%d records as %d Firehose records (%d bytes) in %d calls (%d oversize, %d retries)",
         outcome.delivered,
         len(records),
+        outcome.firehose_records,
+        outcome.firehose_bytes,
         outcome.put_calls,
         outcome.oversize,
         outcome.retries,
@@ -50,4 +52,4 @@ def handler(event: dict[str, Any], context: Any, forwarder: Forwarder | None = N
     sys.stdout.flush()
     if outcome.failed_from is None:
         return {"batchItemFailures": []}
-    return {"batchItemFailures": [{"itemIdentifier": records[outcome.failed_from]["dynamodb"]["SequenceNumber"]}]}
+    return {"batchItemFailures": [{"itemIdentifier": records[outcome.failed_from].sequence_number}]}

@@ -65,7 +65,7 @@ def test_forwarder_crash_mid_batch_is_retried_by_lambda(aws: Clients, config: Co
     # FAULT: an exception after two successful PutRecordBatch calls. MUST: Lambda's retry of
     # the whole batch delivers the rest; restore is unaffected by the duplicates.
     delivery_stream(aws, config, "orders")
-    event = stream_event("orders", 1500, keys=40)
+    event = stream_event("orders", 1500, keys=40, payload=5000)  # ~12 MB: several 4 MiB calls, even aggregated
     crashing = FakeFirehose(aws.firehose, fail=from_call(3, RuntimeError("forwarder crashed mid-batch")))
     with pytest.raises(RuntimeError):
         forwarder.handler(event, None, make_forwarder(crashing, aws.s3))

@@ -6,12 +6,22 @@ import copy
 from typing import Any
 
 from dynamo_continuous_backup import forwarder
+from dynamo_continuous_backup.capture.forwarder import Forwarder
+from dynamo_continuous_backup.core import naming
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.core.records import sequence_key
 
 from ..fakes import FakeFirehose, LambdaContext, client_error, first, load_event, stream_event
-from ..helpers import delivery_stream, firehose_down, make_forwarder, run_like_lambda, s3_records, timed_forwarder
+from ..helpers import (
+    BUCKET,
+    delivery_stream,
+    firehose_down,
+    make_forwarder,
+    run_like_lambda,
+    s3_records,
+    timed_forwarder,
+)
 
 
 def assert_complete(event: dict[str, Any], delivered: list[dict[str, Any]]) -> None:
@@ -59,7 +69,43 @@ def test_thirty_percent_record_failures_lose_nothing_and_keep_item_order(aws: Cl
     run_like_lambda(event, make_forwarder(flaky, aws.s3))
     assert_complete(event, s3_records(aws, "backups/orders/"))
     assert_item_order(flaky.accepted)
-    assert flaky.calls[0] == 500  # full batches first
+    assert flaky.records[:2] == [500, 500]  # full aggregated records first
+
+
+def test_failed_aggregated_records_on_the_emulator_lose_nothing_and_keep_the_lines(
+    aws: Clients, config: Config
+) -> None:
+    # GIVEN 1,000 changes of 20 items and a Firehose in front of moto's that rejects the first record twice
+    delivery_stream(aws, config, "orders")
+    event = stream_event("orders", 1000)
+    flaky = FakeFirehose(aws.firehose, reject=lambda call, position: call <= 2 and position == 0)
+    # WHEN Lambda runs the forwarder until the batch succeeds
+    run_like_lambda(event, make_forwarder(flaky, aws.s3))
+    # THEN S3 holds every change, the newest copy of each item is its newest change, and the
+    # lines in S3 are exactly the lines Firehose accepted
+    stored = s3_records(aws, "backups/orders/")
+    assert_complete(event, stored)
+    assert_item_order(flaky.accepted)
+    assert sorted(stored, key=lambda r: r["SequenceNumber"]) == sorted(
+        flaky.accepted, key=lambda r: r["SequenceNumber"]
+    )
+
+
+def test_aggregation_keeps_the_s3_objects_lines_byte_for_byte(aws: Clients, config: Config) -> None:
+    # GIVEN one batch, delivered once a change per Firehose record (the former design), once aggregated
+    delivery_stream(aws, config, "orders")
+    event = stream_event("orders", 1200)
+    lines: dict[int, list[bytes]] = {}
+    for per_record in (1, 500):
+        fwd = Forwarder(aws.firehose, aws.s3, BUCKET, config.prefix, lines_per_record=per_record)
+        assert forwarder.handler(event, None, fwd) == {"batchItemFailures": []}
+        found = []
+        for obj in aws.s3.list_objects_v2(Bucket=BUCKET, Prefix="backups/orders/").get("Contents", []):
+            found += aws.s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read().splitlines(keepends=True)
+            aws.s3.delete_object(Bucket=BUCKET, Key=obj["Key"])
+        lines[per_record] = sorted(found)
+    # THEN the objects hold the very same lines
+    assert lines[500] == lines[1] and len(lines[1]) == 1200
 
 
 def test_whole_call_throttling_is_retried(aws: Clients, config: Config) -> None:
@@ -113,3 +159,20 @@ def test_long_table_name_routes_to_the_hashed_delivery_stream(aws: Clients, conf
     event = stream_event(table, 10)
     assert forwarder.handler(event, None, make_forwarder(aws.firehose, aws.s3)) == {"batchItemFailures": []}
     assert len(s3_records(aws, f"backups/{table}/")) == 10
+
+
+def test_an_existing_oversize_object_is_never_replaced(aws: Clients, config: Config) -> None:
+    # GIVEN an oversize change already stored (an earlier attempt, or someone else's object)
+    delivery_stream(aws, config, "big")
+    event = stream_event("big", 1, keys=1, payload=10)
+    event["Records"][0]["dynamodb"]["NewImage"] = {"pk": {"S": "k"}, "blob": {"S": "x" * 1_100_000}}
+    record = event["Records"][0]
+    key = naming.oversize_key(config.prefix, "big", record["dynamodb"]["SequenceNumber"], record["eventID"])
+    aws.s3.put_object(Bucket=BUCKET, Key=key, Body=b"first")
+    # WHEN the forwarder handles the change (again)
+    assert forwarder.handler(event, None, make_forwarder(aws.firehose, aws.s3)) == {"batchItemFailures": []}
+    # THEN the object keeps its one version, and the pointer line names it
+    versions = aws.s3.list_object_versions(Bucket=BUCKET, Prefix=key).get("Versions", [])
+    assert len(versions) == 1 and aws.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"first"
+    [pointer] = s3_records(aws, "backups/big/")
+    assert pointer["oversizeS3Key"] == key

@@ -12,6 +12,7 @@ import pytest
 from dynamo_continuous_backup.core import naming
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
+from dynamo_continuous_backup.provisioning.destination import processing_differs, tenant_processing
 from dynamo_continuous_backup.provisioning.provisioner import Provisioner
 
 from ..helpers import BUCKET
@@ -182,3 +183,32 @@ def test_reensure_cancels_a_pending_removal(aws: Clients, config: Config, make_t
     assert p.remove("orders").status == "draining"
     assert "cancel_draining" in p.ensure("orders").actions
     assert p.observe("orders").draining_since is None
+
+
+def test_ensure_updates_the_processors_of_our_tenant_stream_once(
+    aws: Clients, config: Config, make_table: Callable[..., str]
+) -> None:
+    # GIVEN a tenant-layout table whose delivery stream was made before aggregation (no de-aggregation)
+    tenant = config.replace(tenant_attribute="tenant")
+    make_table("orders")
+    p = Provisioner(aws, tenant)
+    p.ensure("orders")
+    wanted = tenant_processing("tenant")
+    old = {"Enabled": True, "Processors": wanted["Processors"][1:2]}
+
+    def described() -> dict:
+        desc = aws.firehose.describe_delivery_stream(DeliveryStreamName="orders")["DeliveryStreamDescription"]
+        return desc  # type: ignore[no-any-return]
+
+    desc = described()
+    aws.firehose.update_destination(
+        DeliveryStreamName="orders",
+        CurrentDeliveryStreamVersionId=desc["VersionId"],
+        DestinationId=desc["Destinations"][0]["DestinationId"],
+        ExtendedS3DestinationUpdate={"ProcessingConfiguration": old},
+    )
+    # WHEN ensure runs again, THEN it sets the processors the config wants, and the next ensure changes nothing
+    assert "update_delivery_processing" in p.ensure("orders").actions
+    dest = described()["Destinations"][0]["ExtendedS3DestinationDescription"]
+    assert not processing_differs(dest["ProcessingConfiguration"], wanted)
+    assert p.ensure("orders").actions == ()

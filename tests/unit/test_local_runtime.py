@@ -84,7 +84,10 @@ class FakeStreams:
         return {"Records": [r for r in self.records if int(r["dynamodb"]["SequenceNumber"]) > after][:Limit]}
 
     def write(self) -> None:
-        self.records.append({"dynamodb": {"SequenceNumber": str(len(self.records) + 1)}})
+        n = str(len(self.records) + 1)
+        self.records.append(
+            {"eventID": n, "eventName": "INSERT", "dynamodb": {"SequenceNumber": n, "Keys": {"pk": {"S": n}}}}
+        )
 
 
 def test_the_poller_gathers_records_for_the_mappings_window_by_its_clock() -> None:

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 from dynamo_continuous_backup.core.alarms import delivery_alarms
 from dynamo_continuous_backup.core.config import Config
+from dynamo_continuous_backup.provisioning.destination import tenant_processing
 from dynamo_continuous_backup.provisioning.plan import Batching, MappingState, Observed, plan_ensure, plan_remove
 from dynamo_continuous_backup.provisioning.steps import (
     CreateDeliveryStream,
@@ -18,6 +19,7 @@ from dynamo_continuous_backup.provisioning.steps import (
     PutDeliveryAlarms,
     SaveSchema,
     TakeSnapshot,
+    UpdateDeliveryProcessing,
     UpdateMapping,
 )
 
@@ -168,3 +170,17 @@ def test_a_delivery_streams_alarms_are_put_with_it_kept_current_and_removed_with
     drained = replace(current, draining_since=0.0, undelivered=0, alarms=there)
     assert plan_remove(drained, 1000.0, 60, 90, DAY).steps[-1] == DeleteDeliveryAlarms("t", tuple(sorted(there)))
     assert plan_remove(obs(alarms=there), 0.0, 60, 90, DAY).steps == (DeleteDeliveryAlarms("t", tuple(sorted(there))),)
+
+
+def test_our_delivery_streams_processors_are_updated_when_they_differ_and_only_then() -> None:
+    wanted = tenant_processing("tenant")
+    old = {"Enabled": True, "Processors": wanted["Processors"][1:2]}  # made before aggregation: no de-aggregation
+    steps = plan_ensure(protected(delivery_processing=old, wanted_processing=wanted)).steps
+    assert UpdateDeliveryProcessing("t", "t", wanted) in steps
+    for same in (
+        protected(delivery_processing=wanted, wanted_processing=wanted),  # already right: idempotent
+        protected(delivery_processing={}, wanted_processing=None),  # the flat layout: processors left alone
+        protected(delivery_processing=old, wanted_processing=wanted, delivery_status="CREATING"),
+        protected(delivery_processing=None, wanted_processing=wanted),  # not looked
+    ):
+        assert not [s for s in plan_ensure(same).steps if isinstance(s, UpdateDeliveryProcessing)]

@@ -3,6 +3,7 @@ evaluator of the JQ query (tests/integration/test_tenants.py checks it against t
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -11,12 +12,19 @@ from dynamo_continuous_backup.core import naming
 from dynamo_continuous_backup.core.config import Config, config_from_mapping
 from dynamo_continuous_backup.core.errors import ConfigError
 from dynamo_continuous_backup.local.firehose_partitioning import (
+    MAX_SUB_RECORDS,
     UnsupportedPartitioning,
     parse_query,
     partition_records,
     render_prefix,
+    split_json,
 )
-from dynamo_continuous_backup.provisioning.destination import s3_destination, tenant_query
+from dynamo_continuous_backup.provisioning.destination import (
+    processing_differs,
+    s3_destination,
+    tenant_processing,
+    tenant_query,
+)
 
 ROLE = "arn:aws:iam::123456789012:role/fh"
 NOON = 1767268800.0  # 2026-01-01T12:00:00Z
@@ -63,7 +71,13 @@ def test_tenant_destination_partitions_by_the_query() -> None:
     assert dest["ErrorOutputPrefix"] == "p/@errors/orders/!{firehose:error-output-type}/"
     assert dest["DynamicPartitioningConfiguration"]["Enabled"] is True
     assert dest["BufferingHints"] == {"SizeInMBs": 64, "IntervalInSeconds": 60}
-    [processor] = dest["ProcessingConfiguration"]["Processors"]
+    # aggregated records are split into their JSON objects first, and each ends with a newline again
+    deaggregate, processor, delimiter = dest["ProcessingConfiguration"]["Processors"]
+    assert deaggregate == {
+        "Type": "RecordDeAggregation",
+        "Parameters": [{"ParameterName": "SubRecordType", "ParameterValue": "JSON"}],
+    }
+    assert delimiter == {"Type": "AppendDelimiterToRecord"}
     params = {p["ParameterName"]: p["ParameterValue"] for p in processor["Parameters"]}
     assert processor["Type"] == "MetadataExtraction" and params["JsonParsingEngine"] == "JQ-1.6"
     assert params["MetadataExtractionQuery"] == tenant_query("tenant-id")
@@ -101,10 +115,64 @@ def test_records_are_grouped_under_rendered_prefixes() -> None:
         b'{"OldImage":{"t":{"S":"acme"}}}\n',
     ]
     assert partition_records(dest, records, NOON) == {
-        "p/orders/tenant=acme/2026/01/01/12/": [0, 3],
-        "p/orders/tenant=globex/2026/01/01/12/": [1],
-        "p/@errors/orders/processing-failed/": [2],
+        "p/orders/tenant=acme/2026/01/01/12/": [
+            b'{"NewImage":{"t":{"S":"acme"}}}\n',
+            b'{"OldImage":{"t":{"S":"acme"}}}\n',
+        ],
+        "p/orders/tenant=globex/2026/01/01/12/": [b'{"NewImage":{"t":{"S":"globex"}}}\n'],
+        "p/@errors/orders/processing-failed/": [b"not json\n"],
     }
+
+
+def test_an_aggregated_record_is_partitioned_one_change_at_a_time() -> None:
+    # GIVEN one Firehose record holding three change lines of two tenants (as the forwarder sends them)
+    dest = s3_destination(config(tenantAttribute="t"), "orders", ROLE)
+    lines = [
+        b'{"NewImage":{"t":{"S":"acme"}},"v":1}\n',
+        b'{"NewImage":{"t":{"S":"globex"}}}\n',
+        b'{"OldImage":{"t":{"S":"acme"}}}\n',
+    ]
+    # THEN each tenant's folder gets its own lines, byte for byte, in order
+    assert partition_records(dest, [b"".join(lines)], NOON) == {
+        "p/orders/tenant=acme/2026/01/01/12/": [lines[0], lines[2]],
+        "p/orders/tenant=globex/2026/01/01/12/": [lines[1]],
+    }
+
+
+def test_json_deaggregation_follows_the_documented_rules() -> None:
+    # JSONL and back-to-back objects are both split; an array or text between objects is not JSON objects
+    assert split_json(b'{"a":1}\n{"a":2}\n') == [b'{"a":1}', b'{"a":2}']
+    assert split_json(b'{"a":1}{"a":2}') == [b'{"a":1}', b'{"a":2}']
+    for bad in (b'[{"a":1},{"a":2}]', b'{"a":1} x {"a":2}', b"1\n"):
+        with pytest.raises(ValueError):
+            split_json(bad)
+    # past the 500-object cap the whole record goes to the error prefix (AWS leaves it undocumented)
+    dest = s3_destination(config(tenantAttribute="t"), "orders", ROLE)
+    record = b'{"NewImage":{"t":{"S":"acme"}}}\n' * (MAX_SUB_RECORDS + 1)
+    assert partition_records(dest, [record], NOON) == {"p/@errors/orders/processing-failed/": [record]}
+    at_cap = b'{"NewImage":{"t":{"S":"acme"}}}\n' * MAX_SUB_RECORDS
+    assert partition_records(dest, [at_cap], NOON) == {
+        "p/orders/tenant=acme/2026/01/01/12/": at_cap.splitlines(keepends=True)
+    }
+
+
+def test_without_deaggregation_an_aggregated_record_fails_and_without_a_delimiter_lines_run_together() -> None:
+    dest = s3_destination(config(tenantAttribute="t"), "orders", ROLE)
+    processors = dest["ProcessingConfiguration"]["Processors"]
+    two = b'{"NewImage":{"t":{"S":"a"}}}\n{"NewImage":{"t":{"S":"a"}}}\n'
+    no_split = {**dest, "ProcessingConfiguration": {"Enabled": True, "Processors": processors[1:]}}
+    assert list(partition_records(no_split, [two], NOON)) == ["p/@errors/orders/processing-failed/"]
+    no_newline = {**dest, "ProcessingConfiguration": {"Enabled": True, "Processors": processors[:2]}}
+    assert partition_records(no_newline, [two], NOON) == {"p/orders/tenant=a/2026/01/01/12/": [two.splitlines()[0]] * 2}
+
+
+def test_processing_differs_ignores_empty_parameters_only() -> None:
+    wanted = tenant_processing("t")
+    assert not processing_differs(json.loads(json.dumps(wanted)), wanted)
+    described = {**wanted, "Processors": [{**p, "Parameters": p.get("Parameters", [])} for p in wanted["Processors"]]}
+    assert not processing_differs(described, wanted)
+    assert processing_differs({"Enabled": True, "Processors": wanted["Processors"][1:2]}, wanted)
+    assert processing_differs({}, wanted) and processing_differs(None, wanted)
 
 
 def test_unsupported_prefix_expressions_are_refused_loudly() -> None:

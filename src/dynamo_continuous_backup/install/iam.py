@@ -34,7 +34,23 @@ def role_names(config: Config) -> dict[str, str]:
     return {"provisioner": f"{p}-provisioner", "forwarder": f"{p}-forwarder", "firehose": f"{p}-firehose"}
 
 
+# Under PREFIX/, the folders only the provisioner (ensure, checkpoints, backfill) or the CLI
+# write; restore trusts what they hold. The forwarder writes only under @oversize/.
+TRUSTED_FOLDERS = ("@timelines", "@snapshots", "@schemas", "@imports")
+
+
+def _deny_put(bucket: str, config: Config, folders: tuple[str, ...]) -> dict[str, Any]:
+    """A Deny that no Allow overrides: this role never writes under these folders of the prefix."""
+    return {
+        "Effect": "Deny",
+        "Action": "s3:PutObject",
+        "Resource": [f"{bucket}/{config.prefix}/{folder}/*" for folder in folders],
+    }
+
+
 def firehose_policy(config: Config) -> Policy:
+    """Firehose writes change objects under PREFIX/TABLE/ and failed ones under @errors/; the
+    Deny keeps it out of every folder restore trusts (table names never start with '@')."""
     bucket = f"arn:aws:s3:::{config.firehose_delivery_bucket}"
     statements: list[dict[str, Any]] = [
         {
@@ -47,6 +63,7 @@ def firehose_policy(config: Config) -> Policy:
             "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
             "Resource": f"{bucket}/{config.prefix}/*",
         },
+        _deny_put(bucket, config, (*TRUSTED_FOLDERS, "@oversize")),
     ]
     if config.kms_key_arn:
         statements.append(
@@ -70,7 +87,14 @@ def forwarder_policy(config: Config, account: str, region: str) -> Policy:
             "Action": ["firehose:PutRecordBatch", "firehose:PutRecord"],
             "Resource": f"arn:aws:firehose:{region}:{account}:deliverystream/*",
         },
-        {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"{bucket}/{config.prefix}/@oversize/*"},
+        {
+            # create only: a PutObject without If-None-Match (one that could replace a stored
+            # oversize record) is not allowed (capture/forwarder.py writes with IfNoneMatch='*')
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": f"{bucket}/{config.prefix}/@oversize/*",
+            "Condition": {"Null": {"s3:if-none-match": "false"}},
+        },
     ]
     if config.kms_key_arn:
         statements.append(
@@ -122,6 +146,7 @@ def provisioner_policy(config: Config, account: str, region: str, firehose_role_
                     "firehose:ListTagsForDeliveryStream",
                     "firehose:TagDeliveryStream",
                     "firehose:UntagDeliveryStream",
+                    "firehose:UpdateDestination",  # our streams' processors (the tenant layout's de-aggregation)
                 ],
                 "Resource": f"arn:aws:firehose:{region}:{account}:deliverystream/*",
             },
@@ -148,6 +173,7 @@ def provisioner_policy(config: Config, account: str, region: str, firehose_role_
                 "Resource": f"arn:aws:cloudwatch:{region}:{account}:alarm:{config.resource_prefix}-delivery-*",
             },
             {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"{bucket}/{config.prefix}/*"},
+            _deny_put(bucket, config, ("@oversize",)),  # the forwarder's alone: never replaced by ensure
             {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket},
             *_retention(bucket, config),
             {

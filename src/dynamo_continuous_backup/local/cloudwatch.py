@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from ..core.stream_records import StreamRecord
+
 log = logging.getLogger(__name__)
 
 Datum = dict[str, Any]  # one PutMetricData `MetricData` entry
@@ -109,8 +111,8 @@ def iterator_age_ms(event: dict[str, Any], now: float) -> float | None:
     records = event.get("Records")
     if not isinstance(records, list):
         return None
-    times = [(r.get("dynamodb") or {}).get("ApproximateCreationDateTime") for r in records if isinstance(r, dict)]
-    numbers = [float(t) for t in times if isinstance(t, int | float) and not isinstance(t, bool)]
+    times = [StreamRecord(r).approximate_creation_time for r in records if isinstance(r, dict) and r.get("dynamodb")]
+    numbers = [t for t in times if t is not None]
     return max(0.0, round((now - max(numbers)) * 1000, 3)) if numbers else None
 
 

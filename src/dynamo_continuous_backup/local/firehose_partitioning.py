@@ -5,6 +5,13 @@ expression is refused loudly, since guessing would make the emulator pass what A
 
 The form: {KEY: ((TERM // ... // "DEFAULT") | if test("\\A[...]{m,n}\\z") then . else "BAD" end)}
 where each TERM is a path of object keys (`.NewImage."tenantId".S`).
+
+Processors, in Firehose's order: RecordDeAggregation (SubRecordType JSON) splits a record into
+the JSON objects it holds, JSONL or back to back, as AWS documents it ("capped at 500 per
+record"); MetadataExtraction evaluates the query per object; AppendDelimiterToRecord ends each
+with a newline. AWS does not document what happens past 500 objects, nor to a record that is
+not a sequence of JSON objects (an array, a scalar, text between objects): the emulator files
+such a record whole under the error prefix, so going past the cap fails loudly in tests.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ _SEGMENT = re.compile(r'\.(?:(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<quoted>"(?:[^"
 _EXPRESSION = re.compile(r"!\{(?P<namespace>[A-Za-z]+):(?P<value>[^}]*)\}")
 _TIME_TOKENS = {"yyyy": "%Y", "MM": "%m", "dd": "%d", "HH": "%H"}
 ERROR_TYPE = "processing-failed"  # where the emulator puts a record its query cannot evaluate
+MAX_SUB_RECORDS = 500  # JSON de-aggregation's documented cap per record
+_WHITESPACE = " \t\r\n"
 
 
 class UnsupportedPartitioning(ValueError):
@@ -109,29 +118,80 @@ def _timestamp(java_format: str, now: float) -> str:
     return time.strftime("".join(_TIME_TOKENS.get(t, t) for t in tokens), time.gmtime(now))
 
 
-def _query_of(destination: dict[str, Any]) -> str:
+@dataclass(frozen=True)
+class Processing:
+    """A delivery stream's processors, as far as the emulator evaluates them."""
+
+    query: TenantQuery
+    deaggregate: bool  # RecordDeAggregation with SubRecordType JSON
+    delimiter: bytes  # appended to each record: b"\n" with AppendDelimiterToRecord
+
+
+def processing_of(destination: dict[str, Any]) -> Processing:
+    """The processors the product configures (provisioning/destination.py), or UnsupportedPartitioning."""
     processors = (destination.get("ProcessingConfiguration") or {}).get("Processors") or []
-    extraction = [p for p in processors if p.get("Type") == "MetadataExtraction"]
-    if len(extraction) != 1 or len(processors) != 1:
-        raise UnsupportedPartitioning(f"expected one MetadataExtraction processor, got {processors!r}")
-    params = {p["ParameterName"]: p["ParameterValue"] for p in extraction[0].get("Parameters", [])}
-    return str(params.get("MetadataExtractionQuery", ""))
+    types = [p.get("Type") for p in processors]
+    core = [t for t in types if t not in ("RecordDeAggregation", "AppendDelimiterToRecord")]
+    expected = ["RecordDeAggregation"] * ("RecordDeAggregation" in types) + ["MetadataExtraction"]
+    expected += ["AppendDelimiterToRecord"] * ("AppendDelimiterToRecord" in types)
+    if core != ["MetadataExtraction"] or types != expected:
+        raise UnsupportedPartitioning(
+            f"expected [RecordDeAggregation,] MetadataExtraction[, AppendDelimiterToRecord], got {types}"
+        )
+    params = {p.get("Type"): _params(p) for p in processors}
+    deaggregate = "RecordDeAggregation" in params
+    if deaggregate and params["RecordDeAggregation"].get("SubRecordType") != "JSON":
+        raise UnsupportedPartitioning(f"only JSON de-aggregation is emulated, not {params['RecordDeAggregation']}")
+    query = parse_query(str(params["MetadataExtraction"].get("MetadataExtractionQuery", "")))
+    return Processing(query, deaggregate, b"\n" if "AppendDelimiterToRecord" in params else b"")
 
 
-def partition_records(destination: dict[str, Any], records: list[bytes], now: float) -> dict[str, list[int]]:
-    """Pure: rendered prefix -> indices of the records delivered under it; a record whose query
-    fails goes to the rendered ErrorOutputPrefix, as Firehose does."""
-    query = parse_query(_query_of(destination))
+def _params(processor: dict[str, Any]) -> dict[str, str]:
+    return {p["ParameterName"]: p["ParameterValue"] for p in processor.get("Parameters") or []}
+
+
+def split_json(data: bytes) -> list[bytes]:
+    """The JSON objects one record holds, newline-delimited or back to back, each as its own
+    bytes; ValueError for anything else (an array, a scalar, text between objects)."""
+    text = data.decode()
+    decoder = json.JSONDecoder()
+    parts: list[bytes] = []
+    pos = 0
+    while True:
+        while pos < len(text) and text[pos] in _WHITESPACE:
+            pos += 1
+        if pos == len(text):
+            return parts
+        value, end = decoder.raw_decode(text, pos)
+        if not isinstance(value, dict):
+            raise ValueError(f"a JSON {type(value).__name__}, not an object")
+        parts.append(text[pos:end].encode())
+        pos = end
+
+
+def partition_records(destination: dict[str, Any], records: list[bytes], now: float) -> dict[str, list[bytes]]:
+    """Pure: rendered prefix -> the bytes delivered under it, in order; a record that cannot be
+    de-aggregated, or whose query fails, goes to the rendered ErrorOutputPrefix, as Firehose does."""
+    processing = processing_of(destination)
     template = destination["Prefix"]
-    render_prefix(template, {query.key: query.bad}, now)  # an unsupported prefix fails here, loudly
+    render_prefix(template, {processing.query.key: processing.query.bad}, now)  # an unsupported prefix fails here
     errors = render_prefix(destination.get("ErrorOutputPrefix", ""), {}, now)
-    groups: dict[str, list[int]] = {}
-    for i, data in enumerate(records):
-        try:  # one JSON document per record: Firehose's query sees nothing else
-            prefix = render_prefix(template, query.evaluate(json.loads(data)), now)
-        except ValueError:  # unparsable record or a query error: Firehose's error prefix
-            prefix = errors
-        groups.setdefault(prefix, []).append(i)
+    groups: dict[str, list[bytes]] = {}
+    for data in records:
+        try:
+            parts = split_json(data) if processing.deaggregate else [data]
+            if len(parts) > MAX_SUB_RECORDS:
+                raise ValueError(f"{len(parts)} JSON objects in one record, over the {MAX_SUB_RECORDS} cap")
+        except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors too
+            groups.setdefault(errors, []).append(data)
+            continue
+        for part in parts:
+            try:  # one JSON document: Firehose's query sees nothing else
+                prefix = render_prefix(template, processing.query.evaluate(json.loads(part)), now)
+            except ValueError:  # unparsable record or a query error: Firehose's error prefix
+                groups.setdefault(errors, []).append(part + processing.delimiter)
+                continue
+            groups.setdefault(prefix, []).append(part + processing.delimiter)
     return groups
 
 
@@ -152,8 +212,8 @@ def emulate_dynamic_partitioning() -> None:
         now = time.time()
         bucket = destination["BucketARN"].split(":")[-1]
         stamp = time.strftime("%Y-%m-%d-%H-%M-%S", time.gmtime(now))
-        for prefix, indices in partition_records(destination, [r["Data"] for r in records], now).items():
-            body = b"".join(records[i]["Data"] for i in indices)
+        for prefix, parts in partition_records(destination, [r["Data"] for r in records], now).items():
+            body = b"".join(parts)
             key = f"{prefix}{name}-{version_id}-{stamp}-{uuid.uuid4()}"
             s3_backends[self.account_id][self.partition].put_object(bucket, key, body)
         return [{"RecordId": str(uuid.uuid4())} for _ in records]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ..core import stream_records
+
 log = logging.getLogger(__name__)
 
 
@@ -97,7 +99,7 @@ def _binary_keys_in_stream_records() -> None:
     def init(self: Any, table: Any, stream_type: str, event_name: str, old: Any, new: Any, seq: int) -> None:
         original_init(self, table, stream_type, event_name, old, new, seq)
         item = old if old is not None else new
-        keys = self.record["dynamodb"]["Keys"]
+        keys = stream_records.StreamRecord(self.record).keys  # moto's own record: patched in place
         for attr, key in ((table.hash_key_attr, item.hash_key), (table.range_key_attr, item.range_key)):
             if key is not None and key.type == "B" and isinstance(key.value, bytes):
                 keys[attr] = {"B": key.value}

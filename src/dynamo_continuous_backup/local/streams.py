@@ -11,11 +11,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from ..core.errors import AwsNotFoundError
 from ..core.records import json_form
+from ..core.stream_records import StreamRecord
 
 log = logging.getLogger(__name__)
 
@@ -104,15 +104,15 @@ class MappingPoller:
         failures = response.get("batchItemFailures") or []
         if not failures:
             cursor.after, cursor.failures, cursor.limit = (
-                records[-1]["dynamodb"]["SequenceNumber"],
+                StreamRecord(records[-1]).sequence_number,
                 0,
                 mapping["BatchSize"],
             )
             return len(records)
         seq = failures[0]["itemIdentifier"]
-        done = [r for r in records if _seq_lt(r["dynamodb"]["SequenceNumber"], seq)]
+        done = [r for r in records if _seq_lt(StreamRecord(r).sequence_number, seq)]
         if done:
-            cursor.after = done[-1]["dynamodb"]["SequenceNumber"]
+            cursor.after = StreamRecord(done[-1]).sequence_number
         return len(done) + self._failed(mapping, cursor, records[len(done) :], None)
 
     def _failed(
@@ -131,7 +131,7 @@ class MappingPoller:
                 len(records),
                 limit,
             )
-            cursor.after, cursor.failures = records[-1]["dynamodb"]["SequenceNumber"], 0
+            cursor.after, cursor.failures = StreamRecord(records[-1]).sequence_number, 0
         return 0
 
 
@@ -141,13 +141,12 @@ def _seq_lt(a: str, b: str) -> bool:
 
 def lambda_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
     """A GetRecords record as Lambda delivers it: epoch-number times, base64 binary values."""
-    ddb = dict(record["dynamodb"])
-    when = ddb.get("ApproximateCreationDateTime")
-    if isinstance(when, datetime):
-        ddb["ApproximateCreationDateTime"] = int(when.timestamp())
-    for image in ("Keys", "NewImage", "OldImage"):
-        if image in ddb:
-            ddb[image] = json_form(ddb[image])
-    out = {k: v for k, v in record.items() if k != "dynamodb"}
-    out.update(dynamodb=ddb, eventSourceARN=arn)
-    return out
+    view = StreamRecord(record)
+    fields: dict[str, Any] = {"Keys": json_form(view.keys)}
+    when = view.approximate_creation_time
+    if when is not None:
+        fields["ApproximateCreationDateTime"] = int(when)
+    for name, image in (("NewImage", view.new_image), ("OldImage", view.old_image)):
+        if image is not None:
+            fields[name] = json_form(image)
+    return {**view.with_change(**fields), "eventSourceARN": arn}

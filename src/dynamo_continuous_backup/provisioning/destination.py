@@ -50,23 +50,48 @@ def s3_destination(config: Config, table: str, role_arn: str) -> dict[str, Any]:
     if c.kms_key_arn:
         dest["EncryptionConfiguration"] = {"KMSEncryptionConfig": {"AWSKMSKeyARN": c.kms_key_arn}}
     if c.tenant_attribute:
-        query = tenant_query(c.tenant_attribute)
-        # Each Firehose record is one change line (capture/forwarder.py sends one record per
-        # line), so no RecordDeAggregation is needed before the query.
         dest["Prefix"] = tenant_prefix_expression(c, table)
         # Firehose needs the error type in an error prefix when partitioning is on.
         dest["ErrorOutputPrefix"] = naming.errors_prefix(c.prefix, table) + "!{firehose:error-output-type}/"
         dest["DynamicPartitioningConfiguration"] = {"Enabled": True, "RetryOptions": {"DurationInSeconds": 300}}
-        dest["ProcessingConfiguration"] = {
-            "Enabled": True,
-            "Processors": [
-                {
-                    "Type": "MetadataExtraction",
-                    "Parameters": [
-                        {"ParameterName": "MetadataExtractionQuery", "ParameterValue": query},
-                        {"ParameterName": "JsonParsingEngine", "ParameterValue": JQ_ENGINE},
-                    ],
-                }
-            ],
-        }
+        dest["ProcessingConfiguration"] = tenant_processing(c.tenant_attribute)
     return dest
+
+
+def tenant_processing(attribute: str) -> dict[str, Any]:
+    """The multi-tenant layout's processors. A Firehose record carries up to 500 change lines
+    (capture/batching.py): JSON de-aggregation splits it so the query sees one change at a
+    time, and a newline ends each change again, so S3 holds the same NDJSON lines as the flat
+    layout (de-aggregation consumes the newlines between objects)."""
+    return {
+        "Enabled": True,
+        "Processors": [
+            {
+                "Type": "RecordDeAggregation",
+                "Parameters": [{"ParameterName": "SubRecordType", "ParameterValue": "JSON"}],
+            },
+            {
+                "Type": "MetadataExtraction",
+                "Parameters": [
+                    {"ParameterName": "MetadataExtractionQuery", "ParameterValue": tenant_query(attribute)},
+                    {"ParameterName": "JsonParsingEngine", "ParameterValue": JQ_ENGINE},
+                ],
+            },
+            {"Type": "AppendDelimiterToRecord"},
+        ],
+    }
+
+
+def processing_differs(current: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
+    """Whether a delivery stream's ProcessingConfiguration (as described) is not `wanted`;
+    absent and empty parameter lists are the same."""
+
+    def norm(config: dict[str, Any] | None) -> tuple[Any, ...]:
+        config = config or {}
+        processors = tuple(
+            (p.get("Type"), tuple(sorted((q["ParameterName"], q["ParameterValue"]) for q in p.get("Parameters") or [])))
+            for p in config.get("Processors") or []
+        )
+        return bool(config.get("Enabled")), processors
+
+    return norm(current) != norm(wanted)

@@ -18,6 +18,7 @@ from ..core.aws import Clients
 from ..core.config import Config
 from ..core.errors import AwsError, AwsNotFoundError
 from ..core.records import iter_lines
+from ..core.stream_records import StreamRecord
 from ..core.timeline_store import change_roots
 
 log = logging.getLogger(__name__)
@@ -52,10 +53,6 @@ def hour_prefixes(start: float, end: float) -> list[str]:
     return out
 
 
-def _epoch(value: Any) -> float:
-    return value.timestamp() if isinstance(value, datetime) else float(value)
-
-
 def stream_records(streams: Any, stream_arn: str, cutoff: float, limit: int = MAX_RECORDS) -> dict[str, float] | None:
     """eventID -> time of every record of the stream created at or before `cutoff`; None when
     there are more than `limit`, or the stream is gone (its records expired with it)."""
@@ -75,11 +72,11 @@ def stream_records(streams: Any, stream_arn: str, cutoff: float, limit: int = MA
                 records = page.get("Records", [])
                 newer = False
                 for record in records:
-                    when = _epoch(record["dynamodb"].get("ApproximateCreationDateTime", 0))
+                    when = StreamRecord(record).approximate_creation_time or 0.0
                     if when > cutoff:
                         newer = True
                         break
-                    found[record["eventID"]] = when
+                    found[StreamRecord(record).event_id] = when
                 if len(found) > limit:
                     return None
                 if newer:

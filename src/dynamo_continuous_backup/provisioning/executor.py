@@ -34,6 +34,7 @@ from .steps import (
     SaveSchema,
     TableStep,
     TakeSnapshot,
+    UpdateDeliveryProcessing,
     UpdateMapping,
 )
 
@@ -97,6 +98,8 @@ class AwsExecutor:
                 return self.enable_stream(step)
             case CreateDeliveryStream():
                 return self.create_delivery_stream(step)
+            case UpdateDeliveryProcessing():
+                return self.update_delivery_processing(step)
             case CancelDraining():
                 return self.cancel_draining(step)
             case CreateMapping():
@@ -136,6 +139,27 @@ class AwsExecutor:
                 raise
             return False
         self.observer.wait_active(step.table)
+        return True
+
+    def update_delivery_processing(self, step: UpdateDeliveryProcessing) -> bool:
+        """Set our delivery stream's processors; a concurrent change (another ensure) is no error:
+        the next ensure compares again."""
+        firehose = self.clients.firehose
+        desc = firehose.describe_delivery_stream(DeliveryStreamName=step.name)["DeliveryStreamDescription"]
+        if (
+            naming.owned_table(firehose.list_tags_for_delivery_stream(DeliveryStreamName=step.name).get("Tags", []))
+            != step.table
+        ):
+            return False  # never another consumer's stream
+        try:
+            firehose.update_destination(
+                DeliveryStreamName=step.name,
+                CurrentDeliveryStreamVersionId=desc["VersionId"],
+                DestinationId=desc["Destinations"][0]["DestinationId"],
+                ExtendedS3DestinationUpdate={"ProcessingConfiguration": step.processing},
+            )
+        except ConflictError:
+            return False
         return True
 
     def create_delivery_stream(self, step: CreateDeliveryStream) -> bool:

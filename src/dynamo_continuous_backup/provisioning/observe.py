@@ -14,6 +14,7 @@ from ..core.aws import Clients, wait_until
 from ..core.config import Config
 from ..core.errors import AccessDeniedError, AwsNotFoundError, TableNotFoundError
 from ..snapshot.bases import find_base
+from .destination import tenant_processing
 from .plan import Batching, MappingState, Observed
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ class Delivery:
     status: str | None = None
     owner: str | None = None  # the full table name in its ownership tag, None if not tagged ours
     draining_since: float | None = None
+    processing: dict[str, Any] | None = None  # its ProcessingConfiguration ({}: none)
 
 
 @dataclass
@@ -60,6 +62,8 @@ class Observer:
             delivery_status=delivery.status,
             delivery_owner=delivery.owner,
             draining_since=delivery.draining_since,
+            delivery_processing=delivery.processing,
+            wanted_processing=tenant_processing(self.config.tenant_attribute) if self.config.tenant_attribute else None,
             mappings=self.mappings(table, None if all_mappings else stream_arn),
             has_base=has_base,
             description=desc,
@@ -98,7 +102,14 @@ class Observer:
             return Delivery()
         tags = self.clients.firehose.list_tags_for_delivery_stream(DeliveryStreamName=name).get("Tags", [])
         draining = next((t["Value"] for t in tags if t["Key"] == naming.TAG_DRAINING), None)
-        return Delivery(desc["DeliveryStreamStatus"], naming.owned_table(tags), float(draining) if draining else None)
+        destinations = desc.get("Destinations") or [{}]
+        processing = (destinations[0].get("ExtendedS3DestinationDescription") or {}).get("ProcessingConfiguration")
+        return Delivery(
+            desc["DeliveryStreamStatus"],
+            naming.owned_table(tags),
+            float(draining) if draining else None,
+            processing or {},
+        )
 
     def alarms(self, delivery_stream: str) -> dict[str, dict[str, Any]] | None:
         """The delivery stream's alarms that exist, by name; None when they cannot be read."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.alarms import AlarmSpec
+from .destination import processing_differs
 from .steps import (
     CancelDraining,
     CreateDeliveryStream,
@@ -22,6 +23,7 @@ from .steps import (
     SaveSchema,
     TableStep,
     TakeSnapshot,
+    UpdateDeliveryProcessing,
     UpdateMapping,
 )
 
@@ -59,6 +61,10 @@ class Observed:
     delivery_owner: str | None = None  # full table name in its tags, None if not tagged ours
     mappings: tuple[MappingState, ...] = ()  # ours (our forwarder): on the current stream, or all for removal
     draining_since: float | None = None
+    # the delivery stream's ProcessingConfiguration as described ({}: none), and as the config
+    # wants it (None: no opinion, the flat layout leaves processors alone)
+    delivery_processing: dict[str, Any] | None = field(default=None, compare=False)
+    wanted_processing: dict[str, Any] | None = field(default=None, compare=False)
     undelivered: int | None = None  # stream records up to the drain cut-off not yet in S3; None: unknown
     has_base: bool | None = None  # a complete base of the current stream exists; None: not looked
     wanted_alarms: tuple[AlarmSpec, ...] = ()  # the delivery stream's alarms as the config wants them
@@ -104,6 +110,13 @@ def plan_ensure(obs: Observed) -> Plan:
         steps.append(EnableStream(table, WANTED_VIEW))
     if obs.delivery_status is None:
         steps.append(CreateDeliveryStream(table, obs.delivery_stream))
+    if (
+        obs.delivery_status == "ACTIVE"
+        and obs.wanted_processing is not None
+        and obs.delivery_processing is not None
+        and processing_differs(obs.delivery_processing, obs.wanted_processing)
+    ):
+        steps.append(UpdateDeliveryProcessing(table, obs.delivery_stream, obs.wanted_processing))
     if obs.draining_since is not None:
         steps.append(CancelDraining(table, obs.delivery_stream))
     current = (

@@ -47,6 +47,22 @@ class CreateDeliveryStream(OnTable):
 
 
 @dataclass(frozen=True)
+class UpdateDeliveryProcessing(OnTable):
+    """Our delivery stream's processors differ from what the config wants (e.g. made before
+    aggregated records needed de-aggregation): set them."""
+
+    action: ClassVar[str] = "update_delivery_processing"
+    shows: ClassVar[str] = "{name} of table {table} ({types})"
+    name: str
+    processing: dict[str, Any]  # the ProcessingConfiguration to set
+
+    @property
+    def target(self) -> str:
+        types = ", ".join(p["Type"] for p in self.processing.get("Processors", []))
+        return f"{self.name} of table {self.table} (processors: {types})"
+
+
+@dataclass(frozen=True)
 class CancelDraining(OnTable):
     action: ClassVar[str] = "cancel_draining"
     shows: ClassVar[str] = "delivery stream {delivery_stream} of table {table}"
@@ -148,6 +164,7 @@ class TakeSnapshot(OnTable):
 TableStep: TypeAlias = (
     EnableStream
     | CreateDeliveryStream
+    | UpdateDeliveryProcessing
     | CancelDraining
     | CreateMapping
     | EnableMapping
