@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -141,18 +142,25 @@ class Clients:
     ) -> None:
         self.session = session or boto3.Session(region_name=region)
         self.config = config
+        # Per object, not functools.cache on the method: that cache is the class's and would keep
+        # every Clients ever made (each client holds its service model, megabytes) for good.
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
     @property
     def region(self) -> str:
         return self.session.region_name or "us-east-1"
 
-    @functools.cache  # noqa: B019 - one client per service per Clients object is the point
     def get(self, service: str) -> Any:
-        client = self.session.client(service, config=self.config, region_name=self.region)
-        for svc, operation in FINAL_ERRORS:
-            if svc == service:
-                client.meta.events.register_first(f"needs-retry.{svc}.{operation}", _final)
-        return wrap(client, self.region)
+        """The service's client, made on first use (one per service per Clients object)."""
+        with self._lock:  # threads share a Clients: a boto3 session is not safe to create clients from at once
+            if service not in self._clients:
+                client = self.session.client(service, config=self.config, region_name=self.region)
+                for svc, operation in FINAL_ERRORS:
+                    if svc == service:
+                        client.meta.events.register_first(f"needs-retry.{svc}.{operation}", _final)
+                self._clients[service] = wrap(client, self.region)
+            return self._clients[service]
 
     @property
     def dynamodb(self) -> Any:
