@@ -1,14 +1,19 @@
-"""The local runtime's own semantics: EventBridge matching and Lambda-like stream batches."""
+"""The local runtime's own semantics: EventBridge matching and Lambda-like stream batches; and
+`dynamo-backup local` on a port already taken."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from dynamo_continuous_backup.core.aws import Clients
+from dynamo_continuous_backup.local.emulator import EmbeddedMoto
 from dynamo_continuous_backup.local.streams import MappingPoller
+
+from ..helpers import cli
 
 
 @pytest.fixture
@@ -89,3 +94,19 @@ def test_limited_retries_discard_the_batch_like_lambda(aws: Clients, stream: dic
     for _ in range(10):
         poller.poll(stream)
     assert seen[:2] == [["k0", "k1", "k2", "k3"]] * 2 and ["k4", "k5", "k6", "k7"] in seen
+
+
+def test_a_second_local_on_a_busy_port_exits_2_with_one_line(moto_server: EmbeddedMoto) -> None:
+    # GIVEN the tests' emulator on its port, WHEN `dynamo-backup local` is started on the same port
+    answers: list[tuple[int, str, str]] = []
+    second = threading.Thread(target=lambda: answers.append(cli("local", "--port", str(moto_server.port))), daemon=True)
+    second.start()
+    second.join(timeout=60)  # it used to wait forever for a server that never started
+    # THEN it exits 2 at once with one line naming the port and the fix, and prints nothing else
+    assert not second.is_alive() and answers, "dynamo-backup local hangs on a busy port"
+    [(code, out, err)] = answers
+    assert code == 2 and out == ""
+    assert err == (
+        f"error: port {moto_server.port} is already in use (another `dynamo-backup local`?): "
+        "stop it, or choose another port with --port\n"
+    )
