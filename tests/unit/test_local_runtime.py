@@ -1,4 +1,4 @@
-"""The local runtime's EventBridge matching and schedule rates."""
+"""The local runtime's EventBridge matching, schedule rates and idle backoff."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 
 from dynamo_continuous_backup.install.deployer import event_pattern
 from dynamo_continuous_backup.local.eventbridge import TableState, lifecycle_events, matches, rate_seconds
+from dynamo_continuous_backup.local.runtime import IDLE_CAP, idle_wait
 
 
 def test_deployed_pattern_matches_table_calls_only() -> None:
@@ -45,3 +46,17 @@ def test_pattern_operators(pattern: dict, event: dict, result: bool) -> None:
 def test_rate_expressions() -> None:
     assert rate_seconds("rate(1 hour)") == 3600 and rate_seconds("rate(5 minutes)") == 300
     assert rate_seconds("cron(0 * * * ? *)") is None
+
+
+def test_an_idle_runtime_backs_off_to_the_cap_and_a_delivery_resets_it() -> None:
+    waits, wait = [], 0.0
+    for busy in (False, False, False, False, False, True, False, False):
+        wait = idle_wait(wait, busy, base=0.2, cap=1.0)
+        waits.append(wait)
+    # idle: base, doubling up to the cap; a step that delivered goes on at once, then base again
+    assert waits == [0.2, 0.4, 0.8, 1.0, 1.0, 0.0, 0.2, 0.4]
+
+
+def test_the_idle_cap_never_polls_faster_than_asked() -> None:
+    assert idle_wait(0.0, False, base=5.0, cap=1.0) == 5.0  # a poll interval above the cap is kept
+    assert idle_wait(100.0, False, base=0.1) == IDLE_CAP <= 2.0  # the default cap: at most 2 s late
