@@ -42,6 +42,27 @@ def bind(port: int) -> socket.socket:
     return sock
 
 
+def _dispatcher(base: Any, create_app: Any) -> Any:
+    """moto's request dispatcher, remembering which backend serves a host: moto's lists its own
+    package folder (a stat per service) and tries every service's URL patterns on each request,
+    holding one lock for all of them."""
+
+    class RememberingDispatcher(base):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__(create_app)
+            self._backends: dict[str | None, Any] = {}
+
+        def get_backend_for_host(self, host: str | None) -> Any:
+            # Called under the dispatcher's lock. Hosts are few (service.region names), but bound it.
+            if host not in self._backends:
+                if len(self._backends) > 1024:
+                    self._backends.clear()
+                self._backends[host] = super().get_backend_for_host(host)
+            return self._backends[host]
+
+    return RememberingDispatcher()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -77,7 +98,7 @@ class EmbeddedMoto:
             self._server = make_server(
                 "127.0.0.1",
                 self.port,
-                DomainDispatcherApplication(create_backend_app),
+                _dispatcher(DomainDispatcherApplication, create_backend_app),
                 threaded=True,
                 request_handler=MotoRequestHandler,
                 fd=listening.fileno(),  # werkzeug serves a duplicate of it
