@@ -12,6 +12,7 @@ from dynamo_continuous_backup.cli.main import UI, main
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.install import iam
+from dynamo_continuous_backup.local.emulator import EMULATOR_MARK
 
 from .. import helpers
 from ..fakes import Failing, client_error, clients_with
@@ -68,6 +69,18 @@ def test_changed_setting_updates_in_place(aws: Clients, cfg_path: str) -> None:
     assert "update function configuration: dynamo-backup-ensure" in out and "create" not in out
     env = aws.lambda_.get_function_configuration(FunctionName="dynamo-backup-ensure")["Environment"]["Variables"]
     assert json.loads(env["DCB_CONFIG"])["streamsMaxRecordsBatch"] == 200
+
+
+def test_no_trail_warning_on_the_embedded_aws_only(
+    aws: Clients, cfg_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On the embedded AWS (`dynamo-backup local`) the local runtime delivers the table events itself
+    code, out = cli("deploy", "--config", cfg_path, "--dry-run")
+    assert code == 0 and "CloudTrail" not in out
+    # The same account taken for a real one (no emulator mark): it has no trail, deploy warns
+    monkeypatch.delenv(EMULATOR_MARK)
+    code, out = cli("deploy", "--config", cfg_path, "--dry-run")
+    assert code == 0 and "warning: no CloudTrail trail is logging management events" in out
 
 
 def test_existing_bucket_missing_protections_are_reported(aws: Clients, cfg_path: str) -> None:

@@ -1,7 +1,9 @@
-"""The local runtime's own semantics: EventBridge matching and Lambda-like stream batches."""
+"""The local runtime's own semantics: EventBridge matching and Lambda-like stream batches; and
+`dynamo-backup local` on a port already taken."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -11,10 +13,11 @@ import pytest
 from dynamo_continuous_backup.core.aws import Clients
 from dynamo_continuous_backup.core.config import Config
 from dynamo_continuous_backup.local import LocalRuntime
+from dynamo_continuous_backup.local.emulator import EmbeddedMoto
 from dynamo_continuous_backup.local.streams import MappingPoller
 from dynamo_continuous_backup.provisioning.provisioner import Provisioner
 
-from ..helpers import PREFIX, s3_records
+from ..helpers import PREFIX, cli, s3_records
 
 
 @pytest.fixture
@@ -137,3 +140,19 @@ def test_writes_within_the_window_reach_the_forwarder_in_one_invocation(
         aws.dynamodb.put_item(TableName="orders", Item={"pk": {"S": f"k{i}"}})
     runtime.settle()
     assert batches() == 5 and len(s3_records(aws, f"{PREFIX}/orders/")) == 10
+
+
+def test_a_second_local_on_a_busy_port_exits_2_with_one_line(moto_server: EmbeddedMoto) -> None:
+    # GIVEN the tests' emulator on its port, WHEN `dynamo-backup local` is started on the same port
+    answers: list[tuple[int, str, str]] = []
+    second = threading.Thread(target=lambda: answers.append(cli("local", "--port", str(moto_server.port))), daemon=True)
+    second.start()
+    second.join(timeout=60)  # it used to wait forever for a server that never started
+    # THEN it exits 2 at once with one line naming the port and the fix, and prints nothing else
+    assert not second.is_alive() and answers, "dynamo-backup local hangs on a busy port"
+    [(code, out, err)] = answers
+    assert code == 2 and out == ""
+    assert err == (
+        f"error: port {moto_server.port} is already in use (another `dynamo-backup local`?): "
+        "stop it, or choose another port with --port\n"
+    )

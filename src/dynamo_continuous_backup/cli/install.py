@@ -17,12 +17,17 @@ def _deploy_args(p: argparse.ArgumentParser) -> None:
 
 @command("deploy", "install (or update) the product in an account", _deploy_args)
 def cmd_deploy(args: argparse.Namespace, ui: UI) -> int:
+    import os
+
     from ..install.deployer import Deployer
     from ..install.executor import DeployRunner
+    from ..local.emulator import EMULATOR_MARK
     from ..provisioning.steps import PrintingExecutor
 
     config, clients = load(args)
-    deployer = Deployer(clients, config)
+    # On the embedded AWS the local runtime turns table changes into the CloudTrail events
+    # itself: no trail is needed there (a trail check against it would only warn wrongly).
+    deployer = Deployer(clients, config, trail_needed=not os.environ.get(EMULATOR_MARK))
     # A plan that cannot be applied raises (exit 1, or 2 for a bad config or arguments).
     plan = deployer.plan_remove(args.force) if args.remove else deployer.plan()
     for warning in plan.warnings:
@@ -54,11 +59,15 @@ def cmd_local(args: argparse.Namespace, ui: UI) -> int:
     import os
     import time
 
+    from ..core.errors import UserInputError
     from ..local import LocalRuntime
     from ..local.emulator import EmbeddedMoto
 
     region = os.environ.get("AWS_REGION", "us-east-1")
-    moto = None if args.endpoint_url else EmbeddedMoto(args.port).start()
+    try:
+        moto = None if args.endpoint_url else EmbeddedMoto(args.port).start()
+    except UserInputError as exc:  # the port is taken: say so and how to choose another
+        raise UserInputError(f"{exc}: stop it, or choose another port with --port") from None
     if moto is None:
         # A moto server we did not start still runs its own Docker-based stream delivery,
         # which empties shards: the mappings may then miss records (docs/emulator.md).

@@ -7,10 +7,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import (
     BotoCoreError,
@@ -133,26 +136,60 @@ def _final(response: Any = None, operation: Any = None, **_: Any) -> bool | None
     return False if code in FINAL_ERRORS.get((service, operation.name), ()) else None
 
 
+class _ParsedOnce(botocore.loaders.JSONFileLoader):
+    """botocore's JSON data files (service models, endpoint rules), each parsed once per process.
+    Every boto3 session brings its own loader, which parses them again (~50 ms per service, and
+    the garbage of it): a command or a test making several Clients paid that each time. Within
+    one session botocore already shares a parsed file between clients; this shares it between sessions."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, Any] = {}
+
+    def load_file(self, file_path: str) -> Any:
+        if file_path not in self._parsed:
+            self._parsed[file_path] = super().load_file(file_path)
+        return self._parsed[file_path]
+
+
+_FILES = _ParsedOnce()
+
+
+def _new_session(region: str | None = None) -> boto3.Session:
+    """boto3.Session(region_name=region), its data files parsed once per process (_ParsedOnce)."""
+    core = botocore.session.get_session()
+    loader = botocore.loaders.create_loader(core.get_config_variable("data_path"))
+    loader.file_loader = _FILES
+    core.register_component("data_loader", loader)
+    return boto3.Session(region_name=region, botocore_session=core)
+
+
 class Clients:
     """Lazily created, error-translating clients from one session; the whole package takes one."""
 
     def __init__(
         self, region: str | None = None, session: boto3.Session | None = None, config: BotoConfig = CONTROL_PLANE
     ) -> None:
-        self.session = session or boto3.Session(region_name=region)
+        self.session = session or _new_session(region)
         self.config = config
+        # Per object, not functools.cache on the method: that cache is the class's and would keep
+        # every Clients ever made (each client holds its service model, megabytes) for good.
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
     @property
     def region(self) -> str:
         return self.session.region_name or "us-east-1"
 
-    @functools.cache  # noqa: B019 - one client per service per Clients object is the point
     def get(self, service: str) -> Any:
-        client = self.session.client(service, config=self.config, region_name=self.region)
-        for svc, operation in FINAL_ERRORS:
-            if svc == service:
-                client.meta.events.register_first(f"needs-retry.{svc}.{operation}", _final)
-        return wrap(client, self.region)
+        """The service's client, made on first use (one per service per Clients object)."""
+        with self._lock:  # threads share a Clients: a boto3 session is not safe to create clients from at once
+            if service not in self._clients:
+                client = self.session.client(service, config=self.config, region_name=self.region)
+                for svc, operation in FINAL_ERRORS:
+                    if svc == service:
+                        client.meta.events.register_first(f"needs-retry.{svc}.{operation}", _final)
+                self._clients[service] = wrap(client, self.region)
+            return self._clients[service]
 
     @property
     def dynamodb(self) -> Any:

@@ -39,10 +39,16 @@ class Deployer:
     prebuilt_code: ClassVar[bytes | None] = None
 
     def __init__(
-        self, clients: Clients, config: Config, code: bytes | None = None, sleep: Callable[[float], None] = time.sleep
+        self,
+        clients: Clients,
+        config: Config,
+        code: bytes | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        trail_needed: bool = True,
     ) -> None:
         self.clients = clients
         self.config = config
+        self.trail_needed = trail_needed  # False: something else delivers table events (the local runtime)
         self._code = code if code is not None else self.prebuilt_code
         self.sleep = sleep
 
@@ -202,6 +208,8 @@ class Deployer:
 
     def _trail(self) -> bool | str:
         """Without a trail logging management events, EventBridge never sees CreateTable."""
+        if not self.trail_needed:
+            return True
         cloudtrail = self.clients.get("cloudtrail")
         try:
             trails = cloudtrail.describe_trails()["trailList"]

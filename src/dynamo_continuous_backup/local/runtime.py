@@ -19,6 +19,17 @@ from .workers import POOL, FunctionSpec, WorkerPool
 
 log = logging.getLogger(__name__)
 
+IDLE_CAP = 1.0  # seconds: the longest pause of an idle runtime before it looks again
+
+
+def idle_wait(previous: float, busy: bool, base: float, cap: float = IDLE_CAP) -> float:
+    """The pause before the next step: none after a step that delivered something, else `base`
+    doubling with each idle step up to `cap` (never below `base`). Each step is several API
+    calls: polling an idle emulator every `base` seconds cost a quarter of a core."""
+    if busy:
+        return 0.0
+    return min(max(base, cap), max(base, previous * 2))
+
 
 class LocalRuntime:
     """EventBridge delivery, scheduled rules and stream polling for the functions deployed on
@@ -151,13 +162,15 @@ class LocalRuntime:
         return self
 
     def _loop(self) -> None:
+        wait = 0.0
         while not self._stop.is_set():
             try:
-                if self.step() == 0:
-                    self._stop.wait(self.poll_interval)
+                wait = idle_wait(wait, self.step() > 0, self.poll_interval)
             except Exception:  # the background loop must outlive any one failed step
                 log.exception("local runtime step failed; continuing")
-                self._stop.wait(1.0)
+                wait = 1.0
+            if wait:
+                self._stop.wait(wait)
 
     def stop(self) -> None:
         self._stop.set()
