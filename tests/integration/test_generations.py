@@ -127,7 +127,8 @@ def test_writes_while_the_stream_was_off_are_a_reported_gap_and_both_sides_resto
     assert names(aws, "gap-before") == {"a1", "a2"}
     # AND a time inside the gap is refused, naming the restorable times around it
     path = str(gap_config(tmp_path))
-    code, _, err = cli("restore", "gap", "--to", "gap-x", "--config", path, "--at", str(capture_end(off) + 0.5))
+    inside = (capture_end(off) + second) / 2  # strictly between the two spans
+    code, _, err = cli("restore", "gap", "--to", "gap-x", "--config", path, "--at", str(inside))
     assert code == 2 and "restorable times before it end at" in err and err.count("\n") == 1, err
     # AND the latest state has every item, those written while capture was off included (the new base)
     latest = Restorer(aws, store).restore("gap", "gap-now", RestoreOptions())

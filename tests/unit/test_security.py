@@ -33,7 +33,9 @@ def test_the_athena_users_policy_writes_only_where_the_engine_writes() -> None:
         for r in ([st["Resource"]] if isinstance(st["Resource"], str) else st["Resource"])
         if "s3:PutObject" in st["Action"]
     }
-    assert writes == {f"arn:aws:s3:::{BUCKET}/p/{w}*" for w in ("@imports/", "@snapshots/", "@athena-results/")}
+    # where the engine writes: its imports, its bases and their index names, its results
+    places = ("@imports/", "@snapshots/", "@athena-results/", "@timelines/*/bases/")
+    assert writes == {f"arn:aws:s3:::{BUCKET}/p/{w}*" for w in places}
     athena = next(st for st in policy["Statement"] if "athena:StartQueryExecution" in st["Action"])
     assert athena["Resource"] == "arn:aws:athena:us-east-1:123456789012:workgroup/primary"
 

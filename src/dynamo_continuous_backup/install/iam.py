@@ -319,12 +319,19 @@ def athena_user_policy(config: Config, account: str, region: str) -> Policy:
             "Resource": f"arn:aws:logs:{region}:{account}:log-group:/aws-dynamodb/*",
         },
     ]
+    # an Athena checkpoint indexes its base (timeline_store.record_base), as every base writer does
+    statements.append(
+        {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"{bucket}/{config.prefix}/@timelines/*/bases/*"}
+    )
     if config.change_retention_days > 0:  # an Athena checkpoint then prunes, as every checkpoint does
         statements += [
             {
                 "Effect": "Allow",
                 "Action": "s3:PutObject",
-                "Resource": f"{bucket}/{config.prefix}/@timelines/*/pruned/*",
+                "Resource": [
+                    f"{bucket}/{config.prefix}/@timelines/*/pruned/*",
+                    f"{bucket}/{config.prefix}/@timelines/*/removed/*",
+                ],
             },
             *_retention(bucket, config),
         ]
