@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dynamo_continuous_backup.core.config import Config
+from dynamo_continuous_backup.core.lateness import unseen_by
 from dynamo_continuous_backup.core.timeline_store import base_fact_key, base_summaries, build_timeline, pruned_marks
 
 CONFIG = Config(firehose_delivery_bucket="b", firehose_delivery_prefix="backups")
@@ -57,7 +58,10 @@ def test_retention_marks_are_read_from_their_names() -> None:
     assert pruned_marks(keys) == {keys[0]: {"before": 1700000000.0}}
 
 
-def test_a_checkpoint_that_saw_too_many_objects_at_its_newest_time_gets_no_name() -> None:
+def test_a_checkpoint_that_saw_too_many_objects_at_its_newest_time_counts_that_second_as_seen() -> None:
     m = {"runId": "r", "kind": "checkpoint", "startTime": 1.0, "endTime": 2.0, "listedNewest": 2.0}
-    assert base_fact_key(CONFIG, "t", {**m, "listedSeen": [str(n) for n in range(40)]}) is not None
-    assert base_fact_key(CONFIG, "t", {**m, "listedSeen": [str(n) for n in range(41)]}) is None
+    few = base_fact_key(CONFIG, "t", {**m, "listedSeen": [str(n) for n in range(40)]})
+    many = base_fact_key(CONFIG, "t", {**m, "listedSeen": [str(n) for n in range(41)]})
+    assert not few.endswith(",%2A") and many.endswith(",%2A")  # "*", quoted
+    [base] = [b for g in build_timeline("t", {}, base_summaries(CONFIG, "t", [many])).generations for b in g.bases]
+    assert not unseen_by(base, 2.0, "any/key") and unseen_by(base, 2.5, "any/key")

@@ -41,7 +41,24 @@ def unseen_by(checkpoint: Base, modified: float, key: str) -> bool:
     written at or after the newest object it saw (one S3 clock), and not one it saw."""
     if checkpoint.listed is None:
         return True  # a checkpoint that noted nothing: every object is suspect
-    return modified > checkpoint.listed or (modified == checkpoint.listed and seen_digest(key) not in checkpoint.seen)
+    seen = checkpoint.seen
+    return modified > checkpoint.listed or (
+        modified == checkpoint.listed and ALL_SEEN not in seen and seen_digest(key) not in seen
+    )
+
+
+# A checkpoint whose listing saw too many objects in its newest second for the base index to name
+# them: all of that second count as seen. A change 48 h late landing in that very second, after
+# the listing, is the one case this cannot see.
+ALL_SEEN = "*"
+MAX_SEEN = 40  # 13 bytes each in an index name: well under S3's 1,024-byte key limit
+
+
+def seen_set(keys: Iterable[str]) -> frozenset[str]:
+    """What a checkpoint keeps of the objects its listing saw in its newest second: their digests,
+    or ALL_SEEN past MAX_SEEN (the same from its manifest as from its index name)."""
+    digests = frozenset(seen_digest(k) for k in keys)
+    return digests if len(digests) <= MAX_SEEN else frozenset({ALL_SEEN})
 
 
 def seen_digest(key: str) -> str:

@@ -28,7 +28,15 @@ from . import naming
 from .aws import Clients
 from .config import Config
 from .errors import AwsNotFoundError, UnrestorableError
-from .lateness import Landed, bases_to_remove, contradicted, retention_cutoff, search_hours, seen_digest, unseen_by
+from .lateness import (
+    Landed,
+    bases_to_remove,
+    contradicted,
+    retention_cutoff,
+    search_hours,
+    seen_set,
+    unseen_by,
+)
 from .records import iter_lines
 from .timeline import LATE_SECONDS, Base, Timeline, Window, hour_partitions, iso, label_time
 
@@ -128,17 +136,10 @@ def read_timeline(clients: Clients, config: Config, table: str) -> Timeline:
     return build_timeline(table, facts, {**manifests, **indexed})
 
 
-# A checkpoint's index name carries digests of the objects its listing saw at its newest time
-# (lateness.unseen_by); past this many, no index name: readers read its manifest instead.
-MAX_INDEXED_SEEN = 40  # 13 bytes each: the name stays well under S3's 1,024-byte key limit
-
-
 def base_fact_key(config: Config, table: str, manifest: dict[str, Any]) -> str | None:
     """Where a base's fact is: its summary (what the timeline needs of its manifest) is the name;
     None when the summary does not fit a name."""
     seen = [str(k) for k in manifest.get("listedSeen") or ()]
-    if len(seen) > MAX_INDEXED_SEEN:
-        return None
     fields = (
         str(manifest.get("kind", "scan")),
         _label_of(manifest),
@@ -148,7 +149,7 @@ def base_fact_key(config: Config, table: str, manifest: dict[str, Any]) -> str |
         # what core/lateness.py needs of a checkpoint: the base it came from, its listing's newest
         str(manifest.get("from") or ""),
         repr(float(manifest["listedNewest"])) if manifest.get("listedNewest") is not None else "",
-        "+".join(sorted(seen_digest(k) for k in seen)),
+        "+".join(sorted(seen_set(seen))),  # digests, or ALL_SEEN (lateness.seen_set)
     )
     run = quote(str(manifest["runId"]), safe="")
     return f"{naming.timelines_prefix(config.prefix, table)}bases/{run}/" + ",".join(quote(f, safe=":") for f in fields)
@@ -267,7 +268,7 @@ def _generations(table: str, facts: dict[str, dict[str, Any]], manifests: dict[s
 
 
 def _base(key: str, m: dict[str, Any]) -> Base:
-    listed = m.get("listedNewest")
+    listed = m.get("listedNewest") if m.get("kind") == "checkpoint" else None  # only a checkpoint listed
     return Base(
         str(m["runId"]),
         str(m.get("kind", "scan")),
@@ -277,7 +278,7 @@ def _base(key: str, m: dict[str, Any]) -> Base:
         key,
         str(m.get("from") or ""),
         float(listed) if listed is not None else None,
-        frozenset(m["listedSeenDigests"] if "listedSeenDigests" in m else map(seen_digest, m.get("listedSeen") or ())),
+        frozenset(m["listedSeenDigests"]) if "listedSeenDigests" in m else seen_set(m.get("listedSeen") or ()),
     )
 
 
